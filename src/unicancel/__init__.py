@@ -1,0 +1,36 @@
+"""unicancel: one cancellation API over asyncio and trio.
+
+Cancel scopes, shields and deadlines with trio's semantics, implemented on
+each backend's native mechanism (``Task.cancel()``/``uncancel()`` on asyncio,
+``trio.CancelScope`` on trio). See the README for a tour.
+"""
+
+from ._functions import cancel_shielded_checkpoint as cancel_shielded_checkpoint
+from ._functions import checkpoint as checkpoint
+from ._functions import checkpoint_if_cancelled as checkpoint_if_cancelled
+from ._functions import current_effective_deadline as current_effective_deadline
+from ._functions import current_time as current_time
+from ._functions import get_cancelled_exc_class as get_cancelled_exc_class
+from ._run import run as run
+from ._scope import CancelOrigin as CancelOrigin
+from ._scope import CancelScope as CancelScope
+from ._scope import fail_after as fail_after
+from ._scope import fail_at as fail_at
+from ._scope import move_on_after as move_on_after
+from ._scope import move_on_at as move_on_at
+
+__all__ = [
+    "CancelOrigin",
+    "CancelScope",
+    "cancel_shielded_checkpoint",
+    "checkpoint",
+    "checkpoint_if_cancelled",
+    "current_effective_deadline",
+    "current_time",
+    "fail_after",
+    "fail_at",
+    "get_cancelled_exc_class",
+    "move_on_after",
+    "move_on_at",
+    "run",
+]

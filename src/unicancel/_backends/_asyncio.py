@@ -1,0 +1,191 @@
+"""asyncio backend: scope bookkeeping and deadlines (origination side).
+
+Delivery lives in :mod:`._asyncio_delivery`. The counting rules follow
+CPython's ``asyncio.timeout``: every ``Task.cancel()`` we issue is matched by
+exactly one ``uncancel()`` when the scope that was charged for it exits, even
+if the body swallowed the error; a scope swallows ``CancelledError`` only when
+``cancelling()`` is back at its entry value, i.e. nobody else (an outer
+``asyncio.timeout``, ``TaskGroup``, a direct ``task.cancel()``) also wants the
+task cancelled. Our own cancellation is never recognised by message text.
+"""
+
+from __future__ import annotations
+
+from asyncio import CancelledError, Task, current_task, get_running_loop, sleep
+from math import inf
+from typing import TYPE_CHECKING, Any
+
+from .. import _errors
+from .._scope import _ABANDONED, _EXITED, CancelScope
+from ._asyncio_delivery import catcher, effectively_cancelled, innermost, schedule
+
+if TYPE_CHECKING:
+    from asyncio import TimerHandle
+
+__all__ = ["AsyncioBackend"]
+
+
+def _task_name(task: object) -> str:
+    return task.get_name() if isinstance(task, Task) else repr(task)
+
+
+def _host_task() -> Task[Any]:
+    task = current_task()
+    if task is None:
+        raise RuntimeError(
+            "unicancel: cancel scopes must be used inside an asyncio task, not in a "
+            "plain callback (loop.call_soon / call_later); wrap the code in a coroutine "
+            "run with asyncio.create_task() or asyncio.run()"
+        )
+    return task
+
+
+class AsyncioBackend:
+    name = "asyncio"
+    cancelled_exc_class = CancelledError
+
+    def enter(self, scope: CancelScope) -> None:
+        task = _host_task()
+        scope._host = task
+        scope._parent = innermost.get(task)
+        innermost[task] = scope
+        scope._entry_cancelling = task.cancelling()
+        if scope._relative != inf:
+            scope._deadline = get_running_loop().time() + scope._relative
+            scope._relative = inf
+        if scope._deadline != inf and not scope._cancel_called:
+            self._arm(scope)
+        if scope._cancel_called:
+            schedule(task)
+
+    def _arm(self, scope: CancelScope) -> None:
+        loop = get_running_loop()
+        if loop.time() >= scope._deadline:
+            scope._expire()
+        else:
+            scope._timer = loop.call_at(scope._deadline, scope._expire)
+
+    def _disarm(self, scope: CancelScope) -> None:
+        timer: TimerHandle | None = scope._timer  # type: ignore[assignment]
+        if timer is not None:
+            timer.cancel()
+            scope._timer = None
+
+    def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
+        task = current_task()
+        host: Task[Any] = scope._host  # type: ignore[assignment]
+        if task is not host:
+            raise RuntimeError(
+                _errors.exited_in_other_task(scope, _task_name(host), _task_name(task))
+            ) from exc
+        if innermost.get(host) is not scope:
+            exc = self._abandon_inner(scope, host, exc)
+        parent = scope._parent
+        if parent is None:
+            del innermost[host]
+        else:
+            innermost[host] = parent
+        scope._state = _EXITED
+        if scope._timer is not None:
+            self._disarm(scope)
+        if scope._delivered:
+            for _ in range(scope._delivered):
+                host.uncancel()
+            scope._delivered = 0
+        if scope._shield and effectively_cancelled(parent):
+            # Leaving a shield into a cancelled scope: the next await raises.
+            schedule(host)
+        if exc is None:
+            return None
+        if not isinstance(exc, (CancelledError, BaseExceptionGroup)):
+            return exc
+        if not scope._cancel_called:
+            if isinstance(exc, CancelledError):
+                outer = catcher(parent)
+                scope._set_enclosing(outer.cancel_reason if outer else _message(exc))
+            return exc
+        if not scope._shield and effectively_cancelled(parent):
+            return exc  # an enclosing cancellation is visible: it catches, not us
+        if host.cancelling() > scope._entry_cancelling:
+            return exc  # someone else also asked for this task to be cancelled
+        if isinstance(exc, CancelledError):
+            scope._cancelled_caught = True
+            return None
+        matched, rest = exc.split(CancelledError)
+        if matched is None:
+            return exc
+        scope._cancelled_caught = True
+        return rest
+
+    def _abandon_inner(
+        self, scope: CancelScope, host: Task[Any], exc: BaseException | None
+    ) -> BaseException:
+        """*scope* is exiting while scopes it encloses are still open: close
+        those (balancing their cancel counts) and report the misnesting."""
+        inner = innermost.get(host)
+        chain = []
+        while inner is not None and inner is not scope and inner._host is host:
+            chain.append(inner)
+            inner = inner._parent
+        error = RuntimeError(_errors.exited_out_of_order(scope, _task_name(host)))
+        error.__context__ = exc
+        if inner is not scope:
+            # Not in this task's stack at all: change nothing.
+            raise error
+        for abandoned in chain:
+            abandoned._state = _ABANDONED
+            self._disarm(abandoned)
+            for _ in range(abandoned._delivered):
+                host.uncancel()
+            abandoned._delivered = 0
+        innermost[host] = scope
+        return error
+
+    def cancel(self, scope: CancelScope) -> None:
+        self._disarm(scope)
+        schedule(scope._host)  # type: ignore[arg-type]
+
+    def deadline_changed(self, scope: CancelScope) -> None:
+        if scope._cancel_called:
+            return
+        self._disarm(scope)
+        if scope._deadline != inf:
+            self._arm(scope)
+
+    def shield_changed(self, scope: CancelScope) -> None:
+        schedule(scope._host)  # type: ignore[arg-type]
+
+    def current_time(self) -> float:
+        return get_running_loop().time()
+
+    def current_effective_deadline(self) -> float:
+        scope = innermost.get(_host_task())
+        deadline = inf
+        while scope is not None:
+            if scope._cancel_called:
+                return -inf
+            if scope._deadline < deadline:
+                deadline = scope._deadline
+            if scope._shield:
+                break
+            scope = scope._parent
+        return deadline
+
+    async def checkpoint(self) -> None:
+        await self.checkpoint_if_cancelled()
+        await sleep(0)
+
+    async def checkpoint_if_cancelled(self) -> None:
+        # Raise directly rather than via Task.cancel(): nothing to uncancel, and
+        # an explicit checkpoint must raise even inside a deferred retry loop.
+        target = catcher(innermost.get(_host_task()))
+        if target is not None:
+            raise CancelledError(target._cancel_message())
+
+    async def cancel_shielded_checkpoint(self) -> None:
+        with CancelScope(shield=True):
+            await sleep(0)
+
+
+def _message(exc: BaseException) -> str | None:
+    return str(exc.args[0]) if exc.args and exc.args[0] is not None else None

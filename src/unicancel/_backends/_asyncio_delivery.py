@@ -1,0 +1,198 @@
+"""asyncio: how a scope's cancellation reaches its tasks (propagation).
+
+Scopes form chains through ``_parent``; ``innermost`` maps each task to the
+innermost scope it is in. A task is *effectively cancelled* when walking up
+from there meets a cancelled scope before a shielded one (trio's rule).
+
+Delivery is ``Task.cancel(msg)`` and nothing else. It never runs from inside
+the task's own step: a ``cancel()`` of the running task only sets
+``_must_cancel``, which on 3.11/3.12 survives ``uncancel()`` and would hit an
+unrelated later await (gh-116720). So every delivery goes through
+:meth:`_Delivery.check`, a ``call_soon`` callback that runs between steps.
+
+Level-triggered without polling: after each delivery one more check runs
+right after the task's next step (its wake-up callback was queued first). If
+the task is still inside a cancelled scope it caught the cancellation, and is
+cancelled again at the await it is now suspended on. Native asyncio code that
+*defers* cancellation in a retry loop (``TaskGroup.__aexit__``,
+``Condition.wait`` re-acquiring its lock) would turn that into a busy loop, so
+after :data:`SAME_SITE_LIMIT` deliveries in a row at the same await site we wait
+until the task is woken by something else before delivering again. This is
+the one place where unicancel differs from trio on purpose (docs/semantics.md).
+"""
+
+from __future__ import annotations
+
+from asyncio import Future, Task
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._scope import CancelScope
+
+__all__ = [
+    "SAME_SITE_LIMIT",
+    "catcher",
+    "effectively_cancelled",
+    "innermost",
+    "schedule",
+]
+
+#: Deliveries in a row at one await site before waiting for other progress.
+SAME_SITE_LIMIT = 2
+
+#: Innermost unicancel scope of each task that is inside one.
+innermost: dict[Task[Any], CancelScope] = {}
+
+_deliveries: dict[Task[Any], _Delivery] = {}
+
+
+def effectively_cancelled(scope: CancelScope | None) -> bool:
+    """Whether code running directly inside *scope* is cancelled."""
+    while scope is not None:
+        if scope._cancel_called:
+            return True
+        if scope._shield:
+            return False
+        scope = scope._parent
+    return False
+
+
+def catcher(scope: CancelScope | None) -> CancelScope | None:
+    """The scope that will swallow a cancellation raised inside *scope*: the
+    outermost cancelled scope reachable without crossing a shield."""
+    found = None
+    while scope is not None:
+        if scope._cancel_called:
+            found = scope
+        if scope._shield:
+            break
+        scope = scope._parent
+    return found
+
+
+def _fut_waiter(task: Task[Any]) -> Future[Any] | None:
+    """The future *task* is suspended on, or None if it is runnable.
+
+    asyncio has no public API for this; ``Task._fut_waiter`` is only read,
+    never written. Checked on CPython 3.11.7, 3.12.1 and 3.13.0 (C and pure
+    Python tasks) and uvloop 0.23 (which runs asyncio's own Task).
+    """
+    waiter: Future[Any] | None = task._fut_waiter  # type: ignore[attr-defined]
+    return waiter
+
+
+def _await_site(task: Task[Any]) -> tuple[tuple[object, int], ...]:
+    """Where *task* is suspended: (code, instruction) of every frame in its
+    await chain. Two suspensions at the same site mean a retry loop."""
+    site: list[tuple[object, int]] = []
+    obj: Any = task.get_coro()
+    while obj is not None:
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+        if frame is None:
+            break
+        site.append((frame.f_code, frame.f_lasti))
+        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+    return tuple(site)
+
+
+def schedule(task: Task[Any]) -> None:
+    """Make sure *task* is checked for delivery once the current step ends."""
+    delivery = _deliveries.get(task)
+    if delivery is None:
+        delivery = _deliveries[task] = _Delivery(task)
+    delivery.schedule()
+
+
+class _Delivery:
+    """Per-task delivery state; exists only while the task has cancellation
+    business pending, so uncancelled tasks pay nothing."""
+
+    __slots__ = ("_hooked", "_pending", "_repeats", "_site", "_task", "_waiter")
+
+    def __init__(self, task: Task[Any]) -> None:
+        self._task = task
+        self._pending = False
+        # The future we cancelled in the last delivery (None: task was runnable).
+        self._waiter: Future[Any] | None = None
+        # Await site of the last delivery and how many deliveries hit it in a row.
+        self._site: tuple[tuple[object, int], ...] | None = None
+        self._repeats = 0
+        # Future we watch for a wake-up that is not ours.
+        self._hooked: Future[Any] | None = None
+
+    def schedule(self) -> None:
+        if not self._pending:
+            self._pending = True
+            self._task.get_loop().call_soon(self.check)
+
+    def _on_wake(self, fut: Future[Any]) -> None:
+        # The task's own wake-up callback was added before this one, so the
+        # task has run its step by the time the check below runs.
+        if fut is self._hooked:
+            self._hooked = None
+            self._repeats = 0
+        self.schedule()
+
+    def _hook(self, fut: Future[Any] | None, *, progress: bool) -> None:
+        if fut is None:
+            # Runnable: its step is already queued ahead of this callback.
+            if progress:
+                self._repeats = 0
+            self.schedule()
+            return
+        if progress:
+            if self._hooked is fut:
+                return
+            self._hooked = fut
+        fut.add_done_callback(self._on_wake)
+
+    def check(self) -> None:
+        self._pending = False
+        task = self._task
+        if task.done():
+            _deliveries.pop(task, None)
+            return
+        target = catcher(innermost.get(task))
+        if target is None:
+            self._waiter = self._site = None
+            self._repeats = 0
+            if self._hooked is None:
+                _deliveries.pop(task, None)
+            return
+        waiter = _fut_waiter(task)
+        if waiter is not None and waiter is self._waiter:
+            # The task has not run since our last delivery: its wake-up is
+            # queued (waiter done) or the waiter is a Task ignoring cancel().
+            self._hook(waiter, progress=False)
+            return
+        site = _await_site(task)
+        if site == self._site:
+            if self._repeats >= SAME_SITE_LIMIT:
+                # A retry loop that keeps catching us: deliver again only after
+                # something else wakes the task.
+                self._hook(waiter, progress=True)
+                return
+            self._repeats += 1
+        else:
+            self._site = site
+            self._repeats = 1
+        self._waiter = waiter
+        task.cancel(target._cancel_message())
+        _account(task, target)
+        # Runs after the step that receives this cancellation.
+        self.schedule()
+
+
+def _account(task: Task[Any], target: CancelScope) -> None:
+    """Charge one ``cancel()`` to the outermost scope of *task* below *target*
+    so that exactly one ``uncancel()`` follows it (CPython timeouts.py rule)."""
+    scope: CancelScope | None = innermost.get(task)
+    owner = None
+    while scope is not None and scope._host is task:
+        owner = scope
+        if scope is target:
+            break
+        scope = scope._parent
+    if owner is not None:
+        owner._delivered += 1
+

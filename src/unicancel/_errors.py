@@ -1,0 +1,78 @@
+"""Error messages, built in one place so every backend raises the same text.
+
+Each message says what was wrong and what to do about it; misnesting errors
+carry the advice below because the likely causes are not obvious from the
+traceback (the scope is usually closed far from where it was opened).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MISNESTING_ADVICE",
+    "already_entered",
+    "already_exited",
+    "exited_out_of_order",
+    "exited_in_other_task",
+    "never_entered",
+    "no_running_backend",
+    "unknown_backend",
+]
+
+MISNESTING_ADVICE = """\
+This usually means one of:
+  - a cancel scope or task group was opened inside an async generator and the
+    generator yielded while it was open; use @asynccontextmanager, or
+    restructure so the scope opens and closes between yields;
+  - __enter__/__exit__ were called by hand, or an AsyncExitStack/ExitStack
+    closed scopes in a different order than they were opened;
+  - a scope object was handed to another task, which tried to exit it.
+Cancel scopes must be exited by the task that entered them, innermost first.
+unicancel has closed the affected scopes; state is consistent again."""
+
+
+def no_running_backend() -> str:
+    return (
+        "unicancel: no running asyncio event loop or trio run in this thread. "
+        "Cancel scopes, checkpoints and current_time() only work inside async code "
+        "run by asyncio (asyncio.run / asyncio.Runner) or trio (trio.run); "
+        "call them from a coroutine, not at import time or from a plain thread."
+    )
+
+
+def unknown_backend(name: object) -> str:
+    return f"unicancel: unknown backend {name!r}; supported backends are 'asyncio' and 'trio'."
+
+
+def already_entered(scope: object) -> str:
+    return (
+        f"unicancel: {scope!r} has already been entered; each CancelScope can be used "
+        "for a single 'with' block. Create a new CancelScope (or call "
+        "move_on_after()/fail_after() again) for every block."
+    )
+
+
+def never_entered(scope: object) -> str:
+    return f"unicancel: attempted to exit {scope!r}, which was never entered."
+
+
+def already_exited(scope: object) -> str:
+    return (
+        f"unicancel: attempted to exit {scope!r}, which had already been exited "
+        "(was __exit__ called twice, or by hand?)."
+    )
+
+
+def exited_in_other_task(scope: object, entered_in: str, exiting_in: str) -> str:
+    return (
+        f"unicancel: {scope!r} was entered in task {entered_in!r} but exited in "
+        f"task {exiting_in!r}; a cancel scope must be exited by the task that "
+        f"entered it. The scope is still open in {entered_in!r}.\n{MISNESTING_ADVICE}"
+    )
+
+
+def exited_out_of_order(scope: object, task: str) -> str:
+    return (
+        f"unicancel: {scope!r} was exited in task {task!r} while a cancel scope or "
+        "task group nested inside it was still open; scopes must be exited in the "
+        f"reverse order of entry.\n{MISNESTING_ADVICE}"
+    )

@@ -1,0 +1,356 @@
+"""The :class:`CancelScope` facade and the ``move_on_*``/``fail_*`` helpers.
+
+A scope *originates* cancellation (``cancel()``, its deadline) and records
+what happened; the backend chosen at ``__enter__`` *propagates* it through the
+native mechanism. State every backend shares lives here so that properties,
+validation and error text are identical everywhere.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from math import inf
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, final
+
+from . import _errors
+from ._backends import current_backend
+from ._deadline import check_deadline, check_timeout
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from ._backends import Backend
+
+__all__ = ["CancelOrigin", "CancelScope", "fail_after", "fail_at", "move_on_after", "move_on_at"]
+
+# Scope life cycle. ABANDONED: an enclosing scope was exited while this one
+# was still open (misnesting); our own __exit__ then only finishes the job.
+_NEW: Final = 0
+_ACTIVE: Final = 1
+_EXITED: Final = 2
+_ABANDONED: Final = 3
+
+
+@final
+class CancelOrigin(str, Enum):
+    """Why a scope's body was cancelled (see :attr:`CancelScope.cancel_origin`)."""
+
+    #: :meth:`CancelScope.cancel` was called on this scope.
+    EXPLICIT = "explicit"
+    #: This scope's deadline passed.
+    DEADLINE = "deadline"
+    #: The cancellation came from outside this scope: an enclosing scope, a
+    #: task group, ``asyncio.timeout``, ``Task.cancel()`` or a trio scope.
+    ENCLOSING = "enclosing"
+
+
+@final
+class CancelScope:
+    """A region of code that can be cancelled, with trio's semantics on every backend.
+
+    Use it as a ``with`` block inside async code. Cancelling the scope (by
+    :meth:`cancel`, or when its :attr:`deadline` passes) makes every
+    checkpoint (``await``) inside it raise the backend's cancelled exception
+    (:func:`get_cancelled_exc_class`), again and again until the block is
+    left; the scope then swallows that exception and the code after the
+    ``with`` block runs. Inner code can be protected with ``shield=True``.
+
+    Args:
+        deadline: absolute time on the backend clock (:func:`current_time`)
+            at which the scope cancels itself. ``math.inf`` means never.
+        relative_deadline: seconds, counted from ``__enter__``; exclusive with
+            *deadline*.
+        shield: if true, cancellations of enclosing scopes do not reach the body.
+
+    A scope may be cancelled before it is entered (the body is then cancelled
+    at its first checkpoint) and may be entered only once. The backend
+    (asyncio or trio) is detected when the scope is entered.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_backend",
+        "_cancel_called",
+        "_cancelled_caught",
+        "_deadline",
+        "_delivered",
+        "_entry_cancelling",
+        "_fail",
+        "_host",
+        "_native",
+        "_origin",
+        "_parent",
+        "_reason",
+        "_relative",
+        "_shield",
+        "_state",
+        "_timer",
+    )
+
+    # Backend slots: asyncio uses _host/_parent/_timer/_entry_cancelling/
+    # _delivered; trio uses _native/_host. They are declared here (not on
+    # per-backend subclasses) so entering a scope allocates nothing extra.
+    _backend: Backend
+    _host: object
+    _parent: CancelScope | None
+    _native: object
+    _timer: object
+    _entry_cancelling: int
+    _delivered: int
+
+    def __init__(
+        self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
+    ) -> None:
+        if deadline != inf:
+            deadline = check_deadline(deadline)
+        if relative_deadline != inf:
+            relative_deadline = check_timeout(relative_deadline, "relative_deadline")
+            if deadline != inf:
+                raise ValueError(
+                    "unicancel: pass either deadline= (absolute) or relative_deadline= "
+                    "(seconds from entry), not both"
+                )
+        if shield is not True and shield is not False:
+            raise TypeError(f"unicancel: shield must be a bool, got {shield!r}")
+        self._deadline = deadline
+        self._relative = relative_deadline
+        self._shield = shield
+        self._cancel_called = False
+        self._cancelled_caught = False
+        self._state = _NEW
+        self._origin: CancelOrigin | None = None
+        self._reason: str | None = None
+        self._fail = False
+        self._parent = None
+        self._timer = None
+        self._delivered = 0
+
+    def __enter__(self) -> Self:
+        if self._state:
+            raise RuntimeError(_errors.already_entered(self))
+        backend = current_backend()
+        self._backend = backend
+        self._state = _ACTIVE
+        backend.enter(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        state = self._state
+        if state != _ACTIVE:
+            if state == _ABANDONED:
+                # The misnesting error was raised when the outer scope closed.
+                self._state = _EXITED
+                return False
+            msg = _errors.never_entered(self) if state == _NEW else _errors.already_exited(self)
+            raise RuntimeError(msg) from exc
+        remaining = self._backend.exit(self, exc)
+        if remaining is None:
+            if self._fail and self._origin is CancelOrigin.DEADLINE:
+                raise TimeoutError(
+                    f"unicancel: the deadline of {self!r} passed before the block finished"
+                ) from exc
+            return True
+        if remaining is exc:
+            return False
+        # A new error (misnesting) or a smaller exception group: raise it, but
+        # keep the context Python would give the original exception.
+        context = remaining.__context__
+        try:
+            raise remaining
+        finally:
+            remaining.__context__ = context
+            del remaining, context, exc
+
+    # -- origination -----------------------------------------------------
+
+    def cancel(self, reason: str | None = None) -> None:
+        """Cancel this scope, now or, if not yet entered, from entry on.
+
+        Idempotent: only the first call (or the deadline, if it passed first)
+        decides :attr:`cancel_origin` and :attr:`cancel_reason`. Must be called
+        from the thread running the event loop.
+        """
+        if reason is not None and not isinstance(reason, str):
+            raise TypeError(f"unicancel: reason must be a str or None, got {reason!r}")
+        if self.cancel_called:  # the property: a deadline that already passed wins
+            return
+        self._cancel_called = True
+        self._origin = CancelOrigin.EXPLICIT
+        self._reason = reason
+        if self._state == _ACTIVE:
+            self._backend.cancel(self)
+
+    def _expire(self) -> None:
+        """Deadline reached (called by the backend)."""
+        if not self._cancel_called:
+            self._cancel_called = True
+            self._origin = CancelOrigin.DEADLINE
+            if self._state == _ACTIVE:
+                self._backend.cancel(self)
+
+    # -- properties ------------------------------------------------------
+
+    @property
+    def deadline(self) -> float:
+        """Absolute deadline on the backend clock (read-write; ``inf`` = none).
+
+        For a scope created with ``relative_deadline`` this is only known once
+        the scope has been entered; reading it before raises RuntimeError.
+        """
+        if self._relative != inf and self._state == _NEW:
+            raise RuntimeError(
+                "unicancel: this scope has a relative deadline, which becomes absolute "
+                "when the scope is entered; read relative_deadline before that"
+            )
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, value: float) -> None:
+        value = check_deadline(value)
+        if self._state == _NEW:
+            self._relative = inf
+        self._deadline = value
+        if self._state == _ACTIVE:
+            self._backend.deadline_changed(self)
+
+    @property
+    def relative_deadline(self) -> float:
+        """Seconds left before the deadline (read-write).
+
+        Before entry it is the value given to the constructor (counted from
+        entry); once entered it is ``deadline - current_time()``, and setting
+        it moves the deadline to ``current_time() + value``.
+        """
+        if self._state == _NEW:
+            if self._relative == inf and self._deadline != inf:
+                raise RuntimeError(
+                    "unicancel: this scope has an absolute deadline; its relative "
+                    "deadline is only known once it is entered"
+                )
+            return self._relative
+        return self._deadline - self._backend.current_time()
+
+    @relative_deadline.setter
+    def relative_deadline(self, value: float) -> None:
+        value = check_timeout(value, "relative_deadline")
+        if self._state == _NEW:
+            self._relative = value
+            self._deadline = inf
+            return
+        self.deadline = self._backend.current_time() + value
+
+    @property
+    def shield(self) -> bool:
+        """Whether cancellations of enclosing scopes are kept out (read-write)."""
+        return self._shield
+
+    @shield.setter
+    def shield(self, value: bool) -> None:
+        if value is not True and value is not False:
+            raise TypeError(f"unicancel: shield must be a bool, got {value!r}")
+        if value is self._shield:
+            return
+        self._shield = value
+        if self._state == _ACTIVE:
+            self._backend.shield_changed(self)
+
+    @property
+    def cancel_called(self) -> bool:
+        """True once :meth:`cancel` was called or the deadline passed.
+
+        This does not mean the body saw a cancellation; see
+        :attr:`cancelled_caught`.
+        """
+        if not self._cancel_called and self._state == _ACTIVE and self._deadline != inf:
+            # The timer may not have fired yet; answer as trio does.
+            if self._backend.current_time() >= self._deadline:
+                self._expire()
+        return self._cancel_called
+
+    @property
+    def cancelled_caught(self) -> bool:
+        """True if this scope swallowed a cancellation when its block exited."""
+        return self._cancelled_caught
+
+    @property
+    def cancel_origin(self) -> CancelOrigin | None:
+        """Why the body was cancelled: EXPLICIT, DEADLINE, ENCLOSING, or None.
+
+        EXPLICIT/DEADLINE are this scope's own cancellation (``cancel_called``).
+        ENCLOSING is recorded at exit when a cancellation from outside the scope
+        passed through it.
+        """
+        return self._origin
+
+    @property
+    def cancel_reason(self) -> str | None:
+        """The reason given to :meth:`cancel`, "deadline exceeded" for a
+        deadline, or the enclosing cancellation's reason; None if unknown."""
+        if self._origin is CancelOrigin.DEADLINE and self._reason is None:
+            return "deadline exceeded"
+        return self._reason
+
+    def _set_enclosing(self, reason: str | None) -> None:
+        """Record that a cancellation from outside passed through (backends)."""
+        if self._origin is None:
+            self._origin = CancelOrigin.ENCLOSING
+            self._reason = reason
+
+    def __repr__(self) -> str:
+        state = ("unbound", "active", "exited", "exited")[self._state]
+        extra = ""
+        if self._cancel_called:
+            extra = f", cancelled ({self._origin.value if self._origin else '?'})"
+        elif self._deadline != inf:
+            extra = f", deadline={self._deadline:.3f}"
+        elif self._relative != inf:
+            extra = f", relative_deadline={self._relative:.3f}"
+        if self._shield:
+            extra += ", shielded"
+        return f"<unicancel.CancelScope at {id(self):#x}, {state}{extra}>"
+
+    def _cancel_message(self) -> str:
+        """Text for the native cancelled exception (asyncio message)."""
+        origin = self._origin.value if self._origin else "explicit"
+        reason = self.cancel_reason
+        tail = f": {reason}" if reason else ""
+        return f"unicancel: cancelled by CancelScope at {id(self):#x} ({origin}){tail}"
+
+
+def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
+    """A scope cancelled at absolute *deadline*; the block is simply left.
+
+    Check :attr:`CancelScope.cancelled_caught` to find out whether it was cut short.
+    """
+    return CancelScope(deadline=deadline, shield=shield)
+
+
+def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
+    """A scope cancelled *seconds* after entry; the block is simply left."""
+    return CancelScope(relative_deadline=check_timeout(seconds, "seconds"), shield=shield)
+
+
+def fail_at(deadline: float, *, shield: bool = False) -> CancelScope:
+    """Like :func:`move_on_at`, but raise builtin :exc:`TimeoutError` if the
+    deadline cancelled the block (an explicit ``cancel()`` just moves on)."""
+    scope = CancelScope(deadline=deadline, shield=shield)
+    scope._fail = True
+    return scope
+
+
+def fail_after(seconds: float, *, shield: bool = False) -> CancelScope:
+    """Like :func:`move_on_after`, but raise builtin :exc:`TimeoutError` if the
+    deadline cancelled the block (an explicit ``cancel()`` just moves on).
+
+    The same on every backend: trio's own ``fail_after`` raises
+    ``trio.TooSlowError`` instead.
+    """
+    scope = CancelScope(relative_deadline=check_timeout(seconds, "seconds"), shield=shield)
+    scope._fail = True
+    return scope
