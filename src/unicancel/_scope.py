@@ -151,7 +151,7 @@ class CancelScope:
             raise RuntimeError(msg) from exc
         remaining = self._backend.exit(self, exc)
         if remaining is None:
-            if self._fail and self._origin is CancelOrigin.DEADLINE:
+            if self._fail and self._cancelled_caught and self._origin is CancelOrigin.DEADLINE:
                 raise TimeoutError(
                     f"unicancel: the deadline of {self!r} passed before the block finished"
                 ) from exc
