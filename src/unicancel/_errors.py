@@ -26,8 +26,7 @@ This usually means one of:
   - __enter__/__exit__ were called by hand, or an AsyncExitStack/ExitStack
     closed scopes in a different order than they were opened;
   - a scope object was handed to another task, which tried to exit it.
-Cancel scopes must be exited by the task that entered them, innermost first.
-unicancel has closed the affected scopes; state is consistent again."""
+Cancel scopes must be exited by the task that entered them, innermost first."""
 
 
 def no_running_backend() -> str:
@@ -66,7 +65,8 @@ def exited_in_other_task(scope: object, entered_in: str, exiting_in: str) -> str
     return (
         f"unicancel: {scope!r} was entered in task {entered_in!r} but exited in "
         f"task {exiting_in!r}; a cancel scope must be exited by the task that "
-        f"entered it. The scope is still open in {entered_in!r}.\n{MISNESTING_ADVICE}"
+        "entered it. Nothing was changed: the scope is still open in the task that "
+        f"entered it.\n{MISNESTING_ADVICE}"
     )
 
 
@@ -74,5 +74,6 @@ def exited_out_of_order(scope: object, task: str) -> str:
     return (
         f"unicancel: {scope!r} was exited in task {task!r} while a cancel scope or "
         "task group nested inside it was still open; scopes must be exited in the "
-        f"reverse order of entry.\n{MISNESTING_ADVICE}"
+        "reverse order of entry. The nested scopes have been closed with it, so the "
+        f"task's state is consistent again.\n{MISNESTING_ADVICE}"
     )

@@ -1,0 +1,111 @@
+"""Command line: ``python -m unicancel demo``.
+
+The demo runs the same cancellation code (:mod:`unicancel._demo`) on asyncio,
+on asyncio with uvloop and on trio (each when installed), prints what each run
+observed side by side, and exits with status 1 if the runs disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+
+from . import _demo, run
+
+__all__ = ["main"]
+
+Runner = Callable[[], list[_demo.Step]]
+
+
+def _run_uvloop() -> list[_demo.Step]:
+    """Run the demo on asyncio with uvloop's event loop."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_demo.collect())
+
+
+def _runners() -> tuple[dict[str, Runner], list[str]]:
+    """The backends to run (name -> runner) and notes about the missing ones."""
+    runners: dict[str, Runner] = {"asyncio": lambda: run(_demo.collect, backend="asyncio")}
+    missing: list[str] = []
+    if importlib.util.find_spec("uvloop") is not None:
+        runners["uvloop"] = _run_uvloop
+    else:
+        missing.append("uvloop is not installed: skipping asyncio+uvloop (pip install uvloop)")
+    if importlib.util.find_spec("trio") is not None:
+        runners["trio"] = lambda: run(_demo.collect, backend="trio")
+    else:
+        missing.append("trio is not installed: skipping trio (pip install 'unicancel[trio]')")
+    return runners, missing
+
+
+def demo() -> int:
+    """Run the demo on every available backend, print the traces side by side,
+    and return 0 if they are identical, 1 if not."""
+    runners, missing = _runners()
+    for line in missing:
+        print(f"note: {line}")
+    traces = {name: runner() for name, runner in runners.items()}
+    names = list(traces)
+    first = traces[names[0]]
+    length = max(len(trace) for trace in traces.values())
+    what_width = max(len(what) for trace in traces.values() for _, what, _ in trace)
+    col = max([18, *(len(v) for trace in traces.values() for _, _, v in trace)]) + 2
+
+    print(f"\n{'':{what_width + 2}}" + "".join(f"{name:{col}}" for name in names))
+    title = None
+    differences = 0
+    for i in range(length):
+        rows = [trace[i] if i < len(trace) else ("", "", "(missing)") for trace in traces.values()]
+        if rows[0][0] != title:
+            title = rows[0][0]
+            print(f"\n{title}")
+        same = all(row == rows[0] for row in rows)
+        differences += not same
+        values = "".join(f"{value:{col}}" for _, _, value in rows)
+        print(f"  {rows[0][1]:{what_width}}{values}{'' if same else '<-- differs'}".rstrip())
+
+    print()
+    if len(traces) == 1:
+        print(f"Only {names[0]} ran ({len(first)} steps): nothing to compare it with.")
+        return 0
+    verdict = " and ".join(names)
+    if differences:
+        print(f"Traces DIFFER on {verdict}: {differences} of {length} steps differ.")
+        return 1
+    print(f"Traces identical on {verdict} ({length} steps each).")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The argument parser for ``python -m unicancel``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m unicancel",
+        description="unicancel: one cancellation API over asyncio and trio.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    commands.add_parser(
+        "demo",
+        help="run the same scope code on every backend and compare the traces",
+        description="Run the same cancel-scope code on asyncio (and uvloop) and trio, "
+        "print what each observed side by side, and exit 1 if they differ.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m unicancel``; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo()
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

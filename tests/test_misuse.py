@@ -1,0 +1,233 @@
+"""Bad input gets a clear error, the same text on every backend, and leaves
+the task in a consistent state (ANCHORS trap 6 among them)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+import unicancel
+from unicancel import CancelScope, checkpoint, current_time, move_on_after
+
+from ._helpers import Event, run_concurrently, sleep, sleep_forever
+
+BACKENDS = ["asyncio", "trio"]
+
+
+def _normalize(text: str) -> str:
+    text = re.sub(r"0x[0-9a-f]+", "0x?", text)
+    return re.sub(r"task '[^']*'", "task '?'", text)
+
+
+def _error_on(backend: str, program: Callable[[], Awaitable[Any]]) -> str:
+    async def main() -> str:
+        try:
+            await program()
+        except (RuntimeError, ValueError, TypeError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "no error"
+
+    return _normalize(unicancel.run(main, backend=backend))
+
+
+def _same_everywhere(program: Callable[[], Awaitable[Any]]) -> str:
+    texts = {backend: _error_on(backend, program) for backend in BACKENDS}
+    assert texts["asyncio"] == texts["trio"], texts
+    assert texts["asyncio"] != "no error"
+    return texts["asyncio"]
+
+
+# -- values ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "pattern"),
+    [
+        (lambda: CancelScope(deadline=math.nan), "deadline must not be NaN"),
+        (lambda: CancelScope(relative_deadline=math.nan), "relative_deadline must not be NaN"),
+        (lambda: CancelScope(relative_deadline=-1), "relative_deadline must be non-negative"),
+        (lambda: move_on_after(-0.5), "seconds must be non-negative"),
+        (lambda: unicancel.fail_after(math.nan), "seconds must not be NaN"),
+        (lambda: unicancel.move_on_at(math.nan), "deadline must not be NaN"),
+        (lambda: CancelScope(deadline=1, relative_deadline=1), "not both"),
+    ],
+)
+def test_bad_values_rejected_before_any_backend(make: Callable[[], Any], pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        make()
+
+
+def test_bad_types_rejected() -> None:
+    with pytest.raises(TypeError, match="shield must be a bool"):
+        CancelScope(shield=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="deadline must be a number"):
+        CancelScope(deadline="soon")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="reason must be a str"):
+        CancelScope().cancel(reason=42)  # type: ignore[arg-type]
+
+
+def test_negative_absolute_deadline_is_allowed() -> None:
+    """A deadline is a point on the clock: in the past means 'already expired'."""
+    assert CancelScope(deadline=-5).deadline == -5
+    assert CancelScope(deadline=-math.inf).deadline == -math.inf
+
+
+@pytest.mark.anyio
+async def test_setters_validate_while_entered() -> None:
+    with CancelScope() as scope:
+        with pytest.raises(ValueError, match="NaN"):
+            scope.deadline = math.nan
+        with pytest.raises(ValueError, match="non-negative"):
+            scope.relative_deadline = -1
+        with pytest.raises(TypeError, match="bool"):
+            scope.shield = "yes"  # type: ignore[assignment]
+        assert scope.deadline == math.inf and not scope.shield
+        await checkpoint()
+
+
+# -- no loop / unknown backend ----------------------------------------------
+
+
+def test_no_running_loop() -> None:
+    with pytest.raises(RuntimeError, match="no running asyncio event loop or trio run"):
+        with CancelScope():
+            pass  # pragma: no cover
+    with pytest.raises(RuntimeError, match="no running asyncio event loop or trio run"):
+        current_time()
+    scope = CancelScope()
+    scope.cancel()  # cancelling an unentered scope needs no loop
+    assert scope.cancel_called
+
+
+def test_unknown_backend() -> None:
+    async def main() -> None:
+        pass  # pragma: no cover
+
+    message = "unknown backend 'curio'; supported backends are 'asyncio' and 'trio'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        unicancel.run(main, backend="curio")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        unicancel.get_cancelled_exc_class("curio")
+
+
+# -- life cycle ------------------------------------------------------------
+
+
+def test_reentry_same_text_everywhere() -> None:
+    async def program() -> None:
+        scope = CancelScope()
+        with scope:
+            pass
+        with scope:
+            pass  # pragma: no cover
+
+    text = _same_everywhere(program)
+    assert "has already been entered; each CancelScope can be used for a single" in text
+
+
+def test_nested_reentry_rejected() -> None:
+    async def program() -> None:
+        with CancelScope() as scope:
+            with scope:
+                pass  # pragma: no cover
+
+    assert "already been entered" in _same_everywhere(program)
+
+
+def test_double_exit_same_text_everywhere() -> None:
+    async def program() -> None:
+        scope = CancelScope()
+        scope.__enter__()
+        scope.__exit__(None, None, None)
+        scope.__exit__(None, None, None)
+
+    assert "which had already been exited" in _same_everywhere(program)
+
+
+def test_exit_without_enter() -> None:
+    async def program() -> None:
+        CancelScope().__exit__(None, None, None)
+
+    assert "which was never entered" in _same_everywhere(program)
+
+
+def test_exit_in_another_task_same_text_everywhere() -> None:
+    """Trap 6: exit from the wrong task is refused and changes nothing; the
+    host can still exit the scope normally afterwards."""
+
+    async def program() -> None:
+        scope = CancelScope()
+        entered = Event()
+        tried = Event()
+        errors: list[str] = []
+
+        async def host() -> None:
+            with scope:
+                entered.set()
+                await tried.wait()
+            assert not scope.cancelled_caught
+
+        async def intruder() -> None:
+            await entered.wait()
+            try:
+                scope.__exit__(None, None, None)
+            except RuntimeError as exc:
+                errors.append(str(exc))
+            tried.set()
+
+        await run_concurrently(host, intruder)
+        raise RuntimeError(errors[0])
+
+    text = _same_everywhere(program)
+    assert "was entered in task '?' but exited in task '?'" in text
+    assert "must be exited by the task that" in text
+
+
+async def _gen_with_scope() -> AsyncGenerator[None, None]:
+    with CancelScope():
+        yield
+
+
+def test_async_generator_misnesting_same_text_everywhere() -> None:
+    """Trap 6: the most reported anyio error. A scope opened in an async
+    generator that yields stays open while the caller exits its own scope."""
+
+    async def program() -> None:
+        gen = _gen_with_scope()
+        try:
+            with CancelScope():
+                await gen.asend(None)
+        finally:
+            await gen.aclose()
+
+    text = _same_everywhere(program)
+    assert "while a cancel scope or task group nested inside it was still open" in text
+    assert "async generator" in text  # the advice names the likely cause
+
+
+def test_misnesting_recovers_state() -> None:
+    """Trap 6: after a misnesting error, scopes work normally again and no
+    cancellation is lost or left pending."""
+
+    async def program() -> str:
+        gen = _gen_with_scope()
+        try:
+            with CancelScope():
+                await gen.asend(None)
+        except RuntimeError:
+            pass
+        await gen.aclose()
+        with CancelScope() as scope:
+            scope.cancel()
+            await sleep_forever()
+        assert scope.cancelled_caught
+        await sleep(0)
+        assert unicancel.current_effective_deadline() == math.inf
+        return "recovered"
+
+    for backend in BACKENDS:
+        assert unicancel.run(program, backend=backend) == "recovered"
