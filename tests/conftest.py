@@ -18,9 +18,7 @@ try:
 except ImportError:  # pragma: no cover - uvloop is not built for every platform
     pass
 else:
-    _params.append(
-        pytest.param(("asyncio", {"loop_factory": uvloop.new_event_loop}), id="uvloop")
-    )
+    _params.append(pytest.param(("asyncio", {"loop_factory": uvloop.new_event_loop}), id="uvloop"))
 
 if sys.version_info >= (3, 12):
 
@@ -42,7 +40,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
 
 @pytest.fixture
 def backend_name(anyio_backend: tuple[str, dict[str, Any]]) -> str:
-    """"asyncio" or "trio" (uvloop and eager count as asyncio)."""
+    """ "asyncio" or "trio" (uvloop and eager count as asyncio)."""
     return anyio_backend[0]
 
 

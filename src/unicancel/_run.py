@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, TypeVarTuple, Unpack
+from typing import TypeVar, TypeVarTuple
 
 from ._errors import unknown_backend
 
@@ -14,8 +14,8 @@ Ts = TypeVarTuple("Ts")
 
 
 def run(
-    async_fn: Callable[[Unpack[Ts]], Awaitable[T]],
-    *args: Unpack[Ts],
+    async_fn: Callable[[*Ts], Awaitable[T]],
+    *args: *Ts,
     backend: str = "asyncio",
 ) -> T:
     """Run ``async_fn(*args)`` to completion on *backend* ("asyncio" or "trio")
@@ -31,5 +31,5 @@ def run(
     if backend == "trio":
         import trio
 
-        return trio.run(async_fn, *args)  # type: ignore[arg-type]
+        return trio.run(async_fn, *args)
     raise ValueError(unknown_backend(backend))

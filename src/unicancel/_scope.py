@@ -8,7 +8,7 @@ validation and error text are identical everywhere.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from math import inf
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
@@ -33,7 +33,7 @@ _ABANDONED: Final = 3
 
 
 @final
-class CancelOrigin(str, Enum):
+class CancelOrigin(StrEnum):
     """Why a scope's body was cancelled (see :attr:`CancelScope.cancel_origin`)."""
 
     #: :meth:`CancelScope.cancel` was called on this scope.
@@ -267,10 +267,14 @@ class CancelScope:
         This does not mean the body saw a cancellation; see
         :attr:`cancelled_caught`.
         """
-        if not self._cancel_called and self._state == _ACTIVE and self._deadline != inf:
+        if (
+            not self._cancel_called
+            and self._state == _ACTIVE
+            and self._deadline != inf
+            and self._backend.current_time() >= self._deadline
+        ):
             # The timer may not have fired yet; answer as trio does.
-            if self._backend.current_time() >= self._deadline:
-                self._expire()
+            self._expire()
         return self._cancel_called
 
     @property

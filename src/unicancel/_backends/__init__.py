@@ -79,16 +79,18 @@ def _load_asyncio() -> Backend:
     global _asyncio_backend
     from ._asyncio import AsyncioBackend
 
-    _asyncio_backend = AsyncioBackend()
-    return _asyncio_backend
+    backend: Backend = AsyncioBackend()
+    _asyncio_backend = backend
+    return backend
 
 
 def _load_trio() -> Backend:
     global _trio_backend
     from ._trio import TrioBackend
 
-    _trio_backend = TrioBackend()
-    return _trio_backend
+    backend: Backend = TrioBackend()
+    _trio_backend = backend
+    return backend
 
 
 def current_backend() -> Backend:

@@ -41,8 +41,8 @@ def _host_task() -> Task[Any]:
 
 
 class AsyncioBackend:
-    name = "asyncio"
-    cancelled_exc_class = CancelledError
+    name: str = "asyncio"
+    cancelled_exc_class: type[BaseException] = CancelledError
 
     def enter(self, scope: CancelScope) -> None:
         task = _host_task()

@@ -195,4 +195,3 @@ def _account(task: Task[Any], target: CancelScope) -> None:
         scope = scope._parent
     if owner is not None:
         owner._delivered += 1
-

@@ -20,8 +20,8 @@ __all__ = ["TrioBackend"]
 
 
 class TrioBackend:
-    name = "trio"
-    cancelled_exc_class = trio.Cancelled
+    name: str = "trio"
+    cancelled_exc_class: type[BaseException] = trio.Cancelled
 
     def enter(self, scope: CancelScope) -> None:
         if scope._relative != inf:
@@ -42,7 +42,10 @@ class TrioBackend:
                 _errors.exited_in_other_task(scope, scope._host.name, task.name)  # type: ignore[attr-defined]
             ) from exc
         try:
-            swallowed = native.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+            if exc is None:
+                swallowed = native.__exit__(None, None, None)
+            else:
+                swallowed = native.__exit__(type(exc), exc, exc.__traceback__)
         except RuntimeError as error:
             if "Cancel scope stack corrupted" not in str(error):
                 raise
