@@ -441,3 +441,13 @@ async def test_many_sequential_scopes_leave_no_state() -> None:
             await checkpoint()
     await wait_all_tasks_blocked()
     await sleep(0)
+
+
+async def test_deadline_moved_into_the_past_is_seen_at_once() -> None:
+    with CancelScope() as scope:
+        scope.deadline = current_time() - 1
+        assert scope.cancel_called
+        assert current_effective_deadline() == -math.inf
+        await sleep_forever()
+    assert scope.cancelled_caught
+    assert scope.cancel_origin is CancelOrigin.DEADLINE

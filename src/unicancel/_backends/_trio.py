@@ -75,9 +75,13 @@ class TrioBackend:
             scope._set_enclosing(getattr(remaining, "reason", None))
 
     def cancel(self, scope: CancelScope) -> None:
+        native: trio.CancelScope = scope._native  # type: ignore[assignment]
         if scope._origin is CancelOrigin.EXPLICIT:
-            scope._native.cancel(scope._reason)  # type: ignore[attr-defined]
-        # A deadline seen by the facade first: trio's deadline check does the rest.
+            native.cancel(scope._reason)
+        else:
+            # The facade saw the deadline pass before trio's run loop did.
+            # Reading cancel_called makes trio apply it now, as a deadline.
+            native.cancel_called  # noqa: B018 - the read has the effect
 
     def deadline_changed(self, scope: CancelScope) -> None:
         scope._native.deadline = scope._deadline  # type: ignore[attr-defined]
