@@ -451,3 +451,24 @@ async def test_deadline_moved_into_the_past_is_seen_at_once() -> None:
         await sleep_forever()
     assert scope.cancelled_caught
     assert scope.cancel_origin is CancelOrigin.DEADLINE
+
+
+async def test_consecutive_precancelled_scopes_at_the_same_await() -> None:
+    """Regression: retry-loop detection must not carry over from one scope to
+    the next. Every fresh cancelled scope cancels its await, however many run
+    back to back at the same line."""
+    for make in (
+        lambda: move_on_after(0),
+        lambda: move_on_at(current_time() - 1),
+        _precancelled,
+    ):
+        for _ in range(5):
+            with make() as scope:
+                await sleep_forever()
+            assert scope.cancelled_caught
+
+
+def _precancelled() -> CancelScope:
+    scope = CancelScope()
+    scope.cancel()
+    return scope

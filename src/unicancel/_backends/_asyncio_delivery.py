@@ -16,7 +16,7 @@ the task is still inside a cancelled scope it caught the cancellation, and is
 cancelled again at the await it is now suspended on. Native asyncio code that
 *defers* cancellation in a retry loop (``TaskGroup.__aexit__``,
 ``Condition.wait`` re-acquiring its lock) would turn that into a busy loop, so
-after :data:`SAME_SITE_LIMIT` deliveries in a row at the same await site we wait
+after :data:`SAME_SITE_LIMIT` re-deliveries in a row at the same await site we wait
 until the task is woken by something else before delivering again. This is
 the one place where unicancel differs from trio on purpose (docs/semantics.md).
 """
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from asyncio import Future, Task
 from typing import TYPE_CHECKING, Any
+
+from ._asyncio_private import fut_waiter
 
 if TYPE_CHECKING:
     from .._scope import CancelScope
@@ -37,8 +39,9 @@ __all__ = [
     "schedule",
 ]
 
-#: Deliveries in a row at one await site before waiting for other progress.
-SAME_SITE_LIMIT = 2
+#: Re-deliveries in a row at one await site (same scope) before waiting for
+#: the task to be woken by something else.
+SAME_SITE_LIMIT = 1
 
 #: Innermost unicancel scope of each task that is inside one.
 innermost: dict[Task[Any], CancelScope] = {}
@@ -70,17 +73,6 @@ def catcher(scope: CancelScope | None) -> CancelScope | None:
     return found
 
 
-def _fut_waiter(task: Task[Any]) -> Future[Any] | None:
-    """The future *task* is suspended on, or None if it is runnable.
-
-    asyncio has no public API for this; ``Task._fut_waiter`` is only read,
-    never written. Checked on CPython 3.11.7, 3.12.1 and 3.13.0 (C and pure
-    Python tasks) and uvloop 0.23 (which runs asyncio's own Task).
-    """
-    waiter: Future[Any] | None = task._fut_waiter  # type: ignore[attr-defined]
-    return waiter
-
-
 def _await_site(task: Task[Any]) -> tuple[tuple[object, int], ...]:
     """Where *task* is suspended: (code, instruction) of every frame in its
     await chain. Two suspensions at the same site mean a retry loop."""
@@ -107,14 +99,17 @@ class _Delivery:
     """Per-task delivery state; exists only while the task has cancellation
     business pending, so uncancelled tasks pay nothing."""
 
-    __slots__ = ("_hooked", "_pending", "_repeats", "_site", "_task", "_waiter")
+    __slots__ = ("_hooked", "_pending", "_repeats", "_site", "_target", "_task", "_waiter")
 
     def __init__(self, task: Task[Any]) -> None:
         self._task = task
         self._pending = False
-        # The future we cancelled in the last delivery (None: task was runnable).
+        # Scope whose cancellation we delivered last, and the future we
+        # cancelled for it (None: the task was runnable).
+        self._target: CancelScope | None = None
         self._waiter: Future[Any] | None = None
-        # Await site of the last delivery and how many deliveries hit it in a row.
+        # Where the task was re-cancelled last for that same target, and how
+        # many times in a row at that site.
         self._site: tuple[tuple[object, int], ...] | None = None
         self._repeats = 0
         # Future we watch for a wake-up that is not ours.
@@ -154,28 +149,34 @@ class _Delivery:
             return
         target = catcher(innermost.get(task))
         if target is None:
-            self._waiter = self._site = None
+            self._target = self._waiter = self._site = None
             self._repeats = 0
             if self._hooked is None:
                 _deliveries.pop(task, None)
             return
-        waiter = _fut_waiter(task)
+        waiter = fut_waiter(task)
         if waiter is not None and waiter is self._waiter:
             # The task has not run since our last delivery: its wake-up is
             # queued (waiter done) or the waiter is a Task ignoring cancel().
             self._hook(waiter, progress=False)
             return
-        site = _await_site(task)
-        if site == self._site:
-            if self._repeats >= SAME_SITE_LIMIT:
-                # A retry loop that keeps catching us: deliver again only after
-                # something else wakes the task.
-                self._hook(waiter, progress=True)
-                return
-            self._repeats += 1
+        if target is self._target:
+            # The task caught the cancellation and is suspended again inside
+            # the same cancelled scope: level-triggered, so cancel again,
+            # unless this is a retry loop at the same await.
+            site = _await_site(task)
+            if site == self._site:
+                if self._repeats >= SAME_SITE_LIMIT:
+                    self._hook(waiter, progress=True)
+                    return
+                self._repeats += 1
+            else:
+                self._site = site
+                self._repeats = 1
         else:
-            self._site = site
-            self._repeats = 1
+            self._target = target
+            self._site = None
+            self._repeats = 0
         self._waiter = waiter
         task.cancel(target._cancel_message())
         _account(task, target)
