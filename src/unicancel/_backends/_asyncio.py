@@ -11,13 +11,14 @@ task cancelled. Our own cancellation is never recognised by message text.
 
 from __future__ import annotations
 
-from asyncio import CancelledError, Task, current_task, get_running_loop, sleep
+from asyncio import CancelledError, Task, _get_running_loop, get_running_loop, sleep
 from math import inf
 from typing import TYPE_CHECKING, Any
 
 from .. import _errors
 from .._scope import _ABANDONED, _EXITED, CancelScope
 from ._asyncio_delivery import catcher, effectively_cancelled, innermost, schedule
+from ._asyncio_private import current_task, task_running_in
 
 if TYPE_CHECKING:
     from asyncio import TimerHandle
@@ -29,27 +30,23 @@ def _task_name(task: object) -> str:
     return task.get_name() if isinstance(task, Task) else repr(task)
 
 
-def _host_task() -> Task[Any]:
-    task = current_task()
-    if task is None:
-        raise RuntimeError(
-            "unicancel: cancel scopes must be used inside an asyncio task, not in a "
-            "plain callback (loop.call_soon / call_later); wrap the code in a coroutine "
-            "run with asyncio.create_task() or asyncio.run()"
-        )
-    return task
-
-
 class AsyncioBackend:
     name: str = "asyncio"
     cancelled_exc_class: type[BaseException] = CancelledError
 
+    # enter/exit are the hot path (every scope, armed or not): the common case
+    # is a few dict operations, everything else is behind one test.
+
     def enter(self, scope: CancelScope) -> None:
-        task = _host_task()
+        task = current_task()
         scope._host = task
         scope._parent = innermost.get(task)
         innermost[task] = scope
         scope._entry_cancelling = task.cancelling()
+        if scope._relative != inf or scope._deadline != inf or scope._cancel_called:
+            self._enter_slow(scope, task)
+
+    def _enter_slow(self, scope: CancelScope, task: Task[Any]) -> None:
         if scope._relative != inf:
             scope._deadline = get_running_loop().time() + scope._relative
             scope._relative = inf
@@ -72,11 +69,10 @@ class AsyncioBackend:
             scope._timer = None
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
-        task = current_task()
         host: Task[Any] = scope._host  # type: ignore[assignment]
-        if task is not host:
+        if task_running_in(host.get_loop()) is not host:
             raise RuntimeError(
-                _errors.exited_in_other_task(scope, _task_name(host), _task_name(task))
+                _errors.exited_in_other_task(scope, _task_name(host), _task_name(current_task()))
             ) from exc
         if innermost.get(host) is not scope:
             exc = self._abandon_inner(scope, host, exc)
@@ -86,6 +82,17 @@ class AsyncioBackend:
         else:
             innermost[host] = parent
         scope._state = _EXITED
+        if exc is None and scope._timer is None and not scope._delivered and not scope._shield:
+            return None
+        return self._exit_slow(scope, host, parent, exc)
+
+    def _exit_slow(
+        self,
+        scope: CancelScope,
+        host: Task[Any],
+        parent: CancelScope | None,
+        exc: BaseException | None,
+    ) -> BaseException | None:
         if scope._timer is not None:
             self._disarm(scope)
         if scope._delivered:
@@ -156,10 +163,13 @@ class AsyncioBackend:
         schedule(scope._host)  # type: ignore[arg-type]
 
     def current_time(self) -> float:
-        return get_running_loop().time()
+        loop = _get_running_loop()
+        if loop is None:
+            raise RuntimeError(_errors.no_running_backend())
+        return loop.time()
 
     def current_effective_deadline(self) -> float:
-        scope = innermost.get(_host_task())
+        scope = innermost.get(current_task())
         deadline = inf
         while scope is not None:
             if scope._cancel_called:
@@ -178,7 +188,7 @@ class AsyncioBackend:
     async def checkpoint_if_cancelled(self) -> None:
         # Raise directly rather than via Task.cancel(): nothing to uncancel, and
         # an explicit checkpoint must raise even inside a deferred retry loop.
-        target = catcher(innermost.get(_host_task()))
+        target = catcher(innermost.get(current_task()))
         if target is not None:
             raise CancelledError(target._cancel_message())
 
