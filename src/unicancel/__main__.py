@@ -12,6 +12,7 @@ import asyncio
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 from . import _demo, run
 
@@ -43,6 +44,18 @@ def _runners() -> tuple[dict[str, Runner], list[str]]:
     return runners, missing
 
 
+def _versions(names: list[str]) -> str:
+    """Versions of unicancel and of the packages behind *names* (uvloop, trio)."""
+    dists = ["unicancel", *(name for name in names if name != "asyncio")]
+    found = []
+    for dist in dists:
+        try:
+            found.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{dist} (version unknown)")
+    return ", ".join(found)
+
+
 def demo() -> int:
     """Run the demo on every available backend, print the traces side by side,
     and return 0 if they are identical, 1 if not."""
@@ -56,24 +69,27 @@ def demo() -> int:
     what_width = max(len(what) for trace in traces.values() for _, what, _ in trace)
     col = max([18, *(len(v) for trace in traces.values() for _, _, v in trace)]) + 2
 
-    print(f"\n{'':{what_width + 2}}" + "".join(f"{name:{col}}" for name in names))
+    print(f"Python {sys.version.split()[0]}; {_versions(names)}")
+    print("Each column ran the same code: src/unicancel/_demo.py.")
+    print(f"\n{'':{what_width + 4}}" + "".join(f"{name:{col}}" for name in names).rstrip())
     title = None
     differences = 0
     for i in range(length):
         rows = [trace[i] if i < len(trace) else ("", "", "(missing)") for trace in traces.values()]
-        if rows[0][0] != title:
-            title = rows[0][0]
+        ref = next(row for row in rows if row[0])  # the label of a trace that has step i
+        if ref[0] != title:
+            title = ref[0]
             print(f"\n{title}")
-        same = all(row == rows[0] for row in rows)
+        same = all(row == ref for row in rows)
         differences += not same
         values = "".join(f"{value:{col}}" for _, _, value in rows)
-        print(f"  {rows[0][1]:{what_width}}{values}{'' if same else '<-- differs'}".rstrip())
+        print(f"  {ref[1]:{what_width}}  {values}{'' if same else '<-- differs'}".rstrip())
 
     print()
     if len(traces) == 1:
         print(f"Only {names[0]} ran ({len(first)} steps): nothing to compare it with.")
         return 0
-    verdict = " and ".join(names)
+    verdict = ", ".join(names[:-1]) + f" and {names[-1]}"
     if differences:
         print(f"Traces DIFFER on {verdict}: {differences} of {length} steps differ.")
         return 1

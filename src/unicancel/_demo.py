@@ -44,7 +44,7 @@ def _show(value: object) -> str:
         return str(value.value)
     if isinstance(value, float):
         return "inf" if value == inf else "-inf" if value == -inf else f"{value:.2f}"
-    return repr(value) if isinstance(value, str) else str(value)
+    return str(value)
 
 
 async def level_triggered(note: Note) -> None:
@@ -53,7 +53,11 @@ async def level_triggered(note: Note) -> None:
     with CancelScope() as scope:
         scope.cancel("stop requested")
         note("cancel_called after cancel()", scope.cancel_called)
-        for what, wait in (("sleep(1)", lambda: sleep(1)), ("checkpoint()", unicancel.checkpoint)):
+        waits: tuple[tuple[str, Callable[[], Awaitable[None]]], ...] = (
+            ("sleep(1)", lambda: sleep(1)),
+            ("checkpoint()", unicancel.checkpoint),
+        )
+        for what, wait in waits:
             try:
                 await wait()
             except cancelled:
@@ -64,7 +68,7 @@ async def level_triggered(note: Note) -> None:
                 note(f"await {what}", "returned")
     note("cancelled_caught", scope.cancelled_caught)
     note("cancel_origin", scope.cancel_origin)
-    note("cancel_reason", scope.cancel_reason)
+    note("cancel_reason", repr(scope.cancel_reason))
 
 
 async def move_on(note: Note) -> None:
@@ -78,7 +82,7 @@ async def move_on(note: Note) -> None:
     note("block left after", "~0.05s" if 0.045 <= elapsed < 1 else f"{elapsed:.3f}s")
     note("cancelled_caught", scope.cancelled_caught)
     note("cancel_origin", scope.cancel_origin)
-    note("cancel_reason", scope.cancel_reason)
+    note("cancel_reason", repr(scope.cancel_reason))
 
 
 async def fail(note: Note) -> None:
@@ -130,7 +134,7 @@ async def shielded_cleanup(note: Note) -> None:
             note("next await after the shield", "returned")
             raise
     note("cancelled_caught", scope.cancelled_caught)
-    note("cancel_reason", scope.cancel_reason)
+    note("cancel_reason", repr(scope.cancel_reason))
 
 
 async def enclosing(note: Note) -> None:
@@ -143,7 +147,7 @@ async def enclosing(note: Note) -> None:
         note("after inner block", "reached")
     note("inner: cancelled_caught", inner.cancelled_caught)
     note("inner: cancel_origin", inner.cancel_origin)
-    note("inner: cancel_reason", inner.cancel_reason)
+    note("inner: cancel_reason", repr(inner.cancel_reason))
     note("outer: cancelled_caught", outer.cancelled_caught)
 
 
