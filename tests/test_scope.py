@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -457,11 +458,12 @@ async def test_consecutive_precancelled_scopes_at_the_same_await() -> None:
     """Regression: retry-loop detection must not carry over from one scope to
     the next. Every fresh cancelled scope cancels its await, however many run
     back to back at the same line."""
-    for make in (
+    makers: list[Callable[[], CancelScope]] = [
         lambda: move_on_after(0),
         lambda: move_on_at(current_time() - 1),
         _precancelled,
-    ):
+    ]
+    for make in makers:
         for _ in range(5):
             with make() as scope:
                 await sleep_forever()

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
 
 from . import _errors
-from ._backends import current_backend
+from ._backends import enter_scope
 from ._deadline import check_deadline, check_timeout
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ class CancelScope:
     __slots__ = (
         "__weakref__",
         "_backend",
+        "_busy",
         "_cancel_called",
         "_cancelled_caught",
         "_deadline",
@@ -89,7 +90,7 @@ class CancelScope:
     )
 
     # Backend slots: asyncio uses _host/_parent/_timer/_entry_cancelling/
-    # _delivered; trio uses _native/_host. They are declared here (not on
+    # _delivered/_busy; trio uses _native/_host. They are declared here (not on
     # per-backend subclasses) so entering a scope allocates nothing extra.
     _backend: Backend
     _host: object
@@ -98,6 +99,11 @@ class CancelScope:
     _timer: object
     _entry_cancelling: int
     _delivered: int
+    _busy: bool
+    _origin: CancelOrigin
+    _reason: str | None
+    _cancelled_caught: bool
+    _fail: bool
 
     def __init__(
         self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
@@ -117,22 +123,13 @@ class CancelScope:
         self._relative = relative_deadline
         self._shield = shield
         self._cancel_called = False
-        self._cancelled_caught = False
         self._state = _NEW
-        self._origin: CancelOrigin | None = None
-        self._reason: str | None = None
-        self._fail = False
-        self._parent = None
-        self._timer = None
-        self._delivered = 0
+        # _origin/_reason and _cancelled_caught are only stored once they have
+        # a value (every store counts on the enter/exit hot path); read them
+        # through the properties.
 
     def __enter__(self) -> Self:
-        if self._state:
-            raise RuntimeError(_errors.already_entered(self))
-        backend = current_backend()
-        self._backend = backend
-        self._state = _ACTIVE
-        backend.enter(self)
+        enter_scope(self)
         return self
 
     def __exit__(
@@ -151,7 +148,7 @@ class CancelScope:
             raise RuntimeError(msg) from exc
         remaining = self._backend.exit(self, exc)
         if remaining is None:
-            if self._fail and self._cancelled_caught and self._origin is CancelOrigin.DEADLINE:
+            if exc is not None and self.cancel_origin is CancelOrigin.DEADLINE and self._is_fail():
                 raise TimeoutError(
                     f"unicancel: the deadline of {self!r} passed before the block finished"
                 ) from exc
@@ -186,11 +183,16 @@ class CancelScope:
         if self._state == _ACTIVE:
             self._backend.cancel(self)
 
+    def _is_fail(self) -> bool:
+        # Only fail_at/fail_after set _fail, so plain scopes skip the store.
+        return getattr(self, "_fail", False)
+
     def _expire(self) -> None:
         """Deadline reached (called by the backend)."""
         if not self._cancel_called:
             self._cancel_called = True
             self._origin = CancelOrigin.DEADLINE
+            self._reason = None
             if self._state == _ACTIVE:
                 self._backend.cancel(self)
 
@@ -280,7 +282,8 @@ class CancelScope:
     @property
     def cancelled_caught(self) -> bool:
         """True if this scope swallowed a cancellation when its block exited."""
-        return self._cancelled_caught
+        caught: bool = getattr(self, "_cancelled_caught", False)
+        return caught
 
     @property
     def cancel_origin(self) -> CancelOrigin | None:
@@ -290,19 +293,23 @@ class CancelScope:
         ENCLOSING is recorded at exit when a cancellation from outside the scope
         passed through it.
         """
-        return self._origin
+        origin: CancelOrigin | None = getattr(self, "_origin", None)
+        return origin
 
     @property
     def cancel_reason(self) -> str | None:
         """The reason given to :meth:`cancel`, "deadline exceeded" for a
         deadline, or the enclosing cancellation's reason; None if unknown."""
-        if self._origin is CancelOrigin.DEADLINE and self._reason is None:
-            return "deadline exceeded"
+        origin = self.cancel_origin
+        if origin is None:
+            return None
+        if origin is CancelOrigin.DEADLINE:
+            return getattr(self, "_reason", None) or "deadline exceeded"
         return self._reason
 
     def _set_enclosing(self, reason: str | None) -> None:
         """Record that a cancellation from outside passed through (backends)."""
-        if self._origin is None:
+        if self.cancel_origin is None:
             self._origin = CancelOrigin.ENCLOSING
             self._reason = reason
 
@@ -327,25 +334,38 @@ class CancelScope:
         return f"unicancel: cancelled by CancelScope at {id(self):#x} ({origin}){tail}"
 
 
+def _new_scope(deadline: float, relative: float, shield: bool, fail: bool) -> CancelScope:
+    """Build a scope from already-validated values (skips __init__'s checks)."""
+    if shield is not True and shield is not False:
+        raise TypeError(f"unicancel: shield must be a bool, got {shield!r}")
+    scope = object.__new__(CancelScope)
+    scope._deadline = deadline
+    scope._relative = relative
+    scope._shield = shield
+    scope._cancel_called = False
+    scope._state = _NEW
+    if fail:
+        scope._fail = True
+    return scope
+
+
 def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled at absolute *deadline*; the block is simply left.
 
     Check :attr:`CancelScope.cancelled_caught` to find out whether it was cut short.
     """
-    return CancelScope(deadline=deadline, shield=shield)
+    return _new_scope(check_deadline(deadline), inf, shield, False)
 
 
 def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled *seconds* after entry; the block is simply left."""
-    return CancelScope(relative_deadline=check_timeout(seconds, "seconds"), shield=shield)
+    return _new_scope(inf, check_timeout(seconds, "seconds"), shield, False)
 
 
 def fail_at(deadline: float, *, shield: bool = False) -> CancelScope:
     """Like :func:`move_on_at`, but raise builtin :exc:`TimeoutError` if the
     deadline cancelled the block (an explicit ``cancel()`` just moves on)."""
-    scope = CancelScope(deadline=deadline, shield=shield)
-    scope._fail = True
-    return scope
+    return _new_scope(check_deadline(deadline), inf, shield, True)
 
 
 def fail_after(seconds: float, *, shield: bool = False) -> CancelScope:
@@ -355,6 +375,4 @@ def fail_after(seconds: float, *, shield: bool = False) -> CancelScope:
     The same on every backend: trio's own ``fail_after`` raises
     ``trio.TooSlowError`` instead.
     """
-    scope = CancelScope(relative_deadline=check_timeout(seconds, "seconds"), shield=shield)
-    scope._fail = True
-    return scope
+    return _new_scope(inf, check_timeout(seconds, "seconds"), shield, True)

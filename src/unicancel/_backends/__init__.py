@@ -9,19 +9,18 @@ reverse.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from .._errors import unknown_backend
+from .._errors import already_entered, no_running_backend, unknown_backend
 
 if TYPE_CHECKING:
     from .._scope import CancelScope
 
-__all__ = ["Backend", "backend_by_name", "current_backend"]
+__all__ = ["Backend", "backend_by_name", "current_backend", "enter_scope"]
 
 
 class Backend(Protocol):
-    """What the facade needs from an event loop library (11 members).
+    """What the facade needs from an event loop library (13 members).
 
     Scope state common to all backends (deadline, shield, cancel_called,
     origin and reason) lives on the :class:`~unicancel.CancelScope`; the
@@ -34,9 +33,14 @@ class Backend(Protocol):
     #: The exception class the backend raises to cancel a task.
     cancelled_exc_class: type[BaseException]
 
-    def enter(self, scope: CancelScope) -> None:
-        """Bind *scope* to the current task; turn a relative deadline into an
-        absolute one, arm the deadline and deliver a cancel made before entry."""
+    def running(self) -> bool:
+        """Whether this backend is running the current task."""
+
+    def try_enter(self, scope: CancelScope) -> bool:
+        """If this backend runs the current task, bind *scope* to that task
+        (make a relative deadline absolute, arm the deadline, deliver a cancel
+        made before entry) and return True; otherwise return False. Probing
+        and binding are one call because the probe finds the task to bind."""
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         """Unbind *scope*. Return the exception to propagate: ``None`` if the
@@ -69,13 +73,30 @@ class Backend(Protocol):
         """Yield to the scheduler once without raising a cancellation."""
 
 
+class _Absent:
+    """Stands in for a backend whose library has not been imported: it cannot
+    be running, and we never import asyncio for trio or trio for asyncio."""
+
+    def running(self) -> bool:
+        return False
+
+    def try_enter(self, scope: CancelScope) -> bool:
+        return False
+
+
+_ABSENT = _Absent()
 _asyncio_backend: Backend | None = None
 _trio_backend: Backend | None = None
-_in_trio_task: Callable[[], bool] | None = None
+# Which backend to probe first: the one that answered last. A wrong guess
+# costs one failed probe (a loop lookup for asyncio; for trio, an
+# AttributeError raised and caught inside trio), once per switch.
+_trio_first = False
 
 
-def _load_asyncio() -> Backend:
+def _asyncio() -> Backend | _Absent:
     global _asyncio_backend
+    if "asyncio" not in sys.modules:
+        return _ABSENT
     from ._asyncio import AsyncioBackend
 
     backend: Backend = AsyncioBackend()
@@ -83,8 +104,10 @@ def _load_asyncio() -> Backend:
     return backend
 
 
-def _load_trio() -> Backend:
+def _trio() -> Backend | _Absent:
     global _trio_backend
+    if "trio" not in sys.modules:
+        return _ABSENT
     from ._trio import TrioBackend
 
     backend: Backend = TrioBackend()
@@ -92,30 +115,65 @@ def _load_trio() -> Backend:
     return backend
 
 
-def current_backend() -> Backend:
-    """The backend running the current task.
+def enter_scope(scope: CancelScope) -> None:
+    """Find the backend running the current task and bind *scope* to it.
 
-    trio is asked first because trio's guest mode runs inside an asyncio loop;
-    only if trio has been imported can it be running. Otherwise the answer is
-    asyncio, whose backend raises unicancel's "no running loop" error itself
-    when it finds no loop: that saves a second loop lookup on the hot path.
+    The single dispatch point, called by ``CancelScope.__enter__``; detection
+    state stays private to this module. asyncio's probe is safe to try first
+    under trio's guest mode: trio code then runs in asyncio callbacks, never
+    inside an asyncio task.
     """
-    global _in_trio_task
-    if _in_trio_task is None:
-        if "trio" not in sys.modules:
-            return _asyncio_backend or _load_asyncio()
-        from trio.lowlevel import in_trio_task
+    global _trio_first
+    if scope._state:
+        raise RuntimeError(already_entered(scope))
+    if not _trio_first:
+        backend = _asyncio_backend or _asyncio()
+        if not backend.try_enter(scope):
+            backend = _trio_backend or _trio()
+            if not backend.try_enter(scope):
+                raise RuntimeError(no_running_backend())
+            _trio_first = True
+    else:
+        backend = _trio_backend or _trio()
+        if not backend.try_enter(scope):
+            _trio_first = False
+            enter_scope(scope)
+            return
+    scope._backend = backend  # type: ignore[assignment]
+    scope._state = 1  # _ACTIVE, set last: a failed enter leaves the scope unused
 
-        _in_trio_task = in_trio_task
-    if _in_trio_task():
-        return _trio_backend or _load_trio()
-    return _asyncio_backend or _load_asyncio()
+
+def current_backend() -> Backend:
+    """The backend running the current task; raise if there is none.
+
+    Outside a task but inside a running asyncio loop (a plain callback) the
+    answer is asyncio, so current_time() works there too.
+    """
+    global _trio_first
+    for backend, trio_first in (
+        (_trio_backend or _trio(), True),
+        (_asyncio_backend or _asyncio(), False),
+        (_trio_backend or _trio(), True),
+    )[0 if _trio_first else 1 :]:
+        if backend.running():
+            _trio_first = trio_first
+            return backend  # type: ignore[return-value]
+    if "asyncio" in sys.modules:
+        from ._asyncio_private import running_loop
+
+        if running_loop() is not None:
+            return _asyncio_backend or _asyncio()  # type: ignore[return-value]
+    raise RuntimeError(no_running_backend())
 
 
 def backend_by_name(name: str) -> Backend:
     """The backend called *name*, for code that chooses one explicitly."""
     if name == "asyncio":
-        return _asyncio_backend or _load_asyncio()
+        import asyncio  # noqa: F401  (make the backend loadable)
+
+        return _asyncio_backend or _asyncio()  # type: ignore[return-value]
     if name == "trio":
-        return _trio_backend or _load_trio()
+        import trio  # noqa: F401
+
+        return _trio_backend or _trio()  # type: ignore[return-value]
     raise ValueError(unknown_backend(name))

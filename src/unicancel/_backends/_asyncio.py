@@ -11,14 +11,14 @@ task cancelled. Our own cancellation is never recognised by message text.
 
 from __future__ import annotations
 
-from asyncio import CancelledError, Task, _get_running_loop, get_running_loop, sleep
+from asyncio import AbstractEventLoop, CancelledError, Task, _get_running_loop, sleep
 from math import inf
 from typing import TYPE_CHECKING, Any
 
 from .. import _errors
 from .._scope import _ABANDONED, _EXITED, CancelScope
 from ._asyncio_delivery import catcher, effectively_cancelled, innermost, schedule
-from ._asyncio_private import current_task, task_running_in
+from ._asyncio_private import current_task, running_loop, task_running_in
 
 if TYPE_CHECKING:
     from asyncio import TimerHandle
@@ -37,33 +37,52 @@ class AsyncioBackend:
     # enter/exit are the hot path (every scope, armed or not): the common case
     # is a few dict operations, everything else is behind one test.
 
-    def enter(self, scope: CancelScope) -> None:
-        task = current_task()
-        scope._host = task
-        scope._parent = innermost.get(task)
-        innermost[task] = scope
-        scope._entry_cancelling = task.cancelling()
-        if scope._relative != inf or scope._deadline != inf or scope._cancel_called:
-            self._enter_slow(scope, task)
+    def running(self) -> bool:
+        loop = running_loop()
+        return loop is not None and task_running_in(loop) is not None
+
+    def try_enter(self, scope: CancelScope) -> bool:
+        loop = running_loop()
+        if loop is None:
+            return False
+        host = task_running_in(loop)
+        if host is None:
+            return False
+        scope._host = host
+        scope._parent = innermost.get(host)
+        innermost[host] = scope
+        scope._entry_cancelling = host.cancelling()
+        # _busy: exit has work beyond unlinking (a timer, cancels to balance,
+        # a shield to leave). _timer and _delivered exist only once needed.
+        scope._busy = scope._shield
+        # At most one of the two deadlines is finite, so they differ exactly
+        # when the scope has one (one comparison instead of two).
+        if scope._cancel_called or scope._relative != scope._deadline:
+            self._enter_slow(scope, host)
+        return True
 
     def _enter_slow(self, scope: CancelScope, task: Task[Any]) -> None:
-        if scope._relative != inf:
-            scope._deadline = get_running_loop().time() + scope._relative
-            scope._relative = inf
-        if scope._deadline != inf and not scope._cancel_called:
-            self._arm(scope)
         if scope._cancel_called:
             schedule(task)
+            return
+        loop = task.get_loop()
+        now = loop.time()
+        if scope._relative != inf:
+            scope._deadline = now + scope._relative
+            scope._relative = inf
+        if scope._deadline != inf:
+            self._arm(scope, loop, now)
 
-    def _arm(self, scope: CancelScope) -> None:
-        loop = get_running_loop()
-        if loop.time() >= scope._deadline:
+    def _arm(self, scope: CancelScope, loop: AbstractEventLoop, now: float) -> None:
+        if now >= scope._deadline:
             scope._expire()
+            schedule(scope._host)  # type: ignore[arg-type]
         else:
             scope._timer = loop.call_at(scope._deadline, scope._expire)
+            scope._busy = True
 
     def _disarm(self, scope: CancelScope) -> None:
-        timer: TimerHandle | None = scope._timer  # type: ignore[assignment]
+        timer: TimerHandle | None = getattr(scope, "_timer", None)
         if timer is not None:
             timer.cancel()
             scope._timer = None
@@ -74,15 +93,14 @@ class AsyncioBackend:
             raise RuntimeError(
                 _errors.exited_in_other_task(scope, _task_name(host), _task_name(current_task()))
             ) from exc
-        if innermost.get(host) is not scope:
-            exc = self._abandon_inner(scope, host, exc)
         parent = scope._parent
-        if parent is None:
-            del innermost[host]
-        else:
+        top = innermost.pop(host, None)
+        if top is not scope:
+            exc = self._abandon_inner(scope, host, top, exc)
+        if parent is not None:
             innermost[host] = parent
         scope._state = _EXITED
-        if exc is None and scope._timer is None and not scope._delivered and not scope._shield:
+        if exc is None and not scope._busy:
             return None
         return self._exit_slow(scope, host, parent, exc)
 
@@ -93,12 +111,10 @@ class AsyncioBackend:
         parent: CancelScope | None,
         exc: BaseException | None,
     ) -> BaseException | None:
-        if scope._timer is not None:
-            self._disarm(scope)
-        if scope._delivered:
-            for _ in range(scope._delivered):
-                host.uncancel()
-            scope._delivered = 0
+        self._disarm(scope)
+        for _ in range(getattr(scope, "_delivered", 0)):
+            host.uncancel()
+        scope._delivered = 0
         if scope._shield and effectively_cancelled(parent):
             # Leaving a shield into a cancelled scope: the next await raises.
             schedule(host)
@@ -125,12 +141,17 @@ class AsyncioBackend:
         return rest
 
     def _abandon_inner(
-        self, scope: CancelScope, host: Task[Any], exc: BaseException | None
+        self,
+        scope: CancelScope,
+        host: Task[Any],
+        top: CancelScope | None,
+        exc: BaseException | None,
     ) -> BaseException:
-        """*scope* is exiting while scopes it encloses are still open: close
-        those (balancing their cancel counts) and report the misnesting."""
-        inner = innermost.get(host)
+        """*scope* is exiting while scopes it encloses (from *top*, already
+        unlinked by exit()) are still open: close those, balancing their
+        cancel counts, and return the misnesting error to raise."""
         chain = []
+        inner = top
         while inner is not None and inner is not scope and inner._host is host:
             chain.append(inner)
             inner = inner._parent
@@ -138,14 +159,15 @@ class AsyncioBackend:
         error.__context__ = exc
         if inner is not scope:
             # Not in this task's stack at all: change nothing.
+            if top is not None:
+                innermost[host] = top
             raise error
         for abandoned in chain:
             abandoned._state = _ABANDONED
             self._disarm(abandoned)
-            for _ in range(abandoned._delivered):
+            for _ in range(getattr(abandoned, "_delivered", 0)):
                 host.uncancel()
             abandoned._delivered = 0
-        innermost[host] = scope
         return error
 
     def cancel(self, scope: CancelScope) -> None:
@@ -157,9 +179,11 @@ class AsyncioBackend:
             return
         self._disarm(scope)
         if scope._deadline != inf:
-            self._arm(scope)
+            loop = scope._host.get_loop()  # type: ignore[attr-defined]
+            self._arm(scope, loop, loop.time())
 
     def shield_changed(self, scope: CancelScope) -> None:
+        scope._busy = True
         schedule(scope._host)  # type: ignore[arg-type]
 
     def current_time(self) -> float:

@@ -195,4 +195,5 @@ def _account(task: Task[Any], target: CancelScope) -> None:
             break
         scope = scope._parent
     if owner is not None:
-        owner._delivered += 1
+        owner._delivered = getattr(owner, "_delivered", 0) + 1
+        owner._busy = True

@@ -11,10 +11,10 @@ from __future__ import annotations
 from math import inf
 
 import trio
-from trio.lowlevel import current_task
+from trio.lowlevel import current_task, in_trio_task
 
 from .. import _errors
-from .._scope import CancelOrigin, CancelScope
+from .._scope import _EXITED, CancelOrigin, CancelScope
 
 __all__ = ["TrioBackend"]
 
@@ -23,16 +23,29 @@ class TrioBackend:
     name: str = "trio"
     cancelled_exc_class: type[BaseException] = trio.Cancelled
 
-    def enter(self, scope: CancelScope) -> None:
+    def running(self) -> bool:
+        return in_trio_task()
+
+    def try_enter(self, scope: CancelScope) -> bool:
+        if not in_trio_task():
+            return False
         if scope._relative != inf:
             scope._deadline = trio.current_time() + scope._relative
             scope._relative = inf
-        native = trio.CancelScope(deadline=scope._deadline, shield=scope._shield)
+        # Only pass what differs from trio's defaults: its constructor
+        # validates every argument it is given.
+        if scope._deadline != inf:
+            native = trio.CancelScope(deadline=scope._deadline, shield=scope._shield)
+        elif scope._shield:
+            native = trio.CancelScope(shield=True)
+        else:
+            native = trio.CancelScope()
         if scope._cancel_called and scope._origin is CancelOrigin.EXPLICIT:
             native.cancel(scope._reason)
         scope._host = current_task()
         scope._native = native
         native.__enter__()
+        return True
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]
@@ -57,14 +70,18 @@ class TrioBackend:
         except BaseException as remaining:  # what is left of an exception group
             self._record(scope, native, remaining)
             return remaining
-        self._record(scope, native, None if swallowed else exc)
-        return None if swallowed else exc
+        left = None if swallowed else exc
+        if left is None and scope._deadline == inf and not native.cancelled_caught:
+            # Nothing happened: only our facade can cancel the native scope,
+            # and without a deadline it did not (the hot path ends here).
+            scope._state = _EXITED
+            return None
+        self._record(scope, native, left)
+        return left
 
     def _record(
         self, scope: CancelScope, native: trio.CancelScope, remaining: BaseException | None
     ) -> None:
-        from .._scope import _EXITED
-
         scope._state = _EXITED
         scope._cancelled_caught = native.cancelled_caught
         if not scope._cancel_called and native.cancel_called:
