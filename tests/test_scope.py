@@ -474,3 +474,51 @@ def _precancelled() -> CancelScope:
     scope = CancelScope()
     scope.cancel()
     return scope
+
+
+async def test_nested_deadlines_expire_innermost_first() -> None:
+    now = current_time()
+    with CancelScope(deadline=now + 100) as outer:
+        with CancelScope(deadline=now + 0.02) as middle:
+            with CancelScope(deadline=now + 50) as inner:
+                await sleep_forever()
+    assert middle.cancelled_caught
+    assert not inner.cancel_called
+    assert not outer.cancel_called
+
+
+async def test_deadline_moved_earlier_and_later_while_waiting() -> None:
+    scopes = [CancelScope(relative_deadline=100) for _ in range(3)]
+    done: list[int] = []
+
+    async def waiter(i: int) -> None:
+        with scopes[i]:
+            await sleep_forever()
+        done.append(i)
+
+    async def mover() -> None:
+        await wait_all_tasks_blocked()
+        scopes[0].deadline = current_time() + 1000  # later: stays asleep
+        scopes[1].deadline = current_time() + 0.01  # earlier: fires soon
+        scopes[2].deadline = current_time() - 1  # in the past: fires now
+        await wait_all_tasks_blocked()
+        await sleep(0.03)
+        scopes[0].cancel()
+
+    await run_concurrently(lambda: waiter(0), lambda: waiter(1), lambda: waiter(2), mover)
+    assert sorted(done) == [0, 1, 2]
+    assert done[-1] == 0
+    assert [s.cancel_origin for s in scopes] == [
+        CancelOrigin.EXPLICIT,
+        CancelOrigin.DEADLINE,
+        CancelOrigin.DEADLINE,
+    ]
+
+
+async def test_many_armed_scopes_then_one_expiry() -> None:
+    for _ in range(500):
+        with move_on_after(1000):
+            await checkpoint()
+    with move_on_after(0.01) as scope:
+        await sleep_forever()
+    assert scope.cancelled_caught

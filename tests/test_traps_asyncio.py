@@ -285,11 +285,31 @@ async def test_eager_child_cancelling_parent_scope() -> None:
 
 
 async def test_delivery_state_is_released() -> None:
-    """Per-task delivery state exists only while cancellation is pending."""
-    with CancelScope() as scope:
-        scope.cancel()
-        await checkpoint()
+    """Per-task delivery state lives only as long as its task."""
+
+    async def cancelled_once() -> None:
+        with CancelScope() as scope:
+            scope.cancel()
+            await checkpoint()
+
+    task = asyncio.create_task(cancelled_once())
+    await task
     await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert _task() not in _asyncio_delivery._deliveries
-    assert _task() not in _asyncio_delivery.innermost
+    assert task not in _asyncio_delivery._deliveries
+    assert task not in _asyncio_delivery.innermost
+
+
+async def test_deadline_heap_stays_small() -> None:
+    """One loop timer serves every scope deadline; exited scopes leave dead
+    heap entries that are compacted, so memory follows live scopes only."""
+    from unicancel._backends import _asyncio_deadlines
+
+    for _ in range(5000):
+        with CancelScope(relative_deadline=1000):
+            pass
+    heap = _asyncio_deadlines._for(asyncio.get_running_loop())
+    assert heap.live == 0
+    assert len(heap.heap) <= 128
+    scheduled = getattr(asyncio.get_running_loop(), "_scheduled", None)  # uvloop has none
+    if scheduled is not None:
+        assert len([h for h in scheduled if not h.cancelled()]) <= 2

@@ -328,10 +328,13 @@ class CancelScope:
 
     def _cancel_message(self) -> str:
         """Text for the native cancelled exception (asyncio message)."""
-        origin = self._origin.value if self._origin else "explicit"
-        reason = self.cancel_reason
-        tail = f": {reason}" if reason else ""
-        return f"unicancel: cancelled by CancelScope at {id(self):#x} ({origin}){tail}"
+        # Built at every delivery: plain concatenation, no Enum .value (slow
+        # on 3.11) and no property calls.
+        if self._origin is CancelOrigin.DEADLINE:
+            return "unicancel: CancelScope at " + hex(id(self)) + ": deadline exceeded"
+        reason = self._reason
+        tail = ": " + reason if reason else ""
+        return "unicancel: CancelScope at " + hex(id(self)) + " cancelled" + tail
 
 
 def _new_scope(deadline: float, relative: float, shield: bool, fail: bool) -> CancelScope:
@@ -344,8 +347,7 @@ def _new_scope(deadline: float, relative: float, shield: bool, fail: bool) -> Ca
     scope._shield = shield
     scope._cancel_called = False
     scope._state = _NEW
-    if fail:
-        scope._fail = True
+    scope._fail = fail  # stored either way: reading a missing slot raises inside getattr
     return scope
 
 

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from asyncio import AbstractEventLoop, CancelledError, Task, _get_running_loop, sleep
 from math import inf
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import _errors
-from .._scope import _ABANDONED, _EXITED, CancelScope
+from .._scope import _ABANDONED, _EXITED, _NEW, CancelScope
+from . import _asyncio_deadlines as deadlines
 from ._asyncio_delivery import catcher, effectively_cancelled, innermost, schedule
 from ._asyncio_private import current_task, running_loop, task_running_in
-
-if TYPE_CHECKING:
-    from asyncio import TimerHandle
 
 __all__ = ["AsyncioBackend"]
 
@@ -53,8 +51,9 @@ class AsyncioBackend:
         innermost[host] = scope
         scope._entry_cancelling = host.cancelling()
         # _busy: exit has work beyond unlinking (a timer, cancels to balance,
-        # a shield to leave). _timer and _delivered exist only once needed.
+        # a shield to leave). _delivered exists only once needed.
         scope._busy = scope._shield
+        scope._timer = None
         # At most one of the two deadlines is finite, so they differ exactly
         # when the scope has one (one comparison instead of two).
         if scope._cancel_called or scope._relative != scope._deadline:
@@ -76,16 +75,14 @@ class AsyncioBackend:
     def _arm(self, scope: CancelScope, loop: AbstractEventLoop, now: float) -> None:
         if now >= scope._deadline:
             scope._expire()
-            schedule(scope._host)  # type: ignore[arg-type]
+            if scope._state == _NEW:  # expired at entry; else _expire delivered
+                schedule(scope._host)  # type: ignore[arg-type]
         else:
-            scope._timer = loop.call_at(scope._deadline, scope._expire)
+            deadlines.arm(scope, loop, scope._deadline)
             scope._busy = True
 
     def _disarm(self, scope: CancelScope) -> None:
-        timer: TimerHandle | None = getattr(scope, "_timer", None)
-        if timer is not None:
-            timer.cancel()
-            scope._timer = None
+        deadlines.disarm(scope, scope._host.get_loop())  # type: ignore[attr-defined]
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         host: Task[Any] = scope._host  # type: ignore[assignment]

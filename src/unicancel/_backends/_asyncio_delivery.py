@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SAME_SITE_LIMIT",
     "catcher",
+    "deliver_now",
     "effectively_cancelled",
     "innermost",
     "schedule",
@@ -87,17 +88,35 @@ def _await_site(task: Task[Any]) -> tuple[tuple[object, int], ...]:
     return tuple(site)
 
 
-def schedule(task: Task[Any]) -> None:
-    """Make sure *task* is checked for delivery once the current step ends."""
+def _delivery(task: Task[Any]) -> _Delivery:
     delivery = _deliveries.get(task)
     if delivery is None:
+        # Kept until the task finishes: a task that is cancelled once is
+        # usually cancelled again (a loop of timeouts), and this is cheaper
+        # than building the state anew each time.
         delivery = _deliveries[task] = _Delivery(task)
-    delivery.schedule()
+        task.add_done_callback(_forget)
+    return delivery
+
+
+def _forget(task: Task[Any]) -> None:
+    _deliveries.pop(task, None)
+
+
+def deliver_now(task: Task[Any]) -> None:
+    """Deliver to *task* at once. Only for callers that run between task
+    steps (a timer callback), never from inside a task."""
+    _delivery(task).deliver()
+
+
+def schedule(task: Task[Any]) -> None:
+    """Make sure *task* is checked for delivery once the current step ends."""
+    _delivery(task).schedule()
 
 
 class _Delivery:
-    """Per-task delivery state; exists only while the task has cancellation
-    business pending, so uncancelled tasks pay nothing."""
+    """Per-task delivery state, created at a task's first cancellation (tasks
+    never cancelled by a scope pay nothing) and dropped when it finishes."""
 
     __slots__ = ("_hooked", "_pending", "_repeats", "_site", "_target", "_task", "_waiter")
 
@@ -143,16 +162,19 @@ class _Delivery:
 
     def check(self) -> None:
         self._pending = False
+        self.deliver()
+
+    def deliver(self) -> None:
+        """Cancel the task if it is inside a cancelled scope and has not
+        received that cancellation yet; then make sure a check follows the
+        step in which it does."""
         task = self._task
         if task.done():
-            _deliveries.pop(task, None)
             return
         target = catcher(innermost.get(task))
         if target is None:
             self._target = self._waiter = self._site = None
             self._repeats = 0
-            if self._hooked is None:
-                _deliveries.pop(task, None)
             return
         waiter = fut_waiter(task)
         if waiter is not None and waiter is self._waiter:
