@@ -27,7 +27,9 @@ class TrioBackend:
         return in_trio_task()
 
     def try_enter(self, scope: CancelScope) -> bool:
-        if not in_trio_task():
+        try:
+            host = current_task()  # also the probe: it raises outside a trio task
+        except RuntimeError:
             return False
         if scope._relative != inf:
             scope._deadline = trio.current_time() + scope._relative
@@ -35,14 +37,17 @@ class TrioBackend:
         # Only pass what differs from trio's defaults: its constructor
         # validates every argument it is given.
         if scope._deadline != inf:
-            native = trio.CancelScope(deadline=scope._deadline, shield=scope._shield)
+            if scope._shield:
+                native = trio.CancelScope(deadline=scope._deadline, shield=True)
+            else:
+                native = trio.CancelScope(deadline=scope._deadline)
         elif scope._shield:
             native = trio.CancelScope(shield=True)
         else:
             native = trio.CancelScope()
         if scope._cancel_called and scope._origin is CancelOrigin.EXPLICIT:
             native.cancel(scope._reason)
-        scope._host = current_task()
+        scope._host = host
         scope._native = native
         native.__enter__()
         return True
