@@ -56,3 +56,49 @@ async def test_same_site_retry_loop_difference_is_pinned() -> None:
         assert outcomes == ["cancelled"] * 4
     else:
         assert outcomes == ["cancelled", "cancelled", "woke", "woke"]
+
+
+async def test_asyncio_shield_only_blocks_unicancel_scopes(backend_name: str) -> None:
+    """Deliberate difference (docs/semantics.md, "shields"): on asyncio a
+    unicancel shield keeps out unicancel scopes only; asyncio.timeout,
+    Task.cancel() and anyio scopes cancel the task directly and never consult
+    it. On trio every enclosing trio scope is kept out (native)."""
+    if backend_name == "trio":
+        import trio
+
+        with trio.move_on_after(0) as outer:
+            with CancelScope(shield=True):
+                await trio.sleep(0.001)
+            await trio.sleep_forever()
+        assert outer.cancelled_caught
+        return
+
+    import asyncio
+
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0):
+            with CancelScope(shield=True) as shield:
+                await asyncio.sleep(10)
+    assert not shield.cancelled_caught
+
+
+async def test_effective_deadline_sees_only_unicancel_scopes_on_asyncio(backend_name: str) -> None:
+    """Deliberate difference: asyncio.timeout keeps its deadline private, so on
+    asyncio current_effective_deadline() reports unicancel scopes only."""
+    import math
+
+    from unicancel import current_effective_deadline, current_time
+
+    if backend_name == "trio":
+        import trio
+
+        with trio.move_on_after(50):
+            assert current_effective_deadline() < math.inf
+        return
+
+    import asyncio
+
+    async with asyncio.timeout(50):
+        assert current_effective_deadline() == math.inf
+        with CancelScope(deadline=current_time() + 100):
+            assert current_effective_deadline() < math.inf
