@@ -18,7 +18,7 @@ from ._backends import enter_scope
 from ._deadline import check_deadline, check_timeout
 
 if TYPE_CHECKING:
-    from typing import Self
+    from asyncio import AbstractEventLoop
 
     from ._backends import Backend
 
@@ -79,6 +79,7 @@ class CancelScope:
         "_entry_cancelling",
         "_fail",
         "_host",
+        "_loop",
         "_native",
         "_origin",
         "_parent",
@@ -89,13 +90,14 @@ class CancelScope:
         "_timer",
     )
 
-    # Backend slots: asyncio uses _host/_parent/_timer/_entry_cancelling/
+    # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
     # _delivered/_busy; trio uses _native/_host. They are declared here (not on
     # per-backend subclasses) so entering a scope allocates nothing extra.
     _backend: Backend
     _host: object
     _parent: CancelScope | None
     _native: object
+    _loop: AbstractEventLoop
     _timer: object
     _entry_cancelling: int
     _delivered: int
@@ -128,9 +130,9 @@ class CancelScope:
         # a value (every store counts on the enter/exit hot path); read them
         # through the properties.
 
-    def __enter__(self) -> Self:
-        enter_scope(self)
-        return self
+    # Detection and binding happen in one function, used as __enter__ itself
+    # (no facade frame around it: entering is the hot path).
+    __enter__ = enter_scope
 
     def __exit__(
         self,

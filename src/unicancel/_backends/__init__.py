@@ -115,13 +115,13 @@ def _trio() -> Backend | _Absent:
     return backend
 
 
-def enter_scope(scope: CancelScope) -> None:
-    """Find the backend running the current task and bind *scope* to it.
+def enter_scope(scope: CancelScope) -> CancelScope:
+    """Enter *scope*: find the backend running the current task, bind the
+    scope to it, return the scope. This *is* ``CancelScope.__enter__``.
 
-    The single dispatch point, called by ``CancelScope.__enter__``; detection
-    state stays private to this module. asyncio's probe is safe to try first
-    under trio's guest mode: trio code then runs in asyncio callbacks, never
-    inside an asyncio task.
+    The single dispatch point; detection state stays private to this module.
+    asyncio's probe is safe to try first under trio's guest mode: trio code
+    then runs in asyncio callbacks, never inside an asyncio task.
     """
     global _trio_first
     if scope._state:
@@ -137,10 +137,10 @@ def enter_scope(scope: CancelScope) -> None:
         backend = _trio_backend or _trio()
         if not backend.try_enter(scope):
             _trio_first = False
-            enter_scope(scope)
-            return
+            return enter_scope(scope)
     scope._backend = backend  # type: ignore[assignment]
     scope._state = 1  # _ACTIVE, set last: a failed enter leaves the scope unused
+    return scope
 
 
 def current_backend() -> Backend:

@@ -25,6 +25,8 @@ __all__ = ["AsyncioBackend"]
 
 
 def _task_name(task: object) -> str:
+    if task is None:
+        return "<no task: a loop callback, or a coroutine closed by the garbage collector>"
     return task.get_name() if isinstance(task, Task) else repr(task)
 
 
@@ -47,6 +49,7 @@ class AsyncioBackend:
         if host is None:
             return False
         scope._host = host
+        scope._loop = loop  # saves a get_loop() call at exit
         scope._parent = innermost.get(host)
         innermost[host] = scope
         scope._entry_cancelling = host.cancelling()
@@ -64,7 +67,7 @@ class AsyncioBackend:
         if scope._cancel_called:
             schedule(task)
             return
-        loop = task.get_loop()
+        loop = scope._loop
         now = loop.time()
         if scope._relative != inf:
             scope._deadline = now + scope._relative
@@ -82,13 +85,14 @@ class AsyncioBackend:
             scope._busy = True
 
     def _disarm(self, scope: CancelScope) -> None:
-        deadlines.disarm(scope, scope._host.get_loop())  # type: ignore[attr-defined]
+        deadlines.disarm(scope, scope._loop)
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         host: Task[Any] = scope._host  # type: ignore[assignment]
-        if task_running_in(host.get_loop()) is not host:
+        running = task_running_in(scope._loop)
+        if running is not host:
             raise RuntimeError(
-                _errors.exited_in_other_task(scope, _task_name(host), _task_name(current_task()))
+                _errors.exited_in_other_task(scope, _task_name(host), _task_name(running))
             ) from exc
         parent = scope._parent
         top = innermost.pop(host, None)
@@ -176,7 +180,7 @@ class AsyncioBackend:
             return
         self._disarm(scope)
         if scope._deadline != inf:
-            loop = scope._host.get_loop()  # type: ignore[attr-defined]
+            loop = scope._loop
             self._arm(scope, loop, loop.time())
 
     def shield_changed(self, scope: CancelScope) -> None:
