@@ -11,6 +11,8 @@ from __future__ import annotations
 from math import inf
 
 import trio
+from trio import CancelScope as _NativeScope
+from trio import current_time
 from trio.lowlevel import current_task, in_trio_task
 
 from .. import _errors
@@ -31,20 +33,21 @@ class TrioBackend:
             host = current_task()  # also the probe: it raises outside a trio task
         except RuntimeError:
             return False
-        if scope._relative != inf:
-            scope._deadline = trio.current_time() + scope._relative
-            scope._relative = inf
         # Only pass what differs from trio's defaults: its constructor
-        # validates every argument it is given.
-        if scope._deadline != inf:
+        # validates every argument it is given. (At most one deadline is
+        # finite, so the two differ exactly when there is one.)
+        if scope._relative != scope._deadline:
+            if scope._relative != inf:
+                scope._deadline = current_time() + scope._relative
+                scope._relative = inf
             if scope._shield:
-                native = trio.CancelScope(deadline=scope._deadline, shield=True)
+                native = _NativeScope(deadline=scope._deadline, shield=True)
             else:
-                native = trio.CancelScope(deadline=scope._deadline)
+                native = _NativeScope(deadline=scope._deadline)
         elif scope._shield:
-            native = trio.CancelScope(shield=True)
+            native = _NativeScope(shield=True)
         else:
-            native = trio.CancelScope()
+            native = _NativeScope()
         if scope._cancel_called and scope._origin is CancelOrigin.EXPLICIT:
             native.cancel(scope._reason)
         scope._host = host
@@ -112,7 +115,7 @@ class TrioBackend:
         scope._native.shield = scope._shield  # type: ignore[attr-defined]
 
     def current_time(self) -> float:
-        return trio.current_time()
+        return current_time()
 
     def current_effective_deadline(self) -> float:
         return trio.current_effective_deadline()
