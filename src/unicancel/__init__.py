@@ -18,10 +18,14 @@ from ._scope import fail_after as fail_after
 from ._scope import fail_at as fail_at
 from ._scope import move_on_after as move_on_after
 from ._scope import move_on_at as move_on_at
+from ._taskgroup import TaskGroup as TaskGroup
+from ._taskgroup import TaskStatus as TaskStatus
 
 __all__ = [
     "CancelOrigin",
     "CancelScope",
+    "TaskGroup",
+    "TaskStatus",
     "cancel_shielded_checkpoint",
     "checkpoint",
     "checkpoint_if_cancelled",

@@ -15,12 +15,13 @@ from .._errors import already_entered, no_running_backend, unknown_backend
 
 if TYPE_CHECKING:
     from .._scope import CancelScope
+    from .._taskgroup import GroupImpl
 
 __all__ = ["Backend", "backend_by_name", "current_backend", "enter_scope"]
 
 
 class Backend(Protocol):
-    """What the facade needs from an event loop library (13 members).
+    """What the facade needs from an event loop library (14 members).
 
     Scope state common to all backends (deadline, shield, cancel_called,
     origin and reason) lives on the :class:`~unicancel.CancelScope`; the
@@ -71,6 +72,9 @@ class Backend(Protocol):
 
     async def cancel_shielded_checkpoint(self) -> None:
         """Yield to the scheduler once without raising a cancellation."""
+
+    def task_group(self) -> GroupImpl:
+        """A fresh task group implementation for :class:`~unicancel.TaskGroup`."""
 
 
 class _Absent:

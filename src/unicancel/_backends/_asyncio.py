@@ -18,8 +18,9 @@ from typing import Any
 from .. import _errors
 from .._scope import _ABANDONED, _EXITED, _NEW, CancelScope
 from . import _asyncio_deadlines as deadlines
-from ._asyncio_delivery import catcher, effectively_cancelled, innermost, schedule
+from ._asyncio_delivery import catcher, effectively_cancelled, innermost, reach, schedule
 from ._asyncio_private import current_task, running_loop, task_running_in
+from ._asyncio_taskgroup import AsyncioTaskGroup
 
 __all__ = ["AsyncioBackend"]
 
@@ -173,7 +174,7 @@ class AsyncioBackend:
 
     def cancel(self, scope: CancelScope) -> None:
         self._disarm(scope)
-        schedule(scope._host)  # type: ignore[arg-type]
+        reach(scope)
 
     def deadline_changed(self, scope: CancelScope) -> None:
         if scope._cancel_called:
@@ -185,7 +186,7 @@ class AsyncioBackend:
 
     def shield_changed(self, scope: CancelScope) -> None:
         scope._busy = True
-        schedule(scope._host)  # type: ignore[arg-type]
+        reach(scope)
 
     def current_time(self) -> float:
         loop = _get_running_loop()
@@ -220,6 +221,9 @@ class AsyncioBackend:
     async def cancel_shielded_checkpoint(self) -> None:
         with CancelScope(shield=True):
             await sleep(0)
+
+    def task_group(self) -> AsyncioTaskGroup:
+        return AsyncioTaskGroup()
 
 
 def _message(exc: BaseException) -> str | None:

@@ -33,10 +33,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SAME_SITE_LIMIT",
+    "Members",
     "catcher",
     "deliver_now",
     "effectively_cancelled",
     "innermost",
+    "reach",
     "schedule",
 ]
 
@@ -112,6 +114,49 @@ def deliver_now(task: Task[Any]) -> None:
 def schedule(task: Task[Any]) -> None:
     """Make sure *task* is checked for delivery once the current step ends."""
     _delivery(task).schedule()
+
+
+class Members:
+    """Tasks attached below a scope that is not theirs (a task group's
+    children, a child inside ``start()``). Registered with every scope above
+    *root*, so that cancelling any of them reaches the tasks: scopes only
+    point up, and this is the downward index, kept per group, not per task."""
+
+    __slots__ = ("registered", "root", "tasks")
+
+    def __init__(self, root: CancelScope | None) -> None:
+        self.root = root
+        self.tasks: set[Task[Any]] = set()
+        self.registered: list[CancelScope] = []
+        scope = root
+        while scope is not None:
+            members_under.setdefault(scope, set()).add(self)
+            self.registered.append(scope)
+            scope = scope._parent
+
+    def close(self) -> None:
+        for scope in self.registered:
+            below = members_under.get(scope)
+            if below is not None:
+                below.discard(self)
+                if not below:
+                    del members_under[scope]
+        self.registered.clear()
+
+
+#: scope -> Members registered below it (only scopes that have some).
+members_under: dict[CancelScope, set[Members]] = {}
+
+
+def reach(scope: CancelScope) -> None:
+    """Schedule a check for every task inside *scope*: its host, and every
+    task attached below it. The checks decide (shields are respected there)."""
+    schedule(scope._host)  # type: ignore[arg-type]
+    below = members_under.get(scope)
+    if below:
+        for members in below:
+            for task in members.tasks:
+                schedule(task)
 
 
 class _Delivery:

@@ -17,6 +17,7 @@ from trio.lowlevel import current_task, in_trio_task
 
 from .. import _errors
 from .._scope import _EXITED, CancelOrigin, CancelScope
+from ._trio_taskgroup import TrioTaskGroup
 
 __all__ = ["TrioBackend"]
 
@@ -128,3 +129,6 @@ class TrioBackend:
 
     async def cancel_shielded_checkpoint(self) -> None:
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def task_group(self) -> TrioTaskGroup:
+        return TrioTaskGroup()

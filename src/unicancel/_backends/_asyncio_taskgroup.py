@@ -1,0 +1,257 @@
+"""asyncio: unicancel's task group, a trio nursery built on asyncio tasks.
+
+It keeps ``asyncio.TaskGroup``'s guarantees (a child's error cancels the body
+and the siblings, errors leave as one ExceptionGroup, the parent waits for
+every child) and adds what asyncio lacks: the children live inside every
+scope that encloses the group. Each child's scope chain starts at the group's
+cancel scope (``innermost[child]``), and the group's :class:`Members` index
+lets a cancellation of any enclosing scope reach the children.
+"""
+
+from __future__ import annotations
+
+from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, get_running_loop, wait
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from .._scope import CancelScope
+from ._asyncio_delivery import (
+    Members,
+    catcher,
+    effectively_cancelled,
+    innermost,
+    reach,
+    schedule,
+)
+from ._asyncio_private import current_task
+
+__all__ = ["AsyncioTaskGroup"]
+
+
+class AsyncioTaskGroup:
+    def __init__(self) -> None:
+        self.cancel_scope = CancelScope()
+        self._members: Members | None = None
+        self._errors: list[BaseException] = []
+        self._base_error: BaseException | None = None
+        self._waiter: Future[None] | None = None
+        self._closed = False
+        self._host: Task[Any] | None = None
+        self._starting = 0  # children inside start(), not yet started()
+
+    async def aenter(self) -> None:
+        self.cancel_scope.__enter__()
+        self._host = current_task()
+        self._loop = get_running_loop()
+        # A task factory may start tasks eagerly, running their first step
+        # inside create_task(): then the child attaches itself (_attached).
+        self._eager = self._loop.get_task_factory() is not None
+        self._members = Members(self.cancel_scope)
+
+    # -- children ----------------------------------------------------------
+
+    def _spawn(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        name: object,
+        root: CancelScope | None,
+        members: Members,
+    ) -> Task[Any]:
+        if self._closed or self._members is None:
+            coro.close()
+            raise RuntimeError(
+                "unicancel: this TaskGroup has finished; start children only while "
+                "its 'async with' block (or its children) are running"
+            )
+        if self._eager:
+            task = self._loop.create_task(_attached(coro, root, members), name=_name(name))
+        else:
+            task = self._loop.create_task(coro, name=_name(name))
+            if root is not None:
+                innermost[task] = root
+            members.tasks.add(task)
+        if not task.done():
+            task.add_done_callback(self._child_done)
+        else:
+            self._child_done(task)
+        if catcher(root) is not None:
+            schedule(task)  # born inside a cancelled scope: cancel it at its first await
+        return task
+
+    def _child_done(self, task: Task[Any]) -> None:
+        innermost.pop(task, None)
+        members = self._members
+        if members is not None:
+            members.tasks.discard(task)
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None:
+                if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                    self._base_error = self._base_error or exc
+                self._errors.append(exc)
+                self.cancel_scope.cancel(f"child task {task.get_name()!r} raised {exc!r}")
+        if self._waiter is not None and not self._waiter.done() and not self._live_children():
+            self._waiter.set_result(None)
+
+    def _live_children(self) -> bool:
+        return bool(self._members and self._members.tasks) or bool(self._starting)
+
+    def start_soon(
+        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
+    ) -> None:
+        assert self._members is not None
+        self._spawn(_call(fn, args), name or fn, self.cancel_scope, self._members)
+
+    def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
+        assert self._members is not None
+        return self._spawn(coro, name, self.cancel_scope, self._members)
+
+    async def start(
+        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
+    ) -> Any:
+        """Until ``started()``, the child lives in the caller's scopes."""
+        caller = current_task()
+        root = innermost.get(caller)
+        members = Members(root)
+        started: Future[Any] = self._loop.create_future()
+        status = _Status(self, members, started)
+        self._starting += 1
+        try:
+            task = self._spawn(_call(fn, args, status), name or fn, root, members)
+            try:
+                return await _wait_started(started, task)
+            except BaseException:
+                # As trio does: a start() that fails takes its child down and
+                # waits for it, so no child outlives the call unaccounted for.
+                if not task.done():
+                    task.cancel()
+                    with CancelScope(shield=True):
+                        await wait([task])
+                raise
+        finally:
+            self._starting -= 1
+            members.close()
+            if self._waiter is not None and not self._waiter.done() and not self._live_children():
+                self._waiter.set_result(None)
+
+    # -- exit --------------------------------------------------------------
+
+    async def aexit(self, exc: BaseException | None) -> bool:
+        if exc is not None and not isinstance(exc, CancelledError):
+            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                self._base_error = exc
+            self._errors.append(exc)
+            self.cancel_scope.cancel("the task group's body raised an exception")
+        external: CancelledError | None = None
+        # Our own scopes cannot interrupt this wait (the shield): the children
+        # carry the cancellation and we just wait for them, which is why there
+        # is no retry loop to spin here (ANCHORS trap 1). What ignores shields
+        # (Task.cancel(), asyncio.timeout) cancels the children and is
+        # re-raised at the end, as asyncio.TaskGroup does.
+        with CancelScope(shield=True):
+            while self._live_children():
+                self._waiter = self._loop.create_future()
+                try:
+                    await self._waiter
+                except CancelledError as cancelled:
+                    external = external or cancelled
+                    self.cancel_scope.cancel("the task group's host task was cancelled")
+        self._closed = True
+        if self._members is not None:
+            self._members.close()
+        scope_exc: BaseException | None = exc if isinstance(exc, CancelledError) else None
+        if scope_exc is None and effectively_cancelled(innermost.get(current_task())):
+            # The block is cancelled: raise here, as trio's nursery does, for
+            # the scope that owns the cancellation to catch.
+            target = catcher(innermost.get(current_task()))
+            assert target is not None
+            scope_exc = CancelledError(target._cancel_message())
+        swallowed = self.cancel_scope.__exit__(
+            type(scope_exc) if scope_exc else None, scope_exc, None
+        )
+        if self._base_error is not None:
+            raise self._base_error
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise BaseExceptionGroup("unhandled errors in a TaskGroup", errors) from None
+        if external is not None:
+            raise external
+        if scope_exc is not None and not swallowed:
+            if scope_exc is exc:
+                return False
+            raise scope_exc
+        return exc is not None  # swallow the body's CancelledError the scope caught
+
+
+class _Status:
+    __slots__ = ("_group", "_members", "_started")
+
+    def __init__(self, group: AsyncioTaskGroup, members: Members, started: Future[Any]) -> None:
+        self._group = group
+        self._members = members
+        self._started = started
+
+    def started(self, value: Any = None) -> None:
+        if self._started.done():
+            raise RuntimeError("unicancel: task_status.started() called more than once")
+        task = current_task()
+        group = self._group
+        _reparent(task, group.cancel_scope)
+        self._members.tasks.discard(task)
+        assert group._members is not None
+        group._members.tasks.add(task)
+        self._started.set_result(value)
+        if catcher(group.cancel_scope) is not None:
+            reach(group.cancel_scope)
+
+
+def _reparent(task: Task[Any], new_root: CancelScope) -> None:
+    """Move *task* (and any scopes it has open) under *new_root*."""
+    scope = innermost.get(task)
+    own = None
+    while scope is not None and scope._host is task:
+        own = scope
+        scope = scope._parent
+    if own is None:
+        innermost[task] = new_root
+    else:
+        own._parent = new_root
+
+
+async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
+    """Wait for ``started()``, or fail if the child ends first."""
+    if not started.done():
+        await wait([started, task], return_when=FIRST_COMPLETED)
+    if started.done():
+        return started.result()
+    if not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+    raise RuntimeError(
+        "unicancel: the child passed to TaskGroup.start() finished without "
+        "calling task_status.started()"
+    )
+
+
+async def _call(
+    fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], status: _Status | None = None
+) -> Any:
+    if status is None:
+        return await fn(*args)
+    return await fn(*args, task_status=status)
+
+
+async def _attached(
+    coro: Coroutine[Any, Any, Any], root: CancelScope | None, members: Members
+) -> Any:
+    """Eager-factory wrapper: attach before the child's first line runs."""
+    task = current_task()
+    if root is not None:
+        innermost[task] = root
+    members.tasks.add(task)
+    return await coro
+
+
+def _name(name: object) -> str | None:
+    if name is None or isinstance(name, str):
+        return name
+    return getattr(name, "__qualname__", None) or repr(name)

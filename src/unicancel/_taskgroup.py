@@ -1,0 +1,132 @@
+"""The :class:`TaskGroup` facade: structured children on every backend.
+
+The backend is chosen at ``__aenter__``. On asyncio the group is unicancel's
+own (children are attached to the scope tree, so every enclosing scope
+reaches them); on trio it is a nursery inside the group's cancel scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, final
+
+from ._backends import current_backend
+from ._scope import CancelScope
+
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = ["TaskGroup", "TaskStatus"]
+
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class TaskStatus(Protocol[T_contra]):
+    """Passed as ``task_status=`` to a function run with :meth:`TaskGroup.start`."""
+
+    def started(self, value: T_contra | None = None) -> None:
+        """Tell :meth:`TaskGroup.start` that initialisation is done, handing it *value*."""
+
+
+class GroupImpl(Protocol):
+    """What a backend provides for a task group (see _backends/*_taskgroup.py)."""
+
+    cancel_scope: CancelScope
+
+    async def aenter(self) -> None: ...
+    async def aexit(self, exc: BaseException | None) -> bool: ...
+    def start_soon(
+        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
+    ) -> None: ...
+    async def start(
+        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
+    ) -> Any: ...
+    def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Any: ...
+
+
+@final
+class TaskGroup:
+    """Run child tasks that live inside every scope enclosing the group.
+
+    ``async with TaskGroup() as tg:`` then :meth:`start_soon`, :meth:`start` or
+    :meth:`create_task`. The block does not finish until every child has.
+
+    * A child raising an exception cancels the group (the body and every
+      sibling); the exceptions then leave the block as one
+      :class:`ExceptionGroup` (errors win over cancellations).
+    * Cancelling any enclosing :class:`CancelScope`, or its deadline passing,
+      cancels the children level-triggered, exactly as trio does; a shield
+      opened inside a child protects it; :func:`current_effective_deadline`
+      inside a child sees the enclosing deadlines.
+    * Cancellations never leave the block wrapped in an exception group: when
+      only cancellations happened, the bare cancelled exception propagates
+      (what ``asyncio.timeout``/``wait_for`` and enclosing scopes recognise).
+    """
+
+    __slots__ = ("_entered", "_impl")
+
+    def __init__(self) -> None:
+        self._impl: GroupImpl | None = None
+        self._entered = False
+
+    async def __aenter__(self) -> Self:
+        if self._entered:
+            raise RuntimeError(
+                "unicancel: this TaskGroup has already been entered; create a new "
+                "TaskGroup for every 'async with' block"
+            )
+        self._entered = True
+        impl = current_backend().task_group()
+        await impl.aenter()
+        self._impl = impl
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        return await self._live().aexit(exc)
+
+    def _live(self) -> GroupImpl:
+        if self._impl is None:
+            raise RuntimeError(
+                "unicancel: this TaskGroup is not active; use it inside its "
+                "'async with TaskGroup() as tg:' block"
+            )
+        return self._impl
+
+    @property
+    def cancel_scope(self) -> CancelScope:
+        """The group's own scope: cancelling it cancels the body and every child."""
+        return self._live().cancel_scope
+
+    def cancel(self, reason: str | None = None) -> None:
+        """Cancel the body and every child (same as ``cancel_scope.cancel(reason)``)."""
+        self._live().cancel_scope.cancel(reason)
+
+    def start_soon(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any, name: object = None
+    ) -> None:
+        """Start ``fn(*args)`` as a child task; returns at once."""
+        self._live().start_soon(fn, args, name)
+
+    async def start(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any, name: object = None
+    ) -> Any:
+        """Start ``fn(*args, task_status=...)`` as a child and wait until it calls
+        ``task_status.started(value)``; return that value.
+
+        Until then the child runs inside the caller's scopes (a cancellation of
+        the caller cancels it too); afterwards it lives in the group. A child
+        that returns or fails before calling ``started()`` makes this raise.
+        """
+        return await self._live().start(fn, args, name)
+
+    def create_task(self, coro: Coroutine[Any, Any, T], *, name: object = None) -> Any:
+        """Start *coro* as a child and return it: the ``asyncio.Task`` on asyncio,
+        a :class:`TaskHandle` on trio (``cancel()``, ``done()``, ``result()``...)."""
+        return self._live().create_task(coro, name)

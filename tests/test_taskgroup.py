@@ -1,0 +1,376 @@
+"""unicancel.TaskGroup: structured children on every backend (issue 3)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from unicancel import (
+    CancelScope,
+    TaskGroup,
+    TaskStatus,
+    checkpoint,
+    current_effective_deadline,
+    current_time,
+    get_cancelled_exc_class,
+    move_on_after,
+)
+
+from ._helpers import Event, backend, sleep, sleep_forever, wait_all_tasks_blocked
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_enclosing_scope_cancels_children_and_body() -> None:
+    cleaned: list[int] = []
+
+    async def child(i: int) -> None:
+        try:
+            await sleep_forever()
+        finally:
+            cleaned.append(i)
+
+    with CancelScope() as scope:
+        async with TaskGroup() as tg:
+            for i in range(5):
+                tg.start_soon(child, i)
+            await wait_all_tasks_blocked()
+            scope.cancel()
+            await sleep_forever()
+    assert sorted(cleaned) == [0, 1, 2, 3, 4]
+    assert scope.cancelled_caught
+
+
+async def test_children_are_cancelled_level_triggered() -> None:
+    """A child that catches one cancellation is cancelled again at its next await."""
+    exc = get_cancelled_exc_class()
+    seen: list[str] = []
+
+    async def stubborn() -> None:
+        try:
+            await sleep_forever()
+        except exc:
+            seen.append("first")
+        try:
+            await sleep(0.5)
+        except exc:
+            seen.append("second")
+            raise
+
+    with CancelScope() as scope:
+        async with TaskGroup() as tg:
+            tg.start_soon(stubborn)
+            await wait_all_tasks_blocked()
+            scope.cancel()
+    assert seen == ["first", "second"]
+    assert scope.cancelled_caught
+
+
+async def test_enclosing_deadline_reaches_children() -> None:
+    done = False
+
+    async def child() -> None:
+        nonlocal done
+        await sleep_forever()
+        done = True  # pragma: no cover
+
+    with move_on_after(0.01) as scope:
+        async with TaskGroup() as tg:
+            tg.start_soon(child)
+    assert scope.cancelled_caught
+    assert not done
+
+
+async def test_shield_inside_child_protects_it() -> None:
+    committed = Event()
+
+    async def child() -> None:
+        with CancelScope(shield=True):
+            await wait_all_tasks_blocked()
+            await sleep(0.01)
+            committed.set()
+        await sleep_forever()
+
+    with CancelScope() as scope:
+        async with TaskGroup() as tg:
+            tg.start_soon(child)
+            await wait_all_tasks_blocked()
+            scope.cancel()
+    assert committed.is_set()
+    assert scope.cancelled_caught
+
+
+async def test_effective_deadline_inside_child() -> None:
+    seen: list[float] = []
+    deadline = current_time() + 100
+
+    async def child() -> None:
+        seen.append(current_effective_deadline())
+        with CancelScope(deadline=deadline - 50):
+            seen.append(current_effective_deadline())
+        with CancelScope(shield=True):
+            seen.append(current_effective_deadline())
+
+    with CancelScope(deadline=deadline):
+        async with TaskGroup() as tg:
+            tg.start_soon(child)
+    assert seen == [deadline, deadline - 50, math.inf]
+
+
+async def test_child_error_cancels_siblings_and_body() -> None:
+    exc = get_cancelled_exc_class()
+    sibling_cancelled = False
+    body_cancelled = False
+
+    async def sibling() -> None:
+        nonlocal sibling_cancelled
+        try:
+            await sleep_forever()
+        except exc:
+            sibling_cancelled = True
+            raise
+
+    async def failing() -> None:
+        await wait_all_tasks_blocked()
+        raise ValueError("boom")
+
+    with pytest.raises(ExceptionGroup) as info:
+        async with TaskGroup() as tg:
+            tg.start_soon(sibling)
+            tg.start_soon(failing)
+            try:
+                await sleep_forever()
+            except exc:
+                body_cancelled = True
+                raise
+    assert info.group_contains(ValueError, match="boom")
+    assert [type(e) for e in info.value.exceptions] == [ValueError]
+    assert sibling_cancelled
+    assert body_cancelled
+
+
+async def test_errors_win_over_an_enclosing_cancellation() -> None:
+    """ANCHORS trap 8: errors leave as an ExceptionGroup of errors only."""
+
+    async def fail_on_cancel() -> None:
+        try:
+            await sleep_forever()
+        finally:
+            raise KeyError("cleanup failed")
+
+    with pytest.raises(ExceptionGroup) as info:
+        with CancelScope() as scope:
+            async with TaskGroup() as tg:
+                tg.start_soon(fail_on_cancel)
+                await wait_all_tasks_blocked()
+                scope.cancel()
+    assert [type(e) for e in info.value.exceptions] == [KeyError]
+    await checkpoint()  # the cancellation did not escape the scope
+
+
+async def test_cancellation_leaves_the_group_bare() -> None:
+    """ANCHORS trap 8, the rule we chose: only cancellations happened, so the
+    bare cancelled exception leaves the group, never an ExceptionGroup."""
+    exc = get_cancelled_exc_class()
+    left: list[BaseException] = []
+    with CancelScope() as scope:
+        try:
+            async with TaskGroup() as tg:
+                tg.start_soon(sleep_forever)
+                tg.start_soon(sleep_forever)
+                await wait_all_tasks_blocked()
+                scope.cancel()
+        except BaseException as e:
+            left.append(e)
+            raise
+    assert len(left) == 1
+    assert isinstance(left[0], exc)
+    assert not isinstance(left[0], BaseExceptionGroup)
+
+
+async def test_body_error_cancels_children() -> None:
+    cleaned = Event()
+
+    async def child() -> None:
+        try:
+            await sleep_forever()
+        finally:
+            cleaned.set()
+
+    with pytest.raises(ExceptionGroup) as info:
+        async with TaskGroup() as tg:
+            tg.start_soon(child)
+            await wait_all_tasks_blocked()
+            raise RuntimeError("body failed")
+    assert info.group_contains(RuntimeError, match="body failed")
+    assert cleaned.is_set()
+
+
+async def test_group_cancel_is_swallowed_by_the_group() -> None:
+    async with TaskGroup() as tg:
+        tg.start_soon(sleep_forever)
+        await wait_all_tasks_blocked()
+        tg.cancel("enough")
+        await sleep_forever()
+    assert tg.cancel_scope.cancelled_caught
+    assert tg.cancel_scope.cancel_reason == "enough"
+
+
+async def test_parent_waits_for_all_children() -> None:
+    finished: list[int] = []
+
+    async def child(i: int) -> None:
+        for _ in range(i):
+            await checkpoint()
+        finished.append(i)
+
+    async with TaskGroup() as tg:
+        for i in range(10):
+            tg.start_soon(child, i)
+    assert sorted(finished) == list(range(10))
+
+
+async def test_start_returns_the_started_value() -> None:
+    async def server(task_status: TaskStatus[int]) -> None:
+        await checkpoint()
+        task_status.started(8080)
+        await sleep_forever()
+
+    async with TaskGroup() as tg:
+        port = await tg.start(server)
+        assert port == 8080
+        tg.cancel()
+
+
+async def test_start_child_that_never_starts() -> None:
+    async def lazy(task_status: TaskStatus[None]) -> None:
+        await checkpoint()
+
+    async def broken(task_status: TaskStatus[None]) -> None:
+        raise OSError("bind failed")
+
+    async with TaskGroup() as tg:
+        with pytest.raises(RuntimeError, match="started"):
+            await tg.start(lazy)
+    with pytest.raises(BaseException) as info:
+        async with TaskGroup() as tg:
+            await tg.start(broken)
+    flat = info.value
+    while isinstance(flat, BaseExceptionGroup):
+        flat = flat.exceptions[0]
+    assert isinstance(flat, OSError)
+
+
+async def test_cancel_during_start() -> None:
+    """The caller's scope is cancelled while the child initialises: the child
+    is cancelled too (it still runs in the caller's scopes) and start() raises."""
+    exc = get_cancelled_exc_class()
+    child_cancelled = False
+    caller_scope = CancelScope()
+
+    async def slow_start(task_status: TaskStatus[None]) -> None:
+        nonlocal child_cancelled
+        try:
+            caller_scope.cancel()
+            await sleep_forever()
+        except exc:
+            child_cancelled = True
+            raise
+
+    async with TaskGroup() as tg:
+        with caller_scope:
+            await tg.start(slow_start)
+    assert caller_scope.cancelled_caught
+    assert child_cancelled
+
+
+async def test_nested_groups_in_nested_scopes() -> None:
+    """Cancelling a middle scope cancels its subtree only."""
+    outer_child_done = Event()
+    inner_cleaned: list[int] = []
+
+    async def inner_child(i: int) -> None:
+        try:
+            await sleep_forever()
+        finally:
+            inner_cleaned.append(i)
+
+    async def outer_child() -> None:
+        for _ in range(5):
+            await checkpoint()
+        outer_child_done.set()
+
+    async with TaskGroup() as outer:
+        outer.start_soon(outer_child)
+        with CancelScope() as middle:
+            async with TaskGroup() as inner:
+                for i in range(3):
+                    inner.start_soon(inner_child, i)
+                await wait_all_tasks_blocked()
+                middle.cancel()
+    assert middle.cancelled_caught
+    assert sorted(inner_cleaned) == [0, 1, 2]
+    assert outer_child_done.is_set()
+    assert not outer.cancel_scope.cancel_called
+
+
+async def test_deep_tree_of_5000_tasks_is_cancelled() -> None:
+    cleaned = 0
+
+    async def leaf() -> None:
+        nonlocal cleaned
+        try:
+            await sleep_forever()
+        finally:
+            cleaned += 1
+
+    async def branch() -> None:
+        async with TaskGroup() as tg:
+            for _ in range(99):
+                tg.start_soon(leaf)
+
+    with CancelScope() as scope:
+        async with TaskGroup() as tg:
+            for _ in range(50):
+                tg.start_soon(branch)
+            await wait_all_tasks_blocked()
+            scope.cancel()
+    assert cleaned == 50 * 99
+    assert scope.cancelled_caught
+
+
+async def test_create_task_can_be_cancelled_alone() -> None:
+    results: list[Any] = []
+
+    async def work(value: int) -> int:
+        await checkpoint()
+        return value
+
+    async with TaskGroup() as tg:
+        keep = tg.create_task(work(1))
+        drop = tg.create_task(sleep_forever())
+        await wait_all_tasks_blocked()
+        drop.cancel()
+    assert keep.result() == 1
+    assert drop.cancelled()
+    results.append(keep.done())
+    assert results == [True]
+    if backend() == "asyncio":
+        import asyncio
+
+        assert isinstance(keep, asyncio.Task)
+
+
+async def test_task_group_misuse() -> None:
+    tg = TaskGroup()
+    async with tg:
+        pass
+    with pytest.raises(RuntimeError, match="already been entered"):
+        async with tg:
+            pass  # pragma: no cover
+    with pytest.raises(RuntimeError, match="has finished"):
+        tg.start_soon(checkpoint)
+    with pytest.raises(RuntimeError, match="not active"):
+        TaskGroup().start_soon(checkpoint)
