@@ -254,7 +254,7 @@ async def test_start_child_that_never_starts() -> None:
     async with TaskGroup() as tg:
         with pytest.raises(RuntimeError, match="started"):
             await tg.start(lazy)
-    with pytest.raises(BaseException) as info:
+    with pytest.raises(BaseException) as info:  # noqa: PT011 - checked below
         async with TaskGroup() as tg:
             await tg.start(broken)
     flat = info.value

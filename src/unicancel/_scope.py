@@ -80,6 +80,7 @@ class CancelScope:
         "_fail",
         "_host",
         "_loop",
+        "_message",
         "_native",
         "_origin",
         "_parent",
@@ -106,6 +107,7 @@ class CancelScope:
     _reason: str | None
     _cancelled_caught: bool
     _fail: bool
+    _message: str
 
     def __init__(
         self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
@@ -329,14 +331,18 @@ class CancelScope:
         return f"<unicancel.CancelScope at {id(self):#x}, {state}{extra}>"
 
     def _cancel_message(self) -> str:
-        """Text for the native cancelled exception (asyncio message)."""
-        # Built at every delivery: plain concatenation, no Enum .value (slow
-        # on 3.11) and no property calls.
-        if self._origin is CancelOrigin.DEADLINE:
-            return "unicancel: CancelScope at " + hex(id(self)) + ": deadline exceeded"
-        reason = self._reason
-        tail = ": " + reason if reason else ""
-        return "unicancel: CancelScope at " + hex(id(self)) + " cancelled" + tail
+        """Text for the native cancelled exception (asyncio message); built
+        once per scope, even when it cancels 10,000 children."""
+        message: str | None = getattr(self, "_message", None)
+        if message is None:
+            if self._origin is CancelOrigin.DEADLINE:
+                message = "unicancel: CancelScope at " + hex(id(self)) + ": deadline exceeded"
+            else:
+                reason = self._reason
+                tail = ": " + reason if reason else ""
+                message = "unicancel: CancelScope at " + hex(id(self)) + " cancelled" + tail
+            self._message = message
+        return message
 
 
 def _new_scope(deadline: float, relative: float, shield: bool, fail: bool) -> CancelScope:

@@ -100,7 +100,7 @@ class AsyncioTaskGroup:
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
         assert self._members is not None
-        self._spawn(_call(fn, args), name or fn, self.cancel_scope, self._members)
+        self._spawn(fn(*args), name or fn, self.cancel_scope, self._members)  # type: ignore[arg-type]
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
