@@ -149,6 +149,9 @@ async def test_child_error_cancels_siblings_and_body() -> None:
     assert [type(e) for e in info.value.exceptions] == [ValueError]
     assert sibling_cancelled
     assert body_cancelled
+    # A child's error cancels through the group's internal scope (trio's
+    # nursery does the same): tg.cancel_scope shows only user cancellations.
+    assert not tg.cancel_scope.cancel_called
 
 
 async def test_errors_win_over_an_enclosing_cancellation() -> None:

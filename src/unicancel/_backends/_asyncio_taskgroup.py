@@ -31,6 +31,10 @@ __all__ = ["AsyncioTaskGroup"]
 class AsyncioTaskGroup:
     def __init__(self) -> None:
         self.cancel_scope = CancelScope()
+        # Errors cancel the body and the children through this inner scope,
+        # as trio's nursery does through its own: tg.cancel_scope reports
+        # only what the user (or an enclosing deadline) did to it.
+        self._abort = CancelScope()
         self._members: Members | None = None
         self._errors: list[BaseException] = []
         self._base_error: BaseException | None = None
@@ -41,12 +45,13 @@ class AsyncioTaskGroup:
 
     async def aenter(self) -> None:
         self.cancel_scope.__enter__()
+        self._abort.__enter__()
         self._host = current_task()
         self._loop = get_running_loop()
         # A task factory may start tasks eagerly, running their first step
         # inside create_task(): then the child attaches itself (_attached).
         self._eager = self._loop.get_task_factory() is not None
-        self._members = Members(self.cancel_scope)
+        self._members = Members(self._abort)
 
     # -- children ----------------------------------------------------------
 
@@ -89,7 +94,7 @@ class AsyncioTaskGroup:
                 if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                     self._base_error = self._base_error or exc
                 self._errors.append(exc)
-                self.cancel_scope.cancel(f"child task {task.get_name()!r} raised {exc!r}")
+                self._abort.cancel(f"child task {task.get_name()!r} raised {exc!r}")
         if self._waiter is not None and not self._waiter.done() and not self._live_children():
             self._waiter.set_result(None)
 
@@ -100,11 +105,11 @@ class AsyncioTaskGroup:
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
         assert self._members is not None
-        self._spawn(fn(*args), name or fn, self.cancel_scope, self._members)  # type: ignore[arg-type]
+        self._spawn(fn(*args), name or fn, self._abort, self._members)  # type: ignore[arg-type]
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
-        return self._spawn(coro, name, self.cancel_scope, self._members)
+        return self._spawn(coro, name, self._abort, self._members)
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
@@ -141,7 +146,7 @@ class AsyncioTaskGroup:
             if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                 self._base_error = exc
             self._errors.append(exc)
-            self.cancel_scope.cancel("the task group's body raised an exception")
+            self._abort.cancel("the task group's body raised an exception")
         external: CancelledError | None = None
         # Our own scopes cannot interrupt this wait (the shield): the children
         # carry the cancellation and we just wait for them, which is why there
@@ -155,7 +160,7 @@ class AsyncioTaskGroup:
                     await self._waiter
                 except CancelledError as cancelled:
                     external = external or cancelled
-                    self.cancel_scope.cancel("the task group's host task was cancelled")
+                    self._abort.cancel("the task group's host task was cancelled")
         self._closed = True
         if self._members is not None:
             self._members.close()
@@ -166,9 +171,10 @@ class AsyncioTaskGroup:
             target = catcher(innermost.get(current_task()))
             assert target is not None
             scope_exc = CancelledError(target._cancel_message())
-        swallowed = self.cancel_scope.__exit__(
-            type(scope_exc) if scope_exc else None, scope_exc, None
-        )
+        # Leave the abort scope, then the group's scope; each swallows its own.
+        for scope in (self._abort, self.cancel_scope):
+            if scope.__exit__(type(scope_exc) if scope_exc else None, scope_exc, None):
+                scope_exc = None
         if self._base_error is not None:
             raise self._base_error
         if self._errors:
@@ -176,11 +182,11 @@ class AsyncioTaskGroup:
             raise BaseExceptionGroup("unhandled errors in a TaskGroup", errors) from None
         if external is not None:
             raise external
-        if scope_exc is not None and not swallowed:
+        if scope_exc is not None:
             if scope_exc is exc:
                 return False
             raise scope_exc
-        return exc is not None  # swallow the body's CancelledError the scope caught
+        return exc is not None  # the body's CancelledError was swallowed
 
 
 class _Status:
@@ -196,13 +202,13 @@ class _Status:
             raise RuntimeError("unicancel: task_status.started() called more than once")
         task = current_task()
         group = self._group
-        _reparent(task, group.cancel_scope)
+        _reparent(task, group._abort)
         self._members.tasks.discard(task)
         assert group._members is not None
         group._members.tasks.add(task)
         self._started.set_result(value)
-        if catcher(group.cancel_scope) is not None:
-            reach(group.cancel_scope)
+        if catcher(group._abort) is not None:
+            schedule(task)
 
 
 def _reparent(task: Task[Any], new_root: CancelScope) -> None:
