@@ -20,7 +20,6 @@ from ._asyncio_delivery import (
     catcher,
     effectively_cancelled,
     innermost,
-    reach,
     schedule,
 )
 from ._asyncio_private import current_task
