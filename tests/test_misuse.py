@@ -231,3 +231,39 @@ def test_misnesting_recovers_state() -> None:
 
     for backend in BACKENDS:
         assert unicancel.run(program, backend=backend) == "recovered"
+
+
+def test_scope_entered_in_a_loop_callback_says_so() -> None:
+    import asyncio
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[str] = loop.create_future()
+
+        def callback() -> None:
+            try:
+                CancelScope().__enter__()
+            except RuntimeError as exc:
+                done.set_result(str(exc))
+
+        loop.call_soon(callback)
+        return await done
+
+    assert "inside an asyncio task, not in a plain callback" in asyncio.run(main())
+
+
+@pytest.mark.anyio
+async def test_cancel_after_exit_does_not_rewrite_history() -> None:
+    with CancelScope() as outer:
+        with CancelScope() as inner:
+            outer.cancel("outer")
+            await sleep_forever()
+    inner.cancel("late")
+    assert inner.cancel_called
+    assert inner.cancel_origin is unicancel.CancelOrigin.ENCLOSING
+    assert inner.cancel_reason == "outer"
+    with CancelScope() as clean:
+        await checkpoint()
+    clean.cancel("late")
+    assert clean.cancel_called
+    assert clean.cancel_origin is None

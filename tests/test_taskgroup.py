@@ -377,3 +377,77 @@ async def test_task_group_misuse() -> None:
         tg.start_soon(checkpoint)
     with pytest.raises(RuntimeError, match="not active"):
         TaskGroup().start_soon(checkpoint)
+
+
+async def test_start_error_is_raised_by_start_and_group_carries_on() -> None:
+    """Regression: a child failing before started() raises from start() and
+    does not tear the group down (as trio does)."""
+
+    async def broken(task_status: TaskStatus[None]) -> None:
+        raise OSError("bind failed")
+
+    async def ok(task_status: TaskStatus[str]) -> None:
+        task_status.started("up")
+
+    async with TaskGroup() as tg:
+        with pytest.raises(OSError, match="bind failed"):
+            await tg.start(broken)
+        assert await tg.start(ok) == "up"
+    assert not tg.cancel_scope.cancel_called
+
+
+async def test_child_spawned_into_cancelled_scope_runs_to_first_await() -> None:
+    """Regression: as on trio, a child started inside an already cancelled
+    scope runs until its first checkpoint, which raises."""
+    log: list[str] = []
+
+    async def child() -> None:
+        log.append("ran")
+        await checkpoint()
+        log.append("not reached")  # pragma: no cover
+
+    with CancelScope() as scope:
+        async with TaskGroup() as tg:
+            scope.cancel()
+            tg.start_soon(child)
+    assert log == ["ran"]
+    assert scope.cancelled_caught
+
+
+async def test_group_texts_are_the_same_everywhere() -> None:
+    async def lazy(task_status: TaskStatus[None]) -> None:
+        await checkpoint()
+
+    async def twice(task_status: TaskStatus[None]) -> None:
+        task_status.started()
+        task_status.started()
+
+    async def fail() -> None:
+        raise ValueError("x")
+
+    async with TaskGroup() as tg:
+        with pytest.raises(RuntimeError) as never:
+            await tg.start(lazy)
+    assert str(never.value) == (
+        "unicancel: the child passed to TaskGroup.start() finished without calling "
+        "task_status.started()"
+    )
+    with pytest.raises(BaseExceptionGroup) as twice_info:
+        async with TaskGroup() as tg:
+            await tg.start(twice)
+    assert [str(e) for e in twice_info.value.exceptions] == [
+        "unicancel: task_status.started() called more than once"
+    ]
+    with pytest.raises(ExceptionGroup) as group:
+        async with TaskGroup() as tg:
+            tg.start_soon(fail)
+    assert group.value.message == "unhandled errors in a TaskGroup"
+
+
+async def test_create_task_child_cancelled_by_enclosing_scope() -> None:
+    with CancelScope() as outer:
+        async with TaskGroup() as tg:
+            child = tg.create_task(sleep(10))
+            await wait_all_tasks_blocked()
+            outer.cancel()
+    assert child.cancelled()

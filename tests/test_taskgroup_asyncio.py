@@ -144,3 +144,25 @@ async def test_child_exceptions_are_retrieved() -> None:
         async with TaskGroup() as tg:
             tg.start_soon(fail)
             tg.start_soon(fail)
+
+
+async def test_native_cancel_of_body_cancels_children() -> None:
+    """Regression: asyncio.timeout / Task.cancel() cancelling the body (not a
+    unicancel scope) must cancel the children, as asyncio.TaskGroup does."""
+    cleaned = 0
+
+    async def child() -> None:
+        nonlocal cleaned
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned += 1
+
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.01):
+            async with TaskGroup() as tg:
+                tg.start_soon(child)
+                tg.start_soon(child)
+                await asyncio.Event().wait()
+    assert cleaned == 2
+    assert _task().cancelling() == 0

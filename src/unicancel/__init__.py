@@ -11,6 +11,7 @@ from ._functions import checkpoint_if_cancelled as checkpoint_if_cancelled
 from ._functions import current_effective_deadline as current_effective_deadline
 from ._functions import current_time as current_time
 from ._functions import get_cancelled_exc_class as get_cancelled_exc_class
+from ._handle import TaskHandle as TaskHandle
 from ._run import run as run
 from ._scope import CancelOrigin as CancelOrigin
 from ._scope import CancelScope as CancelScope
@@ -25,6 +26,7 @@ __all__ = [
     "CancelOrigin",
     "CancelScope",
     "TaskGroup",
+    "TaskHandle",
     "TaskStatus",
     "cancel_shielded_checkpoint",
     "checkpoint",

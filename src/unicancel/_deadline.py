@@ -23,12 +23,12 @@ def check_deadline(value: float, name: str = "deadline") -> float:
         value = float(value)
     except (TypeError, ValueError):
         raise TypeError(
-            f"{name} must be a number of seconds on the backend clock, got {value!r}; "
+            f"unicancel: {name} must be a number of seconds on the backend clock, got {value!r}; "
             "use unicancel.current_time() + seconds to build one"
         ) from None
     if isnan(value):
         raise ValueError(
-            f"{name} must not be NaN; pass math.inf for 'no deadline' "
+            f"unicancel: {name} must not be NaN; pass math.inf for 'no deadline' "
             "or unicancel.current_time() + seconds for a real one"
         )
     return value
@@ -43,12 +43,12 @@ def check_timeout(value: float, name: str = "timeout") -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}") from None
+        raise TypeError(f"unicancel: {name} must be a number of seconds, got {value!r}") from None
     if isnan(value):
-        raise ValueError(f"{name} must not be NaN; pass math.inf for 'no timeout'")
+        raise ValueError(f"unicancel: {name} must not be NaN; pass math.inf for 'no timeout'")
     if value < 0:
         raise ValueError(
-            f"{name} must be non-negative, got {value!r}; "
+            f"unicancel: {name} must be non-negative, got {value!r}; "
             "use 0 to expire at once or an absolute deadline (the *_at variant) for a past time"
         )
     return value

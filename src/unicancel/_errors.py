@@ -15,6 +15,7 @@ __all__ = [
     "exited_out_of_order",
     "never_entered",
     "no_running_backend",
+    "no_task",
     "unknown_backend",
 ]
 
@@ -35,6 +36,14 @@ def no_running_backend() -> str:
         "Cancel scopes, checkpoints and current_time() only work inside async code "
         "run by asyncio (asyncio.run / asyncio.Runner) or trio (trio.run); "
         "call them from a coroutine, not at import time or from a plain thread."
+    )
+
+
+def no_task() -> str:
+    return (
+        "unicancel: cancel scopes must be used inside an asyncio task, not in a plain "
+        "callback (loop.call_soon / call_later); wrap the code in a coroutine run with "
+        "asyncio.create_task() or asyncio.run()"
     )
 
 
@@ -77,3 +86,38 @@ def exited_out_of_order(scope: object, task: str) -> str:
         "reverse order of entry. The nested scopes have been closed with it, so the "
         f"task's state is consistent again.\n{MISNESTING_ADVICE}"
     )
+
+
+GROUP_ERRORS = "unhandled errors in a TaskGroup"
+
+
+def group_finished() -> str:
+    return (
+        "unicancel: this TaskGroup has finished; start children only while its "
+        "'async with' block (or its children) are running"
+    )
+
+
+def group_not_active() -> str:
+    return (
+        "unicancel: this TaskGroup is not active; use it inside its "
+        "'async with TaskGroup() as tg:' block"
+    )
+
+
+def group_reentered() -> str:
+    return (
+        "unicancel: this TaskGroup has already been entered; create a new TaskGroup "
+        "for every 'async with' block"
+    )
+
+
+def never_started() -> str:
+    return (
+        "unicancel: the child passed to TaskGroup.start() finished without calling "
+        "task_status.started()"
+    )
+
+
+def started_twice() -> str:
+    return "unicancel: task_status.started() called more than once"

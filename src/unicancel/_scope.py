@@ -181,6 +181,11 @@ class CancelScope:
             raise TypeError(f"unicancel: reason must be a str or None, got {reason!r}")
         if self.cancel_called:  # the property: a deadline that already passed wins
             return
+        if self._state >= _EXITED:
+            # Too late to affect the body: record the call (as trio does) but
+            # keep cancel_origin/cancel_reason about what the body saw.
+            self._cancel_called = True
+            return
         self._cancel_called = True
         self._origin = CancelOrigin.EXPLICIT
         self._reason = reason

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, final
 
+from . import _errors
 from ._backends import current_backend
 from ._scope import CancelScope
 
@@ -73,10 +74,7 @@ class TaskGroup:
 
     async def __aenter__(self) -> Self:
         if self._entered:
-            raise RuntimeError(
-                "unicancel: this TaskGroup has already been entered; create a new "
-                "TaskGroup for every 'async with' block"
-            )
+            raise RuntimeError(_errors.group_reentered())
         self._entered = True
         impl = current_backend().task_group()
         await impl.aenter()
@@ -93,10 +91,7 @@ class TaskGroup:
 
     def _live(self) -> GroupImpl:
         if self._impl is None:
-            raise RuntimeError(
-                "unicancel: this TaskGroup is not active; use it inside its "
-                "'async with TaskGroup() as tg:' block"
-            )
+            raise RuntimeError(_errors.group_not_active())
         return self._impl
 
     @property
@@ -128,5 +123,5 @@ class TaskGroup:
 
     def create_task(self, coro: Coroutine[Any, Any, T], *, name: object = None) -> Any:
         """Start *coro* as a child and return it: the ``asyncio.Task`` on asyncio,
-        a :class:`TaskHandle` on trio (``cancel()``, ``done()``, ``result()``...)."""
+        a :class:`TaskHandle` on trio (trio has no task objects to hand out)."""
         return self._live().create_task(coro, name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Protocol
 
-from .._errors import already_entered, no_running_backend, unknown_backend
+from .._errors import already_entered, no_running_backend, no_task, unknown_backend
 
 if TYPE_CHECKING:
     from .._scope import CancelScope
@@ -135,7 +135,7 @@ def enter_scope(scope: CancelScope) -> CancelScope:
         if not backend.try_enter(scope):
             backend = _trio_backend or _trio()
             if not backend.try_enter(scope):
-                raise RuntimeError(no_running_backend())
+                raise RuntimeError(_why_no_backend())
             _trio_first = True
     else:
         backend = _trio_backend or _trio()
@@ -145,6 +145,15 @@ def enter_scope(scope: CancelScope) -> CancelScope:
     scope._backend = backend  # type: ignore[assignment]
     scope._state = 1  # _ACTIVE, set last: a failed enter leaves the scope unused
     return scope
+
+
+def _why_no_backend() -> str:
+    if "asyncio" in sys.modules:
+        from ._asyncio_private import running_loop
+
+        if running_loop() is not None:
+            return no_task()  # a loop runs, but this is a callback, not a task
+    return no_running_backend()
 
 
 def current_backend() -> Backend:

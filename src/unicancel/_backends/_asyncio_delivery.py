@@ -273,6 +273,12 @@ class _Delivery:
                 task.add_done_callback(_forget)
             return
         waiter = fut_waiter(task)
+        if waiter is None and not getattr(task.get_coro(), "cr_suspended", True):
+            # Not started yet (a child spawned into a cancelled scope): as on
+            # trio, it runs up to its first await, which then raises. Its
+            # first step is queued ahead of the next batch.
+            self.schedule()
+            return
         if waiter is not None and waiter is self._waiter:
             # The task has not run since our last delivery: its wake-up is
             # queued (waiter done) or the waiter is a Task ignoring cancel().

@@ -11,7 +11,7 @@ import sys
 from asyncio import Future, Task
 from typing import Any
 
-from .._errors import no_running_backend
+from .._errors import no_running_backend, no_task
 
 __all__ = ["current_task", "fut_waiter", "running_loop", "task_or_none", "task_running_in"]
 
@@ -45,15 +45,8 @@ def current_task() -> Task[Any]:
         raise RuntimeError(no_running_backend())
     task: Task[Any] | None = task_running_in(loop)
     if task is None:
-        raise RuntimeError(_NO_TASK)
+        raise RuntimeError(no_task())
     return task
-
-
-_NO_TASK = (
-    "unicancel: cancel scopes must be used inside an asyncio task, not in a plain "
-    "callback (loop.call_soon / call_later); wrap the code in a coroutine run with "
-    "asyncio.create_task() or asyncio.run()"
-)
 
 
 def fut_waiter(task: Task[Any]) -> Future[Any] | None:

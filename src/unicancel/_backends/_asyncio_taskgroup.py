@@ -14,6 +14,7 @@ from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, get_running_l
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from .. import _errors
 from .._scope import CancelScope
 from ._asyncio_delivery import (
     Members,
@@ -40,7 +41,10 @@ class AsyncioTaskGroup:
         self._waiter: Future[None] | None = None
         self._closed = False
         self._host: Task[Any] | None = None
-        self._starting = 0  # children inside start(), not yet started()
+        self._starting = 0  # start() calls in progress
+        # Children of start() that have not called started(): their errors
+        # belong to start()'s caller, not to the group.
+        self._unstarted: set[Task[Any]] = set()
 
     async def aenter(self) -> None:
         self.cancel_scope.__enter__()
@@ -60,13 +64,11 @@ class AsyncioTaskGroup:
         name: object,
         root: CancelScope | None,
         members: Members,
+        status: _Status | None = None,
     ) -> Task[Any]:
         if self._closed or self._members is None:
             coro.close()
-            raise RuntimeError(
-                "unicancel: this TaskGroup has finished; start children only while "
-                "its 'async with' block (or its children) are running"
-            )
+            raise RuntimeError(_errors.group_finished())
         if self._eager:
             task = self._loop.create_task(_attached(coro, root, members), name=_name(name))
         else:
@@ -74,6 +76,9 @@ class AsyncioTaskGroup:
             if root is not None:
                 innermost[task] = root
             members.tasks.add(task)
+        if status is not None and not status._started.done():
+            # (An eager child may have called started() already.)
+            self._unstarted.add(task)
         if not task.done():
             task.add_done_callback(self._child_done)
         else:
@@ -87,7 +92,11 @@ class AsyncioTaskGroup:
         members = self._members
         if members is not None:
             members.tasks.discard(task)
-        if not task.cancelled():
+        if task in self._unstarted:
+            self._unstarted.discard(task)
+            if not task.cancelled():
+                task.exception()  # start() raises it; mark it retrieved
+        elif not task.cancelled():
             exc = task.exception()
             if exc is not None:
                 if isinstance(exc, (SystemExit, KeyboardInterrupt)):
@@ -121,7 +130,7 @@ class AsyncioTaskGroup:
         status = _Status(self, members, started)
         self._starting += 1
         try:
-            task = self._spawn(_call(fn, args, status), name or fn, root, members)
+            task = self._spawn(_call(fn, args, status), name or fn, root, members, status)
             try:
                 return await _wait_started(started, task)
             except BaseException:
@@ -147,6 +156,11 @@ class AsyncioTaskGroup:
             self._errors.append(exc)
             self._abort.cancel("the task group's body raised an exception")
         external: CancelledError | None = None
+        if isinstance(exc, CancelledError) and catcher(innermost.get(current_task())) is None:
+            # A cancellation unicancel did not make (asyncio.timeout,
+            # Task.cancel(), anyio): the children are not inside it, so cancel
+            # them as asyncio.TaskGroup does; the error propagates at the end.
+            self._abort.cancel("the task group's host task was cancelled")
         # Our own scopes cannot interrupt this wait (the shield): the children
         # carry the cancellation and we just wait for them, which is why there
         # is no retry loop to spin here (ANCHORS trap 1). What ignores shields
@@ -178,7 +192,7 @@ class AsyncioTaskGroup:
             raise self._base_error
         if self._errors:
             errors, self._errors = self._errors, []
-            raise BaseExceptionGroup("unhandled errors in a TaskGroup", errors) from None
+            raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
         if external is not None:
             raise external
         if scope_exc is not None:
@@ -198,11 +212,12 @@ class _Status:
 
     def started(self, value: Any = None) -> None:
         if self._started.done():
-            raise RuntimeError("unicancel: task_status.started() called more than once")
+            raise RuntimeError(_errors.started_twice())
         task = current_task()
         group = self._group
         _reparent(task, group._abort)
         self._members.tasks.discard(task)
+        group._unstarted.discard(task)
         assert group._members is not None
         group._members.tasks.add(task)
         self._started.set_result(value)
@@ -231,10 +246,7 @@ async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
         return started.result()
     if not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
-    raise RuntimeError(
-        "unicancel: the child passed to TaskGroup.start() finished without "
-        "calling task_status.started()"
-    )
+    raise RuntimeError(_errors.never_started())
 
 
 async def _call(

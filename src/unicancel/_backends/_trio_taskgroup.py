@@ -12,9 +12,11 @@ from typing import Any
 
 import trio
 
+from .. import _errors
+from .._handle import TaskHandle
 from .._scope import CancelScope
 
-__all__ = ["TaskHandle", "TrioTaskGroup"]
+__all__ = ["TrioTaskGroup"]
 
 
 class TrioTaskGroup:
@@ -24,10 +26,7 @@ class TrioTaskGroup:
 
     def _open(self) -> trio.Nursery:
         if self._closed:
-            raise RuntimeError(
-                "unicancel: this TaskGroup has finished; start children only while "
-                "its 'async with' block (or its children) are running"
-            )
+            raise RuntimeError(_errors.group_finished())
         return self._nursery
 
     async def aenter(self) -> None:
@@ -64,9 +63,10 @@ class TrioTaskGroup:
             type(cancelled) if cancelled else None, cancelled, None
         )
         if errors is not None:
-            if not isinstance(errors, BaseExceptionGroup):
-                errors = BaseExceptionGroup("unhandled errors in a TaskGroup", [errors])
-            raise errors
+            # One message on every backend (trio says "Exceptions from Trio
+            # nursery"); the leaves keep their tracebacks.
+            leaves = errors.exceptions if isinstance(errors, BaseExceptionGroup) else [errors]
+            raise BaseExceptionGroup(_errors.GROUP_ERRORS, list(leaves)) from None
         if cancelled is not None and not swallowed:
             if cancelled is exc:
                 return False
@@ -81,7 +81,12 @@ class TrioTaskGroup:
     async def start(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> Any:
-        return await self._open().start(fn, *args, name=name)
+        try:
+            return await self._open().start(_with_status, fn, args, name=name or fn)
+        except RuntimeError as error:
+            if "without calling task_status.started()" not in str(error):
+                raise
+            raise RuntimeError(_errors.never_started()) from None
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> TaskHandle:
         handle = TaskHandle(coro, name)
@@ -89,60 +94,29 @@ class TrioTaskGroup:
         return handle
 
 
-class TaskHandle:
-    """What :meth:`TaskGroup.create_task` returns on trio (trio has no task
-    objects to hand out): cancel the child alone, or look at its outcome."""
+class _OnceStatus:
+    """trio's task status with unicancel's error for a second started()."""
 
-    __slots__ = ("_coro", "_done", "_exc", "_name", "_result", "_scope")
+    __slots__ = ("_native", "_used")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], name: object) -> None:
-        self._coro = coro
-        self._name = name
-        self._scope = CancelScope()
-        self._done = trio.Event()
-        self._result: Any = None
-        self._exc: BaseException | None = None
+    def __init__(self, native: trio.TaskStatus[Any]) -> None:
+        self._native = native
+        self._used = False
 
-    async def _run(self) -> None:
-        try:
-            with self._scope:
-                self._result = await self._coro
-        except BaseException as exc:
-            self._exc = exc
-            raise
-        finally:
-            self._done.set()
+    def started(self, value: Any = None) -> None:
+        if self._used:
+            raise RuntimeError(_errors.started_twice())
+        self._used = True
+        self._native.started(value)
 
-    def cancel(self, reason: str | None = None) -> None:
-        """Cancel this child only."""
-        self._scope.cancel(reason)
 
-    def done(self) -> bool:
-        """Whether the child has finished."""
-        return self._done.is_set()
-
-    def cancelled(self) -> bool:
-        """Whether the child ended by its own cancel()."""
-        return self._scope.cancelled_caught
-
-    def result(self) -> Any:
-        """The child's return value; raises its exception, or RuntimeError if not done."""
-        if not self.done():
-            raise RuntimeError("unicancel: the task has not finished yet")
-        if self._exc is not None:
-            raise self._exc
-        return self._result
-
-    def exception(self) -> BaseException | None:
-        """The exception the child raised, if any."""
-        return self._exc
-
-    async def wait(self) -> None:
-        """Wait until the child has finished."""
-        await self._done.wait()
-
-    def __repr__(self) -> str:
-        return f"<unicancel.TaskHandle {self._name or self._coro!r}>"
+async def _with_status(
+    fn: Callable[..., Awaitable[Any]],
+    args: tuple[Any, ...],
+    *,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await fn(*args, task_status=_OnceStatus(task_status))
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
