@@ -10,8 +10,13 @@ nanoseconds per operation: the MEDIAN over several repeats, the systems of one
 workload interleaved repeat by repeat so that machine drift hits them all
 alike. Each timed loop is preceded by a warm-up of N/10 iterations in the same
 loop and runs with the cyclic garbage collector paused (as ``timeit`` does).
-The CPU workload instead reports process CPU seconds per wall-clock second
-(``time.process_time`` / ``time.perf_counter``).
+Workload 6 (a group of N children) runs "N operations" as one group of N
+children and reports nanoseconds per child. The CPU workloads (5, 7, 8)
+instead report process CPU seconds per wall-clock second
+(``time.process_time`` / ``time.perf_counter``) and the wall time.
+
+Workloads 1-5 (scopes) are defined here; 6-8 (task groups, issue 3) in
+bench_taskgroups.py; what both share in bench_common.py.
 
 Ratios are unicancel divided by the anchor, measured in the same run: lower is
 better, and below 1.00x means unicancel is faster. Targets come from the
@@ -37,10 +42,34 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench_common import BenchError, CpuBench, OpBench, cpu_result
+from bench_taskgroups import (
+    AT_ONCE,
+    GROUP_SLEEP,
+    HOLD,
+    LATE,
+    a_cond_anyio,
+    a_cond_asyncio,
+    a_cond_unicancel,
+    a_group_anyio,
+    a_group_asyncio,
+    a_group_asyncio_raise,
+    a_group_unicancel,
+    a_late_anyio,
+    a_late_asyncio,
+    a_late_unicancel,
+    a_late_unicancel_tg,
+    t_group_anyio,
+    t_group_trio,
+    t_group_unicancel,
+    t_late_trio,
+    t_late_unicancel_tg,
+)
 
 # Run from a checkout without installing: fall back to the source tree.
 if importlib.util.find_spec("unicancel") is None:
@@ -64,10 +93,14 @@ N_OPS: dict[str, tuple[int, int]] = {
     "armed": (40_000, 1_000),
     "roundtrip": (10_000, 300),
     "nesting": (40 * DEPTH, 2 * DEPTH),
+    # Children in the group (one group per timed "loop").
+    "group": (10_000, 1_000),
 }
 #: Repeats (the median is reported): (full, quick).
 REPEATS = (9, 3)
 CPU_REPEATS = (5, 1)
+#: Workloads with their own repeats: (full, quick).
+WORKLOAD_REPEATS: dict[str, tuple[int, int]] = {"group": (5, 3)}
 
 BACKENDS = ("asyncio", "uvloop", "trio")
 BACKEND_TITLES = {
@@ -75,15 +108,6 @@ BACKEND_TITLES = {
     "uvloop": "asyncio on uvloop",
     "trio": "trio",
 }
-
-# An "op" benchmark: run *n* operations and return the elapsed nanoseconds.
-OpBench = Callable[[int], Coroutine[Any, Any, int]]
-# A CPU benchmark: return (CPU seconds, wall seconds) of the measured wait.
-CpuBench = Callable[[], Coroutine[Any, Any, tuple[float, float]]]
-
-
-class BenchError(Exception):
-    """A system misbehaved during a benchmark (the result is not reported)."""
 
 
 def installed(dist: str) -> bool:
@@ -415,12 +439,7 @@ async def _asyncio_child() -> None:
 
 
 def _cpu_result(c0: float, w0: float, caught: bool) -> tuple[float, float]:
-    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-    if not caught:
-        raise BenchError("the scope did not report the cancellation as caught")
-    if wall > 1.0 + CLEANUP:
-        raise BenchError(f"the cancelled scope took {wall:.2f} s to exit")
-    return cpu, wall
+    return cpu_result(c0, w0, caught, expected=CLEANUP)
 
 
 async def a_cpu_unicancel() -> tuple[float, float]:
@@ -561,7 +580,15 @@ async def t_cpu_anyio() -> tuple[float, float]:
 class Workload:
     key: str
     title: str
-    unit: str  # "ns/op" or "CPU s/s"
+    unit: str  # "ns/op", "ns/scope", "ns/child" or "CPU s/s"
+
+    @property
+    def cpu(self) -> bool:
+        """Whether it reports CPU seconds per wall second (and wall time)."""
+        return self.unit == CPU_UNIT
+
+
+CPU_UNIT = "CPU s/s"
 
 
 WORKLOADS = (
@@ -574,9 +601,26 @@ WORKLOADS = (
     Workload(
         "cpu",
         f"5. CPU while a cancelled scope waits for a child cleaning up for {CLEANUP:g} s",
-        "CPU s/s",
+        CPU_UNIT,
+    ),
+    Workload(
+        "group",
+        f"6. Cancel a group of N children sleeping {GROUP_SLEEP:g} s, per child",
+        "ns/child",
+    ),
+    Workload(
+        "cond",
+        f"7. CPU while a cancelled asyncio.Condition.wait() re-acquires a lock held {HOLD:g} s",
+        CPU_UNIT,
+    ),
+    Workload(
+        "late",
+        f"8. CPU while a cancelled scope waits for a child that swallowed the cancel "
+        f"and sleeps {LATE:g} s",
+        CPU_UNIT,
     ),
 )
+WORKLOAD_BY_KEY = {workload.key: workload for workload in WORKLOADS}
 
 
 @dataclass(frozen=True)
@@ -590,10 +634,40 @@ class Case:
     cpu: CpuBench | None = None
     #: 0: asyncio/uvloop, before trio is imported; 1: trio; 2: asyncio again, trio imported.
     phase: int = 0
+    #: A CPU case whose block is expected to exit at once: its wall time is the
+    #: measurement (CPU per wall second over a sub-millisecond wait means nothing).
+    at_once: bool = False
 
 
 #: unicancel on asyncio measured again once trio has been imported into the process.
 UC_TRIO = "unicancel*"
+#: Workloads whose unicancel and asyncio rows are measured again with trio imported.
+STARRED = ("unarmed", "armed", "roundtrip")
+#: Native asyncio.TaskGroup cancelled by raising out of its body (workload 6).
+AIO_RAISE = "asyncio/raise"
+#: unicancel's own TaskGroup, where a workload also has unicancel + a native group.
+UC_TG = "unicancel.TaskGroup"
+AT_ONCE_NOTE = (
+    f"value '-': the child lives inside the cancelled scope, so its {LATE:g} s sleep is "
+    "cancelled at once and the block exits at once; CPU per wall second over such a short "
+    "wait means nothing, the wall time is the measurement."
+)
+NESTED_NOTE = "In 'measured', A > B means that B runs inside A."
+#: Extra notes printed under a workload's table.
+WORKLOAD_NOTES: dict[str, list[str]] = {
+    "cond": [NESTED_NOTE],
+    "late": [NESTED_NOTE],
+    "group": [
+        NESTED_NOTE,
+        "Per child: create the group, start N children, let them all block (asyncio: one "
+        "sleep(0); trio: wait_all_tasks_blocked()), cancel, wait for the block to exit.",
+        "asyncio = the targets' anchor: the native group cancelled through an enclosing "
+        "asyncio.timeout(None) rescheduled to now (the shape of the unicancel case); "
+        f"{AIO_RAISE} = cancelled by raising out of its body, for comparison.",
+        "No target on trio: there unicancel.TaskGroup is a trio nursery inside a "
+        "unicancel CancelScope.",
+    ],
+}
 UC_TRIO_NOTE = (
     "* measured again at the end, once trio has been imported into the process "
     "(unicancel's backend detection costs more then); ratio = unicancel* / asyncio*. "
@@ -605,18 +679,45 @@ def _cases() -> list[Case]:
     uc, aio, any_, qua, tri = "unicancel", "asyncio", "anyio", "quattro", "trio"
     cases: list[Case] = []
 
-    def asyncio_cases(workload: str, rows: Sequence[tuple[str, str, tuple[str, ...], Any]]) -> None:
+    def case(
+        workload: str,
+        backend: str,
+        system: str,
+        expr: str,
+        requires: tuple[str, ...],
+        fn: Any,
+        phase: int,
+        at_once: Sequence[str],
+    ) -> Case:
+        if WORKLOAD_BY_KEY[workload].cpu:
+            return Case(
+                workload,
+                backend,
+                system,
+                expr,
+                requires,
+                cpu=fn,
+                phase=phase,
+                at_once=system in at_once,
+            )
+        return Case(workload, backend, system, expr, requires, op=fn, phase=phase)
+
+    def asyncio_cases(
+        workload: str,
+        rows: Sequence[tuple[str, str, tuple[str, ...], Any]],
+        *,
+        uvloop: Sequence[str] = (uc, aio),
+        at_once: Sequence[str] = (),
+    ) -> None:
+        """The rows on asyncio; those of the *uvloop* systems again on uvloop."""
         for backend in ("asyncio", "uvloop"):
             for system, expr, requires, fn in rows:
                 if backend == "uvloop":
-                    if system not in (uc, aio):
+                    if system not in uvloop:
                         continue
                     requires = (*requires, "uvloop")
-                if workload == "cpu":
-                    cases.append(Case(workload, backend, system, expr, requires, cpu=fn))
-                    continue
-                cases.append(Case(workload, backend, system, expr, requires, op=fn))
-            if backend == "asyncio" and workload not in ("nesting", "cpu"):
+                cases.append(case(workload, backend, system, expr, requires, fn, 0, at_once))
+            if backend == "asyncio" and workload in STARRED:
                 # Again at the end, with trio imported: unicancel and asyncio.timeout.
                 for system, expr, _, fn in rows:
                     if system in (uc, aio):
@@ -625,13 +726,15 @@ def _cases() -> list[Case]:
                         )
                         cases.append(star)
 
-    def trio_cases(workload: str, rows: Sequence[tuple[str, str, tuple[str, ...], Any]]) -> None:
+    def trio_cases(
+        workload: str,
+        rows: Sequence[tuple[str, str, tuple[str, ...], Any]],
+        *,
+        at_once: Sequence[str] = (),
+    ) -> None:
         for system, expr, requires, fn in rows:
             requires = ("trio", *requires)
-            if workload == "cpu":
-                cases.append(Case(workload, "trio", system, expr, requires, cpu=fn, phase=1))
-            else:
-                cases.append(Case(workload, "trio", system, expr, requires, op=fn, phase=1))
+            cases.append(case(workload, "trio", system, expr, requires, fn, 1, at_once))
 
     asyncio_cases(
         "unarmed",
@@ -723,18 +826,87 @@ def _cases() -> list[Case]:
             (any_, "anyio.CancelScope() + nursery, anyio shield", ("anyio",), t_cpu_anyio),
         ],
     )
+    sleeps = f"start_soon(asyncio.sleep, {GROUP_SLEEP:g}) xN"
+    asyncio_cases(
+        "group",
+        [
+            (uc, f"CancelScope > TaskGroup, {sleeps}, scope.cancel()", (), a_group_unicancel),
+            (
+                aio,
+                "timeout(None) > asyncio.TaskGroup, create_task xN, reschedule(now)",
+                (),
+                a_group_asyncio,
+            ),
+            (
+                AIO_RAISE,
+                "asyncio.TaskGroup, create_task xN, raise out of body + except*",
+                (),
+                a_group_asyncio_raise,
+            ),
+            (
+                any_,
+                f"anyio.create_task_group(), {sleeps}, cancel_scope.cancel()",
+                ("anyio",),
+                a_group_anyio,
+            ),
+        ],
+    )
+    sleeps = f"start_soon(trio.sleep, {GROUP_SLEEP:g}) xN"
+    trio_cases(
+        "group",
+        [
+            (uc, f"CancelScope > TaskGroup, {sleeps}, scope.cancel()", (), t_group_unicancel),
+            (tri, f"open_nursery(), {sleeps}, cancel_scope.cancel()", (), t_group_trio),
+            (
+                any_,
+                f"anyio.create_task_group(), {sleeps}, cancel_scope.cancel()",
+                ("anyio",),
+                t_group_anyio,
+            ),
+        ],
+    )
+    asyncio_cases(
+        "cond",
+        [
+            (uc, "CancelScope() > cond.wait(), scope.cancel()", (), a_cond_unicancel),
+            (aio, "asyncio.timeout(None) > cond.wait(), reschedule(now)", (), a_cond_asyncio),
+            (any_, "anyio.CancelScope() > cond.wait(), scope.cancel()", ("anyio",), a_cond_anyio),
+        ],
+    )
+    asyncio_cases(
+        "late",
+        [
+            (uc, "CancelScope() > asyncio.TaskGroup", (), a_late_unicancel),
+            (aio, "asyncio.timeout(None) > asyncio.TaskGroup", (), a_late_asyncio),
+            (any_, "anyio.CancelScope() > asyncio.TaskGroup", ("anyio",), a_late_anyio),
+            (UC_TG, "CancelScope() > unicancel.TaskGroup", (), a_late_unicancel_tg),
+        ],
+        uvloop=(uc, aio, UC_TG),
+        at_once=(UC_TG,),
+    )
+    trio_cases(
+        "late",
+        [
+            (UC_TG, "CancelScope() > unicancel.TaskGroup", (), t_late_unicancel_tg),
+            (tri, "trio.CancelScope() > nursery", (), t_late_trio),
+        ],
+        at_once=(UC_TG, tri),
+    )
     return cases
 
 
 @dataclass(frozen=True)
 class Target:
-    """unicancel / anchor must be <= limit (anchor None: unicancel's own value)."""
+    """unicancel / anchor must be <= limit (anchor None: the value of *system*'s
+    own row, or with metric "wall" its wall time in seconds, must be <= limit)."""
 
     workload: str
     backends: tuple[str, ...]
     anchor: str | None
     limit: float
     text: str
+    system: str = "unicancel"
+    metric: str = "value"  # or "wall" (CPU workloads)
 
 
 TARGETS = (
@@ -746,6 +918,19 @@ TARGETS = (
     Target("armed", ("trio",), "trio", 1.15, "<= 1.15x trio.move_on_after(10)"),
     Target("roundtrip", ("trio",), "trio", 1.15, "<= 1.15x trio.move_on_after(0)"),
     Target("cpu", ("asyncio", "uvloop", "trio"), None, 0.02, "<= 0.02 CPU s per wall s"),
+    Target("group", ("asyncio", "uvloop"), "asyncio", 1.3, "<= 1.30x asyncio.TaskGroup"),
+    Target("group", ("asyncio",), "anyio", 1 / 3, "<= 0.33x anyio (>= 3x faster)"),
+    Target("cond", ("asyncio", "uvloop"), None, 0.02, "<= 0.02 CPU s per wall s"),
+    Target("late", ("asyncio", "uvloop"), None, 0.02, "<= 0.02 CPU s per wall s"),
+    Target(
+        "late",
+        ("asyncio", "uvloop", "trio"),
+        None,
+        AT_ONCE,
+        f"wall <= {AT_ONCE * 1000:g} ms: the {LATE:g} s sleep cancelled at once",
+        system=UC_TG,
+        metric="wall",
+    ),
 )
 
 
@@ -817,6 +1002,8 @@ def run_cpu(backend: str, fn: CpuBench) -> tuple[float, float]:
 class Result:
     case: Case
     samples: list[float] = field(default_factory=list)
+    #: Wall seconds of each sample (CPU workloads only).
+    walls: list[float] = field(default_factory=list)
     error: str | None = None
     missing: str | None = None
 
@@ -825,6 +1012,12 @@ class Result:
         if self.error or self.missing or not self.samples:
             return None
         return statistics.median(self.samples)
+
+    @property
+    def wall(self) -> float | None:
+        if self.error or self.missing or not self.walls:
+            return None
+        return statistics.median(self.walls)
 
     @property
     def spread(self) -> float | None:
@@ -858,7 +1051,7 @@ def measure(quick: bool, repeats: int | None, log: Callable[[str], None]) -> lis
             ]
             if not group:
                 continue
-            reps = repeats or (CPU_REPEATS if workload.key == "cpu" else REPEATS)[mode]
+            reps = repeats or _repeats(workload)[mode]
             n = N_OPS.get(workload.key, (0, 0))[mode]
             log(f"  [{title}] {workload.title} ...")
             for _ in range(reps):
@@ -868,12 +1061,20 @@ def measure(quick: bool, repeats: int | None, log: Callable[[str], None]) -> lis
     return results
 
 
+def _repeats(workload: Workload) -> tuple[int, int]:
+    """Default repeats of *workload*: (full, quick)."""
+    if workload.key in WORKLOAD_REPEATS:
+        return WORKLOAD_REPEATS[workload.key]
+    return CPU_REPEATS if workload.cpu else REPEATS
+
+
 def _measure_once(result: Result, n: int) -> None:
     case = result.case
     try:
         if case.cpu is not None:
             cpu, wall = run_cpu(case.backend, case.cpu)
             result.samples.append(cpu / wall)
+            result.walls.append(wall)
         else:
             assert case.op is not None
             result.samples.append(run_op(case.backend, case.op, n) / n)
@@ -895,6 +1096,7 @@ class Row:
     ratio: str  # unicancel / this system
     target: str
     verdict: str
+    wall: str = ""  # CPU workloads: median wall time of the measured wait
 
 
 @dataclass(frozen=True)
@@ -915,19 +1117,27 @@ class Section:
 
 
 def _fmt_value(value: float, unit: str) -> str:
-    if unit == "CPU s/s":
+    if unit == CPU_UNIT:
         return f"{value:.3f}"
     return f"{value:,.0f}"
+
+
+def _fmt_wall(seconds: float) -> str:
+    if seconds >= 0.1:
+        return f"{seconds:.3f} s"
+    return f"{seconds * 1000:.2f} ms"
 
 
 def _verdict(target: Target, mine: Result | None, this: Result) -> str | None:
     """PASS/FAIL/ERROR/SKIP of *target* on the row of *this*; None if it does not apply."""
     if target.anchor is None:
-        if this.case.system != "unicancel":
+        if this.case.system != target.system:
             return None
         if this.missing:
             return "SKIP"
-        return "ERROR" if this.error else _pass(this.value, target.limit)
+        if this.error:
+            return "ERROR"
+        return _pass(this.wall if target.metric == "wall" else this.value, target.limit)
     if this.case.system != target.anchor:
         return None
     if this.missing or mine is None or mine.missing:
@@ -973,17 +1183,20 @@ def build_report(
                         f"{result.error}"
                     )
                     shown = f"ERROR [E{len(notes)}]"
+                elif case.at_once:
+                    shown = "-"  # see AT_ONCE_NOTE: the wall time is the measurement
                 else:
                     assert value is not None
                     shown = _fmt_value(value, workload.unit)
                     if result.spread is not None:
                         spread = f"±{result.spread / 2:.0%}"
+                wall = "" if result.wall is None else _fmt_wall(result.wall)
                 ratio = ""
                 ref = starred if case.system.endswith("*") else mine
                 ref_value = ref.value if ref else None
                 if (
                     case.system not in ("unicancel", UC_TRIO)
-                    and workload.unit != "CPU s/s"
+                    and not workload.cpu
                     and value
                     and ref_value is not None
                 ):
@@ -1007,12 +1220,16 @@ def build_report(
                         ratio,
                         target_text,
                         verdict,
+                        wall,
                     )
                 )
         if any(row.system == UC_TRIO for row in rows):
             notes.append(UC_TRIO_NOTE)
-        n = 0 if workload.key == "cpu" else N_OPS[workload.key][mode]
-        reps = repeats or (CPU_REPEATS if workload.key == "cpu" else REPEATS)[mode]
+        if any(r.case.at_once for r in results if r.case.workload == workload.key):
+            notes.append(AT_ONCE_NOTE)
+        notes += WORKLOAD_NOTES.get(workload.key, [])
+        n = 0 if workload.cpu else N_OPS[workload.key][mode]
+        reps = repeats or _repeats(workload)[mode]
         sections.append(Section(workload, n, reps, rows, notes))
     return sections, verdicts
 
@@ -1058,15 +1275,25 @@ def environment() -> list[tuple[str, str]]:
 
 
 HEADERS = ("backend", "system", "measured", "value", "spread", "unicancel/this", "target", "")
+#: CPU workloads also show the wall time of the measured wait, after the spread.
+CPU_HEADERS = (*HEADERS[:5], "wall", *HEADERS[5:])
+#: Columns aligned right (numbers).
+NUMERIC = {"value", "spread", "wall", "unicancel/this"}
 
 
-def _row_cells(row: Row) -> tuple[str, ...]:
+def _headers(section: Section) -> tuple[str, ...]:
+    return CPU_HEADERS if section.workload.cpu else HEADERS
+
+
+def _row_cells(row: Row, section: Section) -> tuple[str, ...]:
+    wall = (row.wall,) if section.workload.cpu else ()
     return (
         row.backend,
         row.system,
         row.expr,
         row.value,
         row.spread,
+        *wall,
         row.ratio,
         row.target,
         row.verdict,
@@ -1074,12 +1301,13 @@ def _row_cells(row: Row) -> tuple[str, ...]:
 
 
 def _section_note(section: Section) -> str:
-    if section.workload.key == "cpu":
+    if section.workload.cpu:
         return (
             f"{section.workload.unit}: process CPU seconds per wall second of the wait, "
-            f"median of {section.repeats}"
+            f"and its wall time; median of {section.repeats}"
         )
-    return f"{section.workload.unit}, median of {section.repeats}, N={section.n:,}"
+    n = f"N={section.n:,} children" if section.workload.key == "group" else f"N={section.n:,}"
+    return f"{section.workload.unit}, median of {section.repeats}, {n}"
 
 
 def render_text(sections: list[Section], verdicts: list[Verdict], elapsed: float) -> str:
@@ -1088,9 +1316,10 @@ def render_text(sections: list[Section], verdicts: list[Verdict], elapsed: float
     for section in sections:
         out.append("")
         out.append(f"{section.workload.title}  [{_section_note(section)}]")
-        table = [HEADERS, *(_row_cells(row) for row in section.rows)]
-        widths = [max(len(cells[i]) for cells in table) for i in range(len(HEADERS))]
-        right = {3, 4, 5}
+        headers = _headers(section)
+        table = [headers, *(_row_cells(row, section) for row in section.rows)]
+        widths = [max(len(cells[i]) for cells in table) for i in range(len(headers))]
+        right = {i for i, name in enumerate(headers) if name in NUMERIC}
         for cells in table:
             parts = [
                 cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
@@ -1137,7 +1366,9 @@ def render_markdown(
         "# Benchmarks",
         "",
         "How much unicancel costs next to the cancellation primitives it replaces: native",
-        "`asyncio.timeout`, anyio's cancel scopes, quattro's, and trio's own `CancelScope`.",
+        "`asyncio.timeout`, anyio's cancel scopes, quattro's, and trio's own `CancelScope`;",
+        "and unicancel's `TaskGroup` next to `asyncio.TaskGroup`, anyio's task groups and",
+        "trio's nurseries.",
         "",
         "## Method",
         "",
@@ -1148,8 +1379,10 @@ def render_markdown(
         "is paused, as `timeit` does. The value shown is the **median** of several repeats;",
         "the systems of a workload are interleaved repeat by repeat so that machine drift",
         "hits them alike, and the spread column is half the range of the repeats relative",
-        "to the median. Workload 5 instead reports process CPU time (`time.process_time()`)",
-        "per wall-clock second. The ratio column is unicancel divided by that anchor, both",
+        "to the median. Workload 6 times one group of N children and reports the cost per",
+        "child. Workloads 5, 7 and 8 instead report process CPU time",
+        "(`time.process_time()`) per wall-clock second of a wait, and the wall time of that",
+        "wait. The ratio column is unicancel divided by that anchor, both",
         "measured in the same run: lower is better, below 1.00x means unicancel is faster.",
         "Absolute numbers drift between machines and runs; compare ratios.",
         "",
@@ -1169,6 +1402,27 @@ def render_markdown(
         f"   for {CLEANUP:g} s protected from re-delivery; the scope is cancelled and the",
         "   host waits in the task group's exit for the child. A level-triggered",
         "   implementation that re-delivers by polling burns a core during that wait.",
+        f"6. **Cancel a group of N sleeping children** (N = {N_OPS['group'][0]:,};",
+        f"   {N_OPS['group'][1]:,} with `--quick`): create the group, start N children",
+        f"   that sleep {GROUP_SLEEP:g} s, let them all block (asyncio: one `sleep(0)`;",
+        "   trio: `trio.testing.wait_all_tasks_blocked()`), cancel, and wait for the",
+        "   block to exit; cost per child. unicancel: a `TaskGroup` inside a `CancelScope`",
+        "   that is cancelled. Native asyncio: an `asyncio.TaskGroup` inside",
+        "   `asyncio.timeout(None)` rescheduled to now (the anchor of the targets), and,",
+        "   for comparison, the same group cancelled by raising out of its body. anyio",
+        "   and trio: `tg.cancel_scope.cancel()` / `nursery.cancel_scope.cancel()`.",
+        "7. **CPU in a `Condition.wait()` re-acquire loop** (anyio #884): a task in a",
+        "   scope waits in `asyncio.Condition.wait()`; another task takes the lock,",
+        f"   cancels the scope and holds the lock for {HOLD:g} s with a plain sleep. The",
+        "   cancelled `wait()` loops on re-acquiring the lock, catching `CancelledError`,",
+        "   until the lock is free; measured from the cancel to the scope's exit.",
+        f"8. **CPU while a child that swallowed the cancel sleeps {LATE:g} s**: a scope",
+        "   around a native `asyncio.TaskGroup` is cancelled; the group cancels its child",
+        f"   once; the child catches that and then awaits `asyncio.sleep({LATE:g})`, and the",
+        "   host waits for it in the group's exit. The same child in a",
+        "   `unicancel.TaskGroup` (and in a trio nursery) lives inside the cancelled scope:",
+        "   its sleep is cancelled at once, so the block exits at once; its wall time is",
+        f"   the measurement (target: under {AT_ONCE * 1000:g} ms).",
         "",
         "The asyncio and uvloop rows are measured first, before anything has imported trio,",
         "as in a plain asyncio program; then the trio rows. The row `unicancel*` repeats",
@@ -1188,7 +1442,7 @@ def render_markdown(
         f"$ {command}",
         "```",
         "",
-        "`--quick` runs with small N (a smoke test for CI, well under 20 s).",
+        "`--quick` runs with small N (a smoke test for CI, under 30 s).",
         "",
         "## Results",
         "",
@@ -1197,13 +1451,14 @@ def render_markdown(
     lines.append(f"- Mode: {'quick' if quick else 'full'}, total run time {elapsed:.0f} s")
     for section in sections:
         lines += ["", f"### {section.workload.title}", "", f"{_section_note(section)}.", ""]
-        lines.append("| " + " | ".join(HEADERS[:-1]) + " | verdict |")
-        lines.append("|---|---|---|--:|--:|--:|---|---|")
+        headers = _headers(section)
+        lines.append("| " + " | ".join(headers[:-1]) + " | verdict |")
+        lines.append("|" + "|".join("--:" if name in NUMERIC else "---" for name in headers) + "|")
         for row in section.rows:
-            cells = list(_row_cells(row))
+            cells = list(_row_cells(row, section))
             cells[1] = cells[1].replace("*", "\\*")
             cells[2] = f"`{cells[2]}`"
-            cells[7] = f"**{cells[7]}**" if cells[7] else ""
+            cells[-1] = f"**{cells[-1]}**" if cells[-1] else ""
             lines.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
         if section.notes:
             lines.append("")
@@ -1227,7 +1482,7 @@ def render_markdown(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small N: a smoke run under 20 s")
+    parser.add_argument("--quick", action="store_true", help="small N: a smoke run under 30 s")
     parser.add_argument("--repeats", type=int, default=None, help="repeats per measurement")
     parser.add_argument(
         "--markdown",
