@@ -313,3 +313,37 @@ async def test_deadline_heap_stays_small() -> None:
     scheduled = getattr(asyncio.get_running_loop(), "_scheduled", None)  # uvloop has none
     if scheduled is not None:
         assert len([h for h in scheduled if not h.cancelled()]) <= 2
+
+
+async def test_no_await_slips_through_after_native_group_errors() -> None:
+    """Trap 4 follow-up (found by `unicancel compare`, lost-cancel-native-group):
+    a TaskGroup whose child failed while our scope was cancelled raises an
+    ExceptionGroup without CancelledError; the scope is still cancelled, so
+    the very next await must raise, even a bare sleep(0)."""
+    started = asyncio.Event()
+
+    async def child() -> None:
+        try:
+            started.set()
+            await asyncio.Event().wait()
+        finally:
+            raise ValueError("cleanup failed")
+
+    raised = False
+    with CancelScope() as scope:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(child())
+                await started.wait()
+                scope.cancel()
+                await asyncio.Event().wait()
+        except* ValueError:
+            pass
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raised = True
+            raise
+    assert raised
+    assert scope.cancelled_caught
+    assert _task().cancelling() == 0

@@ -18,7 +18,14 @@ from typing import Any
 from .. import _errors
 from .._scope import _ABANDONED, _EXITED, _NEW, CancelScope
 from . import _asyncio_deadlines as deadlines
-from ._asyncio_delivery import catcher, effectively_cancelled, innermost, reach, schedule
+from ._asyncio_delivery import (
+    catcher,
+    effectively_cancelled,
+    force,
+    innermost,
+    reach,
+    schedule,
+)
 from ._asyncio_private import current_task, running_loop, task_running_in
 from ._asyncio_taskgroup import AsyncioTaskGroup
 
@@ -65,15 +72,14 @@ class AsyncioBackend:
         return True
 
     def _enter_slow(self, scope: CancelScope, task: Task[Any]) -> None:
-        if scope._cancel_called:
-            schedule(task)
-            return
         loop = scope._loop
         now = loop.time()
         if scope._relative != inf:
             scope._deadline = now + scope._relative
             scope._relative = inf
-        if scope._deadline != inf:
+        if scope._cancel_called:
+            schedule(task)
+        elif scope._deadline != inf:
             self._arm(scope, loop, now)
 
     def _arm(self, scope: CancelScope, loop: AbstractEventLoop, now: float) -> None:
@@ -92,6 +98,10 @@ class AsyncioBackend:
         host: Task[Any] = scope._host  # type: ignore[assignment]
         running = task_running_in(scope._loop)
         if running is not host:
+            if host.done():
+                # Its generator is being closed after the task ended: nothing
+                # can exit these scopes any more, so do not keep the task.
+                innermost.pop(host, None)
             raise RuntimeError(
                 _errors.exited_in_other_task(scope, _task_name(host), _task_name(running))
             ) from exc
@@ -164,6 +174,8 @@ class AsyncioBackend:
             if top is not None:
                 innermost[host] = top
             raise error
+        if any(abandoned._shield for abandoned in chain) and effectively_cancelled(scope):
+            schedule(host)  # an abandoned shield was hiding a cancellation
         for abandoned in chain:
             abandoned._state = _ABANDONED
             self._disarm(abandoned)
@@ -208,15 +220,20 @@ class AsyncioBackend:
         return deadline
 
     async def checkpoint(self) -> None:
-        await self.checkpoint_if_cancelled()
+        # Yield first, then look (as trio does): a cancel made while we were
+        # away must raise here, not at the next await.
         await sleep(0)
+        await self.checkpoint_if_cancelled()
 
     async def checkpoint_if_cancelled(self) -> None:
-        # Raise directly rather than via Task.cancel(): nothing to uncancel, and
-        # an explicit checkpoint must raise even inside a deferred retry loop.
-        target = catcher(innermost.get(current_task()))
-        if target is not None:
-            raise CancelledError(target._cancel_message())
+        task = current_task()
+        if catcher(innermost.get(task)) is not None:
+            # A counted delivery, not a bare raise: asyncio.timeout and
+            # TaskGroup judge a CancelledError by cancelling(), so an
+            # uncounted one would be taken for theirs. The forced check
+            # ignores the retry-loop rule and lands on this sleep(0).
+            force(task)
+            await sleep(0)
 
     async def cancel_shielded_checkpoint(self) -> None:
         with CancelScope(shield=True):

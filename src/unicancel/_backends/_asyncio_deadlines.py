@@ -18,7 +18,7 @@ from asyncio import AbstractEventLoop, TimerHandle
 from itertools import count
 from math import inf
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, ref
 
 from ._asyncio_delivery import deliver_now
 
@@ -32,15 +32,16 @@ Entry = tuple[float, int, "CancelScope"]
 _seq = count()
 _by_loop: WeakKeyDictionary[AbstractEventLoop, _Deadlines] = WeakKeyDictionary()
 # The last loop used and its heap, read as one tuple so threads running
-# different loops never pair one loop with another's heap.
-_last: tuple[AbstractEventLoop | None, _Deadlines | None] = (None, None)
+# different loops never pair one loop with another's heap. Weak, like every
+# reference to a loop here: a closed loop must be freed.
+_last: tuple[ref[AbstractEventLoop] | None, _Deadlines | None] = (None, None)
 
 
 class _Deadlines:
     __slots__ = ("__weakref__", "handle", "heap", "live", "loop", "when")
 
     def __init__(self, loop: AbstractEventLoop) -> None:
-        self.loop = loop
+        self.loop = ref(loop)
         self.heap: list[Entry] = []
         self.live = 0
         self.handle: TimerHandle | None = None
@@ -57,13 +58,24 @@ class _Deadlines:
     def _rearm(self, when: float) -> None:
         if self.handle is not None:
             self.handle.cancel()
+        loop = self.loop()
+        if loop is None:
+            return
         self.when = when
-        self.handle = self.loop.call_at(when, self._fire)
+        self.handle = loop.call_at(when, self._fire)
 
     def forget(self) -> None:
         self.live -= 1
         heap = self.heap
-        if len(heap) > 64 and len(heap) > 2 * self.live:
+        if not self.live:
+            # Nothing armed: drop the timer and the dead entries now, so no
+            # exited scope (nor its task) and no loop is kept alive by us.
+            if self.handle is not None:
+                self.handle.cancel()
+                self.handle = None
+            self.when = inf
+            heap.clear()
+        elif len(heap) > 64 and len(heap) > 2 * self.live:
             heap[:] = [e for e in heap if e[2]._timer is e]
             heapq.heapify(heap)
 
@@ -71,7 +83,10 @@ class _Deadlines:
         self.handle = None
         # The loop decided `when` is due (its clock resolution allows firing a
         # hair early), so everything up to `when` expires now.
-        limit = max(self.when, self.loop.time())
+        loop = self.loop()
+        if loop is None:
+            return
+        limit = max(self.when, loop.time())
         self.when = inf
         heap = self.heap
         due: list[CancelScope] = []
@@ -96,11 +111,11 @@ class _Deadlines:
 def _for(loop: AbstractEventLoop) -> _Deadlines:
     global _last
     last_loop, deadlines = _last
-    if last_loop is not loop or deadlines is None:
+    if last_loop is None or last_loop() is not loop or deadlines is None:
         deadlines = _by_loop.get(loop)
         if deadlines is None:
             deadlines = _by_loop[loop] = _Deadlines(loop)
-        _last = (loop, deadlines)
+        _last = (ref(loop), deadlines)
     return deadlines
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "catcher",
     "deliver_now",
     "effectively_cancelled",
+    "force",
     "innermost",
     "reach",
     "schedule",
@@ -84,6 +85,12 @@ def _await_site(task: Task[Any]) -> tuple[tuple[object, int], ...]:
     while obj is not None:
         frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
         if frame is None:
+            if not isinstance(obj, Future) and type(obj).__name__ != "FutureIter":
+                # An async generator's asend()/athrow(), a coroutine wrapper:
+                # the await inside is hidden, so this site matches no other
+                # (never mistake distinct awaits for a retry loop). A future,
+                # or the C iterator awaiting one, is the normal bottom.
+                site.append((obj, id(obj)))
             break
         site.append((frame.f_code, frame.f_lasti))
         obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
@@ -136,6 +143,14 @@ def schedule(task: Task[Any]) -> None:
     _delivery(task).schedule()
 
 
+def force(task: Task[Any]) -> None:
+    """Like schedule(), for an explicit checkpoint of a cancelled task: the
+    delivery ignores the retry-loop rule (the caller asked to be cancelled)."""
+    delivery = _delivery(task)
+    delivery._forced = True
+    delivery.schedule()
+
+
 class Members:
     """Tasks attached below a scope that is not theirs (a task group's
     children, a child inside ``start()``). Registered with every scope above
@@ -184,6 +199,7 @@ class _Delivery:
     never cancelled by a scope pay nothing) and dropped when it finishes."""
 
     __slots__ = (
+        "_forced",
         "_hooked",
         "_kept",
         "_loop",
@@ -193,6 +209,7 @@ class _Delivery:
         "_target",
         "_task",
         "_waiter",
+        "_watched",
     )
 
     def __init__(self, task: Task[Any]) -> None:
@@ -211,6 +228,10 @@ class _Delivery:
         self._repeats = 0
         # Future we watch for a wake-up that is not ours.
         self._hooked: Future[Any] | None = None
+        # Future we already have a done-callback on (never add a second).
+        self._watched: Future[Any] | None = None
+        # An explicit checkpoint asked for a delivery: skip the retry-loop rule.
+        self._forced = False
 
     def schedule(self) -> None:
         if not self._pending:
@@ -225,11 +246,15 @@ class _Delivery:
 
     def _on_wake(self, fut: Future[Any]) -> None:
         # The task's own wake-up callback was added before this one, so the
-        # task has run its step by the time the check below runs.
+        # task has just run its step. Check now, not in a later batch: if
+        # that step ended in a bare yield, a batch would run after the next
+        # step too, and one await would slip through uncancelled.
+        if fut is self._watched:
+            self._watched = None
         if fut is self._hooked:
             self._hooked = None
             self._repeats = 0
-        self.schedule()
+        self.deliver()
 
     def _hook(self, fut: Future[Any] | None, *, progress: bool) -> None:
         if fut is None:
@@ -246,7 +271,9 @@ class _Delivery:
             # Its wake-up is queued already; the next batch runs after it.
             self.schedule()
             return
-        fut.add_done_callback(self._on_wake)
+        if self._watched is not fut:
+            self._watched = fut
+            fut.add_done_callback(self._on_wake)
 
     def check(self) -> None:
         self._pending = False
@@ -284,7 +311,12 @@ class _Delivery:
             # queued (waiter done) or the waiter is a Task ignoring cancel().
             self._hook(waiter, progress=False)
             return
-        if target is self._target:
+        if self._forced:
+            self._forced = False
+            self._target = target
+            self._site = None
+            self._repeats = 0
+        elif target is self._target:
             # The task caught the cancellation and is suspended again inside
             # the same cancelled scope: level-triggered, so cancel again,
             # unless this is a retry loop at the same await.

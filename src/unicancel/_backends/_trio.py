@@ -110,7 +110,13 @@ class TrioBackend:
             native.cancel_called  # noqa: B018 - the read has the effect
 
     def deadline_changed(self, scope: CancelScope) -> None:
-        scope._native.deadline = scope._deadline  # type: ignore[attr-defined]
+        native: trio.CancelScope = scope._native  # type: ignore[assignment]
+        if not scope._cancel_called and native.cancel_called:
+            # The old deadline already cancelled the scope: keep that on record.
+            scope._cancel_called = True
+            scope._origin = CancelOrigin.DEADLINE
+            scope._reason = None
+        native.deadline = scope._deadline
 
     def shield_changed(self, scope: CancelScope) -> None:
         scope._native.shield = scope._shield  # type: ignore[attr-defined]
