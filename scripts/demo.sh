@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Run the cross-backend demo: the same cancel-scope code on asyncio, uvloop and
-# trio, traces printed side by side (exit 1 if they differ).
+# The main job. First the cross-backend demo: the same cancel-scope code on
+# asyncio, uvloop and trio, traces printed side by side. Then the comparison:
+# `python -m unicancel compare` runs every scenario of the catalogue on plain
+# asyncio, uvloop, trio, anyio (both backends) and unicancel (both backends)
+# and prints the scenario x system table. Exit 1 if the demo's columns differ
+# or unicancel's two columns disagree on any scenario (both run to the end).
 #
 #   bash scripts/demo.sh
 #
 # Uses the newest Python >= 3.11 found (pyenv versions, then python3.N /
 # python3 on PATH) and a venv at .venv/demo, created on first use and
-# reinstalled (-e '.[trio]' plus uvloop) only when the install-relevant parts
-# of pyproject.toml or the interpreter changed.
+# reinstalled (-e '.[compare]': trio, anyio, uvloop) only when the
+# install-relevant parts of pyproject.toml or the interpreter changed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -47,9 +51,8 @@ fi
 mkdir -p "$ROOT/.venv"
 exec {lock_fd}>"$ROOT/.venv/.demo.lock"
 flock "$lock_fd" 2>/dev/null || true
-extras="trio"
+extras="compare"  # trio, anyio and (where it builds) uvloop
 packages=(-e ".[$extras]")
-[[ $(uname -s) == MINGW* || $(uname -s) == MSYS* ]] || packages+=(uvloop)
 want=$({ install_config; echo "${packages[*]}"; "$best" -VV; } | sha256sum | cut -c1-64)
 stamp=$VENV/.unicancel-stamp
 if ! [[ -f $stamp && $(<"$stamp") == "$want" ]] || ! "$VENV/bin/python" -c \
@@ -68,4 +71,8 @@ if ! [[ -f $stamp && $(<"$stamp") == "$want" ]] || ! "$VENV/bin/python" -c \
 fi
 exec {lock_fd}>&-
 
-exec "$VENV/bin/python" -m unicancel demo </dev/null
+status=0
+"$VENV/bin/python" -m unicancel demo </dev/null || status=1
+echo
+"$VENV/bin/python" -m unicancel compare </dev/null || status=1
+exit $status

@@ -1,8 +1,12 @@
-"""Command line: ``python -m unicancel demo``.
+"""Command line: ``python -m unicancel demo`` and ``python -m unicancel compare``.
 
 The demo runs the same cancellation code (:mod:`unicancel._demo`) on asyncio,
 on asyncio with uvloop and on trio (each when installed), prints what each run
 observed side by side, and exits with status 1 if the runs disagree.
+
+``compare`` (:mod:`unicancel._compare`) runs a catalogue of scenarios, each
+written idiomatically for plain asyncio, trio, anyio and unicancel, on every
+installed system, and prints a scenario x system table.
 """
 
 from __future__ import annotations
@@ -110,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the same cancel-scope code on asyncio (and uvloop) and trio, "
         "print what each observed side by side, and exit 1 if they differ.",
     )
+    from ._compare import _cli
+
+    _cli.add_parser(commands)
     return parser
 
 
@@ -119,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo()
+    if args.command == "compare":
+        from ._compare import _cli
+
+        return _cli.run(args)
     parser.print_help()
     return 0
 

@@ -26,6 +26,7 @@ __all__ = [
     "UNICANCEL_ASYNCIO",
     "UNICANCEL_TRIO",
     "UVLOOP",
+    "Entry",
     "PlainVariant",
     "Result",
     "Scenario",
@@ -33,6 +34,7 @@ __all__ = [
     "System",
     "Trace",
     "UnicancelVariant",
+    "comparable",
     "exc_name",
 ]
 
@@ -109,12 +111,13 @@ class Scenario:
 
 def exc_name(exc: BaseException | None) -> str:
     """A backend-neutral name: both cancelled exceptions are "Cancelled";
-    exception groups list their leaves, sorted (child order is scheduling)."""
+    exception groups read ``EG[...]`` and list their leaves, sorted (the
+    order of children is a scheduling detail)."""
     if exc is None:
         return "nothing"
     if isinstance(exc, BaseExceptionGroup):
         leaves = sorted(exc_name(e) for e in exc.exceptions)
-        return f"ExceptionGroup[{', '.join(leaves)}]"
+        return f"EG[{', '.join(leaves)}]"
     if isinstance(exc, asyncio.CancelledError):
         return "Cancelled"
     cls = type(exc)
@@ -133,23 +136,44 @@ def _show(value: object) -> str:
     return str(value)
 
 
+#: One trace entry: [what, value] or, for system-specific details that are
+#: shown but not compared across systems, [what, value, "info"].
+Entry = list[str]
+
+
 class Trace:
-    """What one run observed: an ordered list of (what, value) entries."""
+    """What one run observed: an ordered list of entries (see :data:`Entry`)."""
 
     def __init__(self) -> None:
-        self.entries: list[tuple[str, str]] = []
+        self.entries: list[Entry] = []
 
     def __call__(self, what: str, value: object = "") -> None:
         """Record that *what* was observed with *value* (bools read yes/no,
         exceptions by :func:`exc_name`)."""
-        self.entries.append((what, _show(value)))
+        self.entries.append([what, _show(value)])
+
+    def info(self, what: str, value: object = "") -> None:
+        """Record a detail only some systems have (``cancelling()``, a scope's
+        ``cancelled_caught``...): shown, but left out when traces of
+        different systems are compared."""
+        self.entries.append([what, _show(value), "info"])
+
+    @staticmethod
+    def show(value: object) -> str:
+        """How :meth:`__call__` renders *value*."""
+        return _show(value)
 
     def get(self, what: str) -> str | None:
         """The last value recorded for *what*, or None."""
-        for key, value in reversed(self.entries):
-            if key == what:
-                return value
+        for entry in reversed(self.entries):
+            if entry[0] == what:
+                return entry[1]
         return None
+
+
+def comparable(trace: list[Entry]) -> list[Entry]:
+    """The entries compared across systems (without info entries)."""
+    return [entry for entry in trace if len(entry) == 2]
 
 
 @dataclass
@@ -160,7 +184,7 @@ class Result:
     status: Status
     #: Value of the scenario's headline entry (or "hang", "missing", ...).
     headline: str
-    trace: list[tuple[str, str]]
+    trace: list[Entry]
     #: Wall time of the run in seconds (not part of any comparison).
     elapsed: float = 0.0
     #: Why the run could not give a trace (missing module, error text).

@@ -1,0 +1,141 @@
+"""The ``compare`` subcommand of ``python -m unicancel``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import SCENARIOS, build_report, render, select_scenarios, select_systems
+from ._docs import docs_differences, render_docs
+from ._explain import render_explain
+from ._model import SYSTEMS
+from ._report import Report
+from ._runner import DEFAULT_TIMEOUT
+
+__all__ = ["DOCS_PATH", "add_parser", "run"]
+
+DOCS_PATH = "docs/backend-semantics.md"
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``compare`` and its options to the subcommands of the main parser."""
+    systems = ", ".join([*(s.name for s in SYSTEMS), "anyio", "unicancel", "all"])
+    parser = commands.add_parser(
+        "compare",
+        help="run the scenario catalogue on every backend and compare the traces",
+        description="Run each scenario, written idiomatically for plain asyncio, trio, anyio "
+        "and unicancel, on every installed system; print a scenario x system table. Exit "
+        "status 1 if unicancel's two columns disagree (a unicancel bug).",
+    )
+    parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this scenario (repeat, or separate names with commas)",
+    )
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=[],
+        metavar="SYSTEM",
+        help=f"only these columns (space or comma separated): {systems}",
+    )
+    parser.add_argument(
+        "--explain", metavar="NAME", help="show each system's code next to its trace"
+    )
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="safety timeout per run; a run that exceeds it is a HANG "
+        f"(default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--from-json",
+        metavar="FILE",
+        type=Path,
+        help="render a report saved with --format json instead of running the scenarios",
+    )
+    docs = parser.add_mutually_exclusive_group()
+    docs.add_argument(
+        "--write-docs",
+        nargs="?",
+        const=DOCS_PATH,
+        metavar="PATH",
+        help=f"write the generated backend-semantics page (default {DOCS_PATH})",
+    )
+    docs.add_argument(
+        "--check-docs",
+        nargs="?",
+        const=DOCS_PATH,
+        metavar="PATH",
+        help="exit 1 if the backend-semantics page is stale",
+    )
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part for value in values for part in value.split(",") if part]
+
+
+def _fail(message: str) -> int:
+    print(f"python -m unicancel compare: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _docs(args: argparse.Namespace, report: Report) -> int:
+    missing = [s["name"] for s in report["systems"] if not s["available"]]
+    complete = len(report["scenarios"]) == len(SCENARIOS) and len(report["systems"]) == len(SYSTEMS)
+    if missing or not complete:
+        why = f"not installed: {', '.join(missing)}" if missing else "--scenario/--systems given"
+        return _fail(f"the docs page needs every scenario on every system ({why})")
+    page = render_docs(report)
+    if args.write_docs:
+        Path(args.write_docs).write_text(page, encoding="utf-8")
+        print(f"wrote {args.write_docs} (Python {report['python']['version']})")
+        return 0
+    try:
+        on_disk = Path(args.check_docs).read_text(encoding="utf-8")
+    except OSError as exc:
+        return _fail(f"cannot read {args.check_docs}: {exc}")
+    diff = docs_differences(on_disk, page, report["python"]["minor"])
+    if diff:
+        print("\n".join(diff))
+        print(
+            f"\n{args.check_docs} is stale: regenerate it with "
+            f"`python -m unicancel compare --write-docs {args.check_docs}`"
+        )
+        return 1
+    print(f"{args.check_docs} is up to date")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``compare`` with parsed *args*; return the exit status."""
+    if args.list:
+        width = max(len(s.name) for s in SCENARIOS)
+        for s in SCENARIOS:
+            print(f"{s.name:{width}}  {s.title}")
+        return 0
+    try:
+        names = _split(args.scenario) + ([args.explain] if args.explain else [])
+        scenarios = select_scenarios(names)
+        systems = select_systems(_split(args.systems))
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.from_json:
+        report: Report = json.loads(args.from_json.read_text(encoding="utf-8"))
+    else:
+        report = build_report(scenarios, systems, args.timeout)
+    if args.write_docs or args.check_docs:
+        return _docs(args, report)
+    if args.explain:
+        sys.stdout.write(render_explain(select_scenarios([args.explain])[0], report, args.format))
+        return 0
+    sys.stdout.write(render(report, args.format))
+    return 1 if report["unicancel_disagreements"] else 0

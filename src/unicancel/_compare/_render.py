@@ -1,0 +1,265 @@
+"""Render a report (the dict from :func:`build_report`, or its JSON) as a
+text table, markdown or JSON.
+
+Cells show each scenario's headline observation. Where the systems differ,
+each cell is prefixed with a letter: the same letter means the same full
+trace. A ``!`` marks rows where unicancel's two columns disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from ._model import comparable
+from ._report import Report, classes
+
+__all__ = [
+    "Format",
+    "cell",
+    "render",
+    "scenario_section",
+    "sentence",
+    "summary_table",
+    "systems_line",
+    "trace_text",
+    "versions_line",
+]
+
+Format = Literal["text", "markdown", "json"]
+
+#: Longest cell text in the text table; longer headlines are cut with "~".
+CELL_WIDTH = 22
+
+
+def versions_line(report: Report) -> str:
+    py = report["python"]
+    libs = ", ".join(
+        f"{name} {version or 'not installed'}" for name, version in report["versions"].items()
+    )
+    return f"Python {py['version']} ({py['implementation']}); {libs}"
+
+
+def systems_line(report: Report) -> list[str]:
+    """One note per system that could not run."""
+    return [
+        f"{s['name']}: {s['missing']} is not installed, so its column is empty"
+        for s in report["systems"]
+        if not s["available"]
+    ]
+
+
+def cell(result: dict[str, Any], letter: str | None) -> str:
+    """The text of one cell (without width handling)."""
+    status = result["status"]
+    text = {"missing": "-", "hang": "HANG"}.get(status, result["headline"])
+    return f"{letter} {text}" if letter else text
+
+
+def _row_cells(entry: dict[str, Any], names: Sequence[str]) -> list[str]:
+    letters = entry["classes"] if entry["differs"] else {}
+    return [cell(entry["results"][name], letters.get(name)) for name in names]
+
+
+def _same_as(report: Report, names: Sequence[str], reference: str) -> list[str]:
+    """Per system: on how many scenarios its trace equals *reference*'s."""
+    counts = []
+    for name in names:
+        same = total = 0
+        for entry in report["scenarios"]:
+            a, b = entry["results"].get(name), entry["results"].get(reference)
+            if a is None or b is None or "missing" in (a["status"], b["status"]):
+                continue
+            total += 1
+            same += comparable(a["trace"]) == comparable(b["trace"]) and a["status"] == b["status"]
+        counts.append(f"{same}/{total}" if total else "-")
+    return counts
+
+
+def _verdict(report: Report) -> list[str]:
+    entries = report["scenarios"]
+    differ = sum(e["headline_differs"] for e in entries)
+    detail = sum(e["differs"] and not e["headline_differs"] for e in entries)
+    lines = [
+        f"{len(entries)} scenarios: the table's cells differ between systems on {differ}; "
+        f"on {detail} more the cells agree but the traces differ in detail."
+    ]
+    checked = [e for e in entries if e["unicancel_agree"] is not None]
+    bad = report["unicancel_disagreements"]
+    if not checked:
+        lines.append("unicancel's two columns were not both run: nothing to check.")
+    elif bad:
+        lines.append(
+            f"unicancel-asyncio and unicancel-trio DISAGREE on {len(bad)} of {len(checked)}: "
+            + ", ".join(bad)
+            + " (each is a unicancel bug; see --explain NAME)."
+        )
+    else:
+        lines.append(f"unicancel-asyncio and unicancel-trio agree on all {len(checked)}.")
+    return lines
+
+
+def _text(report: Report) -> str:
+    names = [s["name"] for s in report["systems"]]
+    rows = [(e, _row_cells(e, names)) for e in report["scenarios"]]
+    footer = _same_as(report, names, "trio")
+    width = max([12, *(len(c) for _, cells in rows for c in cells), *(len(c) for c in footer)])
+    width = min(width, CELL_WIDTH)
+    first = max([len("scenario"), *(len(e["name"]) for e, _ in rows)])
+
+    def fit(text: str) -> str:
+        return text if len(text) <= width else text[: width - 1] + "~"
+
+    def line(mark: str, name: str, cells: Sequence[str]) -> str:
+        return f"{mark:2}{name:{first}}  " + "  ".join(f"{fit(c):{width}}" for c in cells)
+
+    headers = [s["header"] for s in report["systems"]]
+    out = [
+        "unicancel compare: the same situations, written idiomatically for each system",
+        versions_line(report),
+        *(f"note: {note}" for note in systems_line(report)),
+        "",
+        line("", "", [h[0] for h in headers]).rstrip(),
+        line("", "scenario", [h[1] for h in headers]).rstrip(),
+        line("", "-" * first, ["-" * width] * len(names)),
+    ]
+    for entry, cells in rows:
+        mark = "*" if entry["headline_differs"] else ""
+        mark = ("!" if entry["unicancel_agree"] is False else "") + mark
+        out.append(line(mark, entry["name"], cells).rstrip())
+    out.append(line("", "-" * first, ["-" * width] * len(names)))
+    out.append(line("", "same trace as trio", footer).rstrip())
+    out += [
+        "",
+        "*  the cells differ between systems",
+        "!  unicancel's two columns disagree (a bug in unicancel)",
+        "A  letters, where traces differ: the same letter means an identical trace",
+        "   (system-specific details such as cancelling() counts left out)",
+        "-  not installed; HANG: no result within the safety timeout; EG = ExceptionGroup",
+        "",
+        "What each cell shows:",
+        *(f"  {e['name']}: {e['headline']}" for e in report["scenarios"]),
+        "",
+        *_verdict(report),
+        f"Ran {len(rows) * len(names)} runs in {report['elapsed']:.1f}s; "
+        "`--explain NAME` shows each system's code next to its trace.",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def sentence(text: str) -> str:
+    """*text* ending with a full stop, unless it already ends with punctuation."""
+    return text if text[-1:] in ".?!" else text + "."
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _markdown(report: Report) -> str:
+    names = [s["name"] for s in report["systems"]]
+    out = [
+        "# unicancel compare",
+        "",
+        versions_line(report) + ".",
+        "",
+        *(f"- note: {note}" for note in systems_line(report)),
+        "",
+        summary_table(report, names),
+        "",
+        *_verdict(report),
+        "",
+    ]
+    for entry in report["scenarios"]:
+        out += scenario_section(entry, names)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def summary_table(
+    report: Report, names: Sequence[str], hidden: dict[str, set[str]] | None = None
+) -> str:
+    """The scenario x system table in markdown. *hidden* maps a scenario to
+    systems whose cell is replaced by a pointer (Python-dependent cells)."""
+    hidden = hidden or {}
+    head = "| scenario (cell shows) | " + " | ".join(
+        " ".join(s["header"]).strip() for s in report["systems"] if s["name"] in names
+    )
+    rows = [head + " |", "|---" * (len(names) + 1) + "|"]
+    for entry in report["scenarios"]:
+        skip = hidden.get(entry["name"], set())
+        letters = classes(entry["results"], exclude=sorted(skip))
+        differs = len(set(letters.values())) > 1
+        shown = {r["headline"] for n, r in entry["results"].items() if n not in skip}
+        cells = []
+        for name in names:
+            if name in skip:
+                cells.append("varies by Python ‡")
+            else:
+                cells.append(
+                    _md_escape(cell(entry["results"][name], letters.get(name) if differs else None))
+                )
+        mark = " ≠" if len(shown) > 1 else ""
+        unicancel = {"unicancel-asyncio", "unicancel-trio"}
+        mark += " ⚠" if entry["unicancel_agree"] is False and not unicancel & skip else ""
+        rows.append(
+            f"| [`{entry['name']}`](#{entry['name']}){mark}<br>{_md_escape(entry['headline'])} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(rows)
+
+
+def trace_text(result: dict[str, Any]) -> str:
+    """A trace on one line: ``what: value; (what: value)``, info in parentheses."""
+    parts = []
+    for what, value, *info in result["trace"]:
+        text = f"{what}: {value}" if value else what
+        parts.append(f"({text})" if info else text)
+    if result["status"] != "ok":
+        parts.append(f"[{result['status']}: {result['detail']}]")
+    return "; ".join(parts) or "(no trace)"
+
+
+def scenario_section(
+    entry: dict[str, Any], names: Sequence[str], skip: Sequence[str] = ()
+) -> list[str]:
+    """Markdown for one scenario: description and traces grouped by class."""
+    out = [
+        f'<a id="{entry["name"]}"></a>',
+        f"### {entry['name']}",
+        "",
+        f"**{sentence(entry['title'])}** {entry['description']} "
+        f"*(covers: {', '.join(entry['covers'])})*",
+        "",
+    ]
+    letters = classes({n: entry["results"][n] for n in names}, exclude=skip)
+    groups: dict[str, list[str]] = {}
+    for name, letter in letters.items():
+        groups.setdefault(letter, []).append(name)
+    for letter, members in groups.items():
+        result = entry["results"][members[0]]
+        tag = f"**{letter}** " if len(groups) > 1 else ""
+        out.append(f"- {tag}{', '.join(members)}: {_md_escape(trace_text(result))}")
+    missing = [n for n in names if entry["results"][n]["status"] == "missing"]
+    if missing:
+        out.append(f"- not installed: {', '.join(missing)}")
+    if skip:
+        out.append(
+            f"- {', '.join(skip)}: depends on the Python version, see [below](#python-dependent)."
+        )
+    if entry["unicancel_agree"] is False and not {"unicancel-asyncio", "unicancel-trio"} & set(
+        skip
+    ):
+        out.append("- ⚠ unicancel's two columns disagree: a bug to fix in unicancel.")
+    out.append("")
+    return out
+
+
+def render(report: Report, fmt: Format = "text") -> str:
+    """The report as text, markdown or JSON."""
+    if fmt == "json":
+        return json.dumps(report, indent=2) + "\n"
+    if fmt == "markdown":
+        return _markdown(report)
+    return _text(report)

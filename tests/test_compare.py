@@ -1,0 +1,521 @@
+"""``python -m unicancel compare``: the scenario catalogue, its pinned outcomes,
+the agreement of unicancel's two columns, the generated docs page and the CLI.
+
+The pins below are what each system does today (trio 0.35, anyio 4.16,
+CPython 3.11-3.13). A failure here after an upgrade means a library changed
+its cancellation behaviour: check the scenario with ``--explain NAME``, then
+update the pin and regenerate the docs page (on Python 3.13):
+``python -m unicancel compare --write-docs docs/backend-semantics.md``.
+The headline pins are the short form; the docs staleness test compares every
+full trace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from unicancel.__main__ import main
+from unicancel._compare import (
+    SCENARIOS,
+    SYSTEMS,
+    Report,
+    Scenario,
+    build_report,
+    docs_differences,
+    render,
+    render_docs,
+    select_scenarios,
+    select_systems,
+)
+from unicancel._compare._model import UVLOOP, Trace, comparable, exc_name
+from unicancel._compare._runner import run_one
+
+DOCS = Path(__file__).parent.parent / "docs" / "backend-semantics.md"
+MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
+NAMES = tuple(s.name for s in SYSTEMS)
+#: Marks a cell that depends on the Python minor version (see BY_PYTHON).
+PY = "<by python>"
+
+# Headline per system, in column order: asyncio, uvloop, trio, anyio-asyncio,
+# anyio-trio, unicancel-asyncio, unicancel-trio.
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "edge-vs-level": ("1 of 3", "1 of 3", "3 of 3", "3 of 3", "3 of 3", "3 of 3", "3 of 3"),
+    "await-that-does-not-suspend": (
+        *("a later await", "a later await", "the set event", "the set event"),
+        *("the set event", "a later await", "the set event"),
+    ),
+    "cancel-before-entering": ("never ran", "never ran", "ran", "ran", "ran", "ran", "ran"),
+    "except-exception": ("no",) * 7,
+    "swallowed-cancel": ("1 of 3", "1 of 3", "3 of 3", "3 of 3", "3 of 3", "2 of 3", "3 of 3"),
+    "double-cancel": ("first",) * 7,
+    "cancel-finished-task": ("no effect",) * 7,
+    "cpu-loop-no-checkpoint": ("10000",) * 7,
+    "cpu-loop-with-checkpoint": ("1000",) * 7,
+    "await-in-finally": ("returned", "returned", *("Cancelled",) * 5),
+    "shield-vs-asyncio-shield": ("yes", "yes", "no", "no", "no", "no", "no"),
+    "asyncgen-cleanup-aclosing": ("returned", "returned", *("Cancelled",) * 5),
+    "asyncgen-cleanup-gc": (
+        *("returned", "returned", "Cancelled", "returned"),
+        *("Cancelled", "returned", "Cancelled"),
+    ),
+    "timeout-expires": ("TimeoutError", "TimeoutError", "TooSlowError", *("TimeoutError",) * 4),
+    "fail-after-explicit-cancel": ("Cancelled", "Cancelled", "TooSlowError", *("nothing",) * 4),
+    "wait-for-timeout": (PY, PY, "TooSlowError", *("TimeoutError",) * 4),
+    "timeout-swallowed": (
+        *("partial result", "partial result", "TooSlowError"),
+        *("TimeoutError",) * 4,
+    ),
+    "nested-timeouts-outer-fires": ("outer",) * 7,
+    "nested-timeouts-inner-fires": ("inner",) * 7,
+    "nested-timeouts-both-expired": ("outer",) * 7,
+    "deadline-in-past": ("Cancelled",) * 7,
+    "deadline-in-past-no-checkpoint": ("nothing",) * 7,
+    "deadline-moved-into-past": ("Cancelled",) * 7,
+    "bare-task-orphaned": ("yes", "yes", "no", "no", "no", "no", "no"),
+    "group-child-error": ("EG[ValueError]",) * 7,
+    "gather-return-exceptions": ("2 / 1 / 0", "2 / 1 / 0", *("1 / 1 / 1",) * 5),
+    "group-errors-win": ("EG[ValueError]",) * 7,
+    "group-errors-win-lost-cancel": (PY, PY, "yes", "yes", "yes", "yes", "yes"),
+    "lost-cancel-native-group": (PY, PY, "yes", PY, "yes", PY, "yes"),
+    "cancel-leaving-group": ("caught it", "caught it", "missed it", *("caught it",) * 4),
+    "shutdown-leftover-tasks": ("after main", "after main", *("before main",) * 5),
+    "stop-flag-graceful": ("gracefully",) * 7,
+    "stop-flag-forced": ("the grace wait", "the grace wait", *("the forced cancel",) * 5),
+    "cancel-from-thread": ("Cancelled",) * 7,
+    "cancel-during-thread-call": (
+        *("immediately", "immediately", "after the thread", "after the thread"),
+        *("after the thread", "immediately", "after the thread"),
+    ),
+    "spin-while-cancelled": ("bounded",) * 7,
+    "spin-native-group": ("bounded", "bounded", "bounded", "every iteration", *("bounded",) * 3),
+    "two-cancels-one-iteration": ("yes",) * 7,
+    "uncancel-balance-after-swallow": ("yes",) * 7,
+    "stray-cancel-after-uncancel": (PY, PY, *("returned",) * 5),
+    "cross-task-cancel-not-counted": ("yes",) * 7,
+    "misnesting-out-of-order": ("accepted", "accepted", *("RuntimeError",) * 5),
+    "misnesting-async-generator": ("accepted", "accepted", *("RuntimeError",) * 5),
+    "stuck-cancel-detection": (
+        *("yes: stubborn", "yes: stubborn", "no API", "yes: stubborn"),
+        *("yes: stubborn", "no API", "no API"),
+    ),
+}
+
+_WAIT_FOR = [["inner await saw", "Cancelled"], ["inner cleanup", "ran"]]
+_WAIT_FOR_311 = [["inner runs in the caller's task", "no"], *_WAIT_FOR]
+_WAIT_FOR_312 = [["inner runs in the caller's task", "yes"], *_WAIT_FOR]
+_LOST = [["parent caught", "the ValueError"], ["parent's next await", "returned"]]
+_KEPT = [["parent caught", "the ValueError"], ["parent's next await", "Cancelled"]]
+_LOST_BY_PYTHON = {
+    "3.11": [*_LOST, ["cancellation survived", "no"]],
+    "3.12": [*_LOST, ["cancellation survived", "no"]],
+    "3.13": [*_KEPT, ["cancellation survived", "yes"]],
+}
+_STRAY_BY_PYTHON = {
+    "3.11": [["next await", "stray Cancelled"]],
+    "3.12": [["next await", "stray Cancelled"]],
+    "3.13": [["next await", "returned"]],
+}
+#: Full traces (info entries left out) of the cells that differ between
+#: Python minor versions. A newer minor is held to the newest pin.
+BY_PYTHON: dict[tuple[str, str], dict[str, list[list[str]]]] = {
+    ("wait-for-timeout", system): {
+        "3.11": [*_WAIT_FOR_311, ["caller saw", "TimeoutError"]],
+        "3.12": [*_WAIT_FOR_312, ["caller saw", "TimeoutError"]],
+        "3.13": [*_WAIT_FOR_312, ["caller saw", "TimeoutError"]],
+    }
+    for system in ("asyncio", "uvloop")
+}
+BY_PYTHON |= {
+    (name, s): _LOST_BY_PYTHON
+    for name in ("group-errors-win-lost-cancel", "lost-cancel-native-group")
+    for s in ("asyncio", "uvloop")
+}
+# Fixed in unicancel (the wake-up check ran one step late): kept everywhere.
+BY_PYTHON[("lost-cancel-native-group", "unicancel-asyncio")] = {
+    version: [*_KEPT, ["cancellation survived", "yes"]] for version in ("3.11", "3.12", "3.13")
+}
+BY_PYTHON[("lost-cancel-native-group", "anyio-asyncio")] = {
+    "3.11": [*_KEPT, ["cancellation survived", "yes"]],
+    "3.12": [*_KEPT, ["cancellation survived", "yes"]],
+    "3.13": [*_KEPT, ["escaped the run", "Cancelled"]],
+}
+BY_PYTHON |= {("stray-cancel-after-uncancel", s): _STRAY_BY_PYTHON for s in ("asyncio", "uvloop")}
+
+#: Scenarios on which unicancel-asyncio and unicancel-trio disagree today.
+#: Each is a bug to fix (reported with a reproducer); the strict xfail turns
+#: into a failure once it is fixed, so this list shrinks with the fixes.
+KNOWN_DISAGREEMENTS = {
+    "swallowed-cancel": "same-site retry rule (docs/semantics.md difference 1) skips re-deliveries",
+    "await-that-does-not-suspend": "an asyncio await that does not suspend is no checkpoint",
+    "asyncgen-cleanup-gc": "native async-generator finalizers: trio cancels and warns",
+    "lost-cancel-native-group": "native groups' shapes; 3.11/3.12: an await is not re-cancelled",
+    "cancel-during-thread-call": "native to_thread: asyncio abandons the thread, trio waits",
+}
+
+#: Every item the catalogue must cover: SCENARIOS.md items, ANCHORS traps, and
+#: the situations named in issue 6, each with the scenario that shows it.
+REQUIRED = {
+    "edge vs level triggering": "edge-vs-level",
+    "a swallowed cancel": "swallowed-cancel",
+    "awaiting in finally": "await-in-finally",
+    "scope shield vs asyncio.shield": "shield-vs-asyncio-shield",
+    "nested timeouts": "nested-timeouts-both-expired",
+    "wait_for converting to TimeoutError": "wait-for-timeout",
+    "task-group error-vs-cancel priority": "group-errors-win",
+    "cancel before entering": "cancel-before-entering",
+    "a deadline already in the past": "deadline-in-past",
+    "cancel of a finished task": "cancel-finished-task",
+    "async-generator cleanup under cancellation": "asyncgen-cleanup-aclosing",
+    "a CPU-bound loop with no checkpoint": "cpu-loop-no-checkpoint",
+    "cancel requested from another thread": "cancel-from-thread",
+    "shutdown of leftover tasks": "shutdown-leftover-tasks",
+    "gather(return_exceptions=True)": "gather-return-exceptions",
+    "trap 1: spin while cancelled": "spin-native-group",
+    "trap 2: uncancel counting": "two-cancels-one-iteration",
+    "trap 3: stray cancel": "stray-cancel-after-uncancel",
+    "trap 4: errors win": "group-errors-win",
+    "trap 5: cancels of other tasks": "cross-task-cancel-not-counted",
+    "trap 6: misnesting": "misnesting-async-generator",
+    "trap 7: fail_after exception type": "fail-after-explicit-cancel",
+    "trap 8: cancellation leaving a task group": "cancel-leaving-group",
+}
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    """Every scenario on every system, run once for the whole module."""
+    return build_report(SCENARIOS, SYSTEMS)
+
+
+def _entry(report: Report, name: str) -> dict[str, Any]:
+    return next(e for e in report["scenarios"] if e["name"] == name)
+
+
+def _pin(scenario: str, system: str) -> list[list[str]]:
+    pins = BY_PYTHON[(scenario, system)]
+    return pins.get(MINOR) or pins[max(pins, key=lambda v: tuple(map(int, v.split("."))))]
+
+
+def _available(report: Report) -> set[str]:
+    return {s["name"] for s in report["systems"] if s["available"]}
+
+
+# -- the catalogue -----------------------------------------------------------------------
+
+
+def test_catalogue_has_at_least_30_well_formed_scenarios() -> None:
+    names = [s.name for s in SCENARIOS]
+    assert len(names) >= 30
+    assert len(set(names)) == len(names)
+    for scenario in SCENARIOS:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", scenario.name), scenario.name
+        assert scenario.title and scenario.description and scenario.covers
+        assert set(scenario.python_dependent) <= set(NAMES), scenario.name
+
+
+def test_catalogue_covers_every_required_situation() -> None:
+    names = {s.name for s in SCENARIOS}
+    for situation, name in REQUIRED.items():
+        assert name in names, situation
+    covered = {tag for s in SCENARIOS for tag in s.covers}
+    assert {f"S{i}" for i in range(1, 11)} <= covered  # SCENARIOS.md items 1-10
+    assert {f"T{i}" for i in range(1, 9)} <= covered  # ANCHORS.md traps 1-8
+
+
+def test_every_scenario_has_pins() -> None:
+    assert set(EXPECTED) == {s.name for s in SCENARIOS}
+    assert all(len(cells) == len(NAMES) for cells in EXPECTED.values())
+    declared = {(s.name, system) for s in SCENARIOS for system in s.python_dependent}
+    marked = {
+        (name, system)
+        for name, cells in EXPECTED.items()
+        for system, cell in zip(NAMES, cells, strict=True)
+        if cell == PY
+    }
+    assert declared == marked == set(BY_PYTHON)
+    assert all({"3.11", "3.12", "3.13"} <= set(pins) for pins in BY_PYTHON.values())
+
+
+# -- pinned behaviour ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_pinned_outcomes(report: Report, name: str) -> None:
+    """What every system does in this scenario (its table cells)."""
+    entry = _entry(report, name)
+    for system, expected in zip(NAMES, EXPECTED[name], strict=True):
+        result = entry["results"][system]
+        if result["status"] == "missing":
+            continue
+        if expected == PY:
+            assert comparable(result["trace"]) == _pin(name, system), system
+            continue
+        assert result["status"] == "ok", (system, result["detail"], result["trace"])
+        assert result["headline"] == expected, (system, result["trace"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            s.name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DISAGREEMENTS[s.name])
+        )
+        if s.name in KNOWN_DISAGREEMENTS
+        else s.name
+        for s in SCENARIOS
+    ],
+)
+def test_unicancel_columns_agree(report: Report, name: str) -> None:
+    """unicancel runs the same code on both backends: the traces must match."""
+    if not {"unicancel-asyncio", "unicancel-trio"} <= _available(report):
+        pytest.skip("trio is not installed")
+    results = _entry(report, name)["results"]
+    assert results["unicancel-asyncio"]["trace"] == results["unicancel-trio"]["trace"]
+
+
+def test_traces_do_not_depend_on_timing_or_scheduling(report: Report) -> None:
+    """A second run gives the same traces (trio shuffles its run queue, so this
+    also catches scenarios that depend on the order of runnable tasks)."""
+    again = build_report(SCENARIOS, SYSTEMS)
+    for first, second in zip(report["scenarios"], again["scenarios"], strict=True):
+        for system in NAMES:
+            a, b = first["results"][system], second["results"][system]
+            assert (a["status"], a["trace"]) == (b["status"], b["trace"]), (first["name"], system)
+
+
+def test_docs_page_is_current(report: Report) -> None:
+    """docs/backend-semantics.md is generated from the report and must be
+    regenerated when behaviour changes (see the page's header for the rules)."""
+    if len(_available(report)) < len(NAMES):
+        pytest.skip("the docs page needs every system installed")
+    diff = docs_differences(DOCS.read_text(encoding="utf-8"), render_docs(report), MINOR)
+    assert not diff, (
+        "docs/backend-semantics.md is stale; regenerate it on Python 3.13 with "
+        "`python -m unicancel compare --write-docs docs/backend-semantics.md`:\n"
+        + "\n".join(diff[:60])
+    )
+
+
+def test_docs_check_ignores_versions_and_other_pythons_section(report: Report) -> None:
+    page = render_docs(report)
+    bumped = re.sub(r"^Versions: .*$", "Versions: Python 9.9.9", page, flags=re.M)
+    assert docs_differences(bumped, page, MINOR) == []
+    head, marker, section = page.partition(f"generated on Python {MINOR} -->")
+    assert marker and "parent caught: the ValueError" in section
+    other = head + "generated on Python 3.99 -->" + section.replace("the ValueError", "another")
+    assert docs_differences(other, page, MINOR) == []
+    assert docs_differences(head + marker + "\n", page, MINOR)  # same minor: compared
+    assert docs_differences(page.replace("10000", "9999"), page, MINOR) != []
+
+
+# -- the runner -----------------------------------------------------------------------------
+
+
+async def _hangs_asyncio(t: Trace) -> None:
+    import asyncio
+
+    t("started")
+    await asyncio.Event().wait()
+
+
+async def _hangs_trio(t: Trace) -> None:
+    import trio
+
+    t("started")
+    await trio.sleep_forever()
+
+
+async def _fails(t: Trace) -> None:
+    t("started")
+    raise ValueError("boom")
+
+
+async def _fails_unicancel(t: Trace, k: object) -> None:
+    raise ValueError("boom")
+
+
+_BROKEN = Scenario(
+    name="broken",
+    title="A scenario that hangs or fails",
+    description="Only for the tests of the runner.",
+    covers=(),
+    headline="never recorded",
+    asyncio=_hangs_asyncio,
+    trio=_hangs_trio,
+    anyio=_fails,
+    unicancel=_fails_unicancel,
+)
+
+
+@pytest.mark.parametrize("system", ["asyncio", "trio"])
+def test_a_hang_becomes_a_hang_cell(system: str) -> None:
+    (target,) = select_systems([system])
+    if target.requires and not _importable(target.requires[0]):
+        pytest.skip(f"{target.requires[0]} is not installed")
+    result = run_one(_BROKEN, target, timeout=0.2)
+    assert result.status == "hang"
+    assert result.trace == [["started", ""]]
+    assert "cancelled by the safety net" in result.detail
+
+
+def test_an_exception_becomes_an_error_cell() -> None:
+    (anyio_asyncio,) = select_systems(["anyio-asyncio"])
+    result = run_one(_BROKEN, anyio_asyncio)
+    assert result.status == "error"
+    assert result.headline == "error: ValueError"
+    (unicancel_asyncio,) = select_systems(["unicancel-asyncio"])
+    assert run_one(_BROKEN, unicancel_asyncio).detail == "ValueError: boom"
+
+
+def test_neutral_exception_names() -> None:
+    import asyncio
+
+    assert exc_name(asyncio.CancelledError()) == "Cancelled"
+    group = BaseExceptionGroup("g", [ValueError(), asyncio.CancelledError()])
+    assert exc_name(group) == "EG[Cancelled, ValueError]"
+    assert exc_name(None) == "nothing"
+
+
+def _importable(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["compare", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_text_table(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(
+        capsys, "--scenario", "edge-vs-level,await-in-finally", "--systems", "asyncio", "trio"
+    )
+    assert status == 0
+    assert re.search(r"^\* edge-vs-level +A 1 of 3 +B 3 of 3$", out, re.M), out
+    assert re.search(r"^\* await-in-finally +A returned +B Cancelled$", out, re.M), out
+    assert f"Python {sys.version.split()[0]}" in out
+    assert "trio 0." in out and "anyio " in out
+    assert "swallowed-cancel" not in out
+
+
+def test_cli_json_and_markdown(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(
+        capsys,
+        "--format",
+        "json",
+        "--scenario",
+        "cpu-loop-with-checkpoint",
+        "--systems",
+        "unicancel",
+    )
+    assert status == 0
+    data = json.loads(out)
+    assert data["python"]["minor"] == MINOR
+    assert set(data["versions"]) == {"unicancel", "trio", "anyio", "uvloop"}
+    assert [s["name"] for s in data["systems"]] == ["unicancel-asyncio", "unicancel-trio"]
+    (entry,) = data["scenarios"]
+    assert entry["results"]["unicancel-asyncio"]["headline"] == "1000"
+    assert entry["unicancel_agree"] is True
+    status, out, _ = _run(capsys, "--format", "markdown", "--scenario", "except-exception")
+    assert status == 0
+    assert "| [`except-exception`](#except-exception)" in out
+
+
+def test_cli_explain_shows_code_next_to_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(capsys, "--explain", "nested-timeouts-outer-fires")
+    assert status == 0
+    assert "async def outer_fires_asyncio(t: Trace) -> None:" in out
+    # the shared helper the variant calls is shown too
+    assert re.search(r"^async def _nested_trio\(.*\| ", out, re.M) or "_nested_trio" in out
+    assert re.search(r"asyncio\.timeout_at\(now \+ outer\):.*\|", out)
+    assert "timeout reported by: outer" in out
+    status, out, _ = _run(capsys, "--explain", "stray-cancel-after-uncancel", "--format", "json")
+    data = json.loads(out)
+    assert set(data["sources"]) == {"asyncio", "trio", "anyio", "unicancel"}
+    assert "task.uncancel()" in data["sources"]["asyncio"]
+    status, out, _ = _run(capsys, "--explain", "cancel-from-thread", "--format", "markdown")
+    assert "```python" in out and "loop.call_soon_threadsafe" in out
+
+
+def test_cli_reports_a_missing_system(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now fails
+    assert run_one(SCENARIOS[0], UVLOOP).status == "missing"
+    status, out, _ = _run(capsys, "--scenario", "edge-vs-level", "--systems", "asyncio,uvloop")
+    assert status == 0
+    assert "note: uvloop: uvloop is not installed" in out
+    assert re.search(r"^  edge-vs-level +1 of 3 +-$", out, re.M), out
+    monkeypatch.setitem(sys.modules, "trio", None)
+    status, out, _ = _run(capsys, "--scenario", "edge-vs-level", "--format", "json")
+    data = json.loads(out)
+    missing = {s["name"]: s["missing"] for s in data["systems"] if not s["available"]}
+    assert missing == {
+        "uvloop": "uvloop",
+        "trio": "trio",
+        "anyio-trio": "trio",
+        "unicancel-trio": "trio",
+    }
+    assert data["scenarios"][0]["unicancel_agree"] is None
+
+
+def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _run(capsys, "--scenario", "no-such-thing")
+    assert status == 2 and "unknown scenario(s): no-such-thing" in err
+    status, _, err = _run(capsys, "--systems", "curio")
+    assert status == 2 and "unknown system(s): curio" in err
+    status, _, err = _run(capsys, "--write-docs", "x.md", "--systems", "asyncio")
+    assert status == 2 and "every scenario on every system" in err
+    status, out, _ = _run(capsys, "--list")
+    assert status == 0 and len(out.splitlines()) == len(SCENARIOS)
+
+
+def test_cli_exit_status_flags_unicancel_disagreements(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    small = build_report(select_scenarios(["except-exception"]), select_systems(["unicancel"]))
+    path = tmp_path / "report.json"
+    path.write_text(render(small, "json"))
+    status, out, _ = _run(capsys, "--from-json", str(path))
+    assert status == 0 and "agree on all 1" in out
+    small["unicancel_disagreements"] = ["except-exception"]
+    small["scenarios"][0]["unicancel_agree"] = False
+    path.write_text(render(small, "json"))
+    status, out, _ = _run(capsys, "--from-json", str(path))
+    assert status == 1
+    assert re.search(r"^! +except-exception", out, re.M), out
+
+
+def test_cli_writes_and_checks_the_docs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, report: Report
+) -> None:
+    if len(_available(report)) < len(NAMES):
+        pytest.skip("the docs page needs every system installed")
+    page = tmp_path / "backend-semantics.md"
+    saved = tmp_path / "report.json"
+    saved.write_text(render(report, "json"))
+    status, out, _ = _run(capsys, "--from-json", str(saved), "--write-docs", str(page))
+    assert status == 0 and page.read_text() == render_docs(report)
+    status, out, _ = _run(capsys, "--from-json", str(saved), "--check-docs", str(page))
+    assert status == 0 and "up to date" in out
+    page.write_text(page.read_text().replace("| 10000 |", "| 9999 |", 1))
+    status, out, _ = _run(capsys, "--from-json", str(saved), "--check-docs", str(page))
+    assert status == 1 and "is stale" in out
+
+
+def test_demo_still_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    assert "Traces identical" in capsys.readouterr().out
