@@ -44,7 +44,9 @@ class _Deadlines:
         self.loop = ref(loop)
         self.heap: list[Entry] = []
         self.live = 0
-        self.handle: TimerHandle | None = None
+        # Weak: the loop keeps its pending timer alive, and a strong reference
+        # here would keep the loop alive through our WeakKeyDictionary value.
+        self.handle: ref[TimerHandle] | None = None
         self.when = inf
 
     def push(self, scope: CancelScope, deadline: float) -> None:
@@ -56,24 +58,22 @@ class _Deadlines:
             self._rearm(deadline)
 
     def _rearm(self, when: float) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
+        handle = self.handle() if self.handle is not None else None
+        if handle is not None:
+            handle.cancel()
         loop = self.loop()
         if loop is None:
             return
         self.when = when
-        self.handle = loop.call_at(when, self._fire)
+        self.handle = ref(loop.call_at(when, self._fire))
 
     def forget(self) -> None:
         self.live -= 1
         heap = self.heap
         if not self.live:
-            # Nothing armed: drop the timer and the dead entries now, so no
-            # exited scope (nor its task) and no loop is kept alive by us.
-            if self.handle is not None:
-                self.handle.cancel()
-                self.handle = None
-            self.when = inf
+            # Nothing armed: drop the dead entries now, so no exited scope
+            # (nor its task) is kept alive. The timer stays: the next scope's
+            # deadline is usually later, and then costs no call_at at all.
             heap.clear()
         elif len(heap) > 64 and len(heap) > 2 * self.live:
             heap[:] = [e for e in heap if e[2]._timer is e]
