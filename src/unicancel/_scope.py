@@ -107,7 +107,7 @@ class CancelScope:
     _reason: str | None
     _cancelled_caught: bool
     _fail: bool
-    _message: str
+    _message: str | None
 
     def __init__(
         self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
@@ -189,6 +189,7 @@ class CancelScope:
         self._cancel_called = True
         self._origin = CancelOrigin.EXPLICIT
         self._reason = reason
+        self._message = None
         if self._state == _ACTIVE:
             self._backend.cancel(self)
 
@@ -202,6 +203,7 @@ class CancelScope:
             self._cancel_called = True
             self._origin = CancelOrigin.DEADLINE
             self._reason = None
+            self._message = None
             if self._state == _ACTIVE:
                 self._backend.cancel(self)
 
@@ -338,7 +340,9 @@ class CancelScope:
     def _cancel_message(self) -> str:
         """Text for the native cancelled exception (asyncio message); built
         once per scope, even when it cancels 10,000 children."""
-        message: str | None = getattr(self, "_message", None)
+        # Every cancelled scope has _message (set to None when cancelled);
+        # only cancelled scopes deliver.
+        message = self._message
         if message is None:
             if self._origin is CancelOrigin.DEADLINE:
                 message = "unicancel: CancelScope at " + hex(id(self)) + ": deadline exceeded"
