@@ -1,0 +1,241 @@
+"""The hypothesis strategy: small random programs (see :mod:`.program`).
+
+Size is bounded (:class:`Limits`) so that a run takes milliseconds and
+shrinking ends in a handful of statements. Every choice is made so that it
+shrinks towards the simplest program: fewer statements (a block ends when a
+"continue?" draw shrinks to 0), plain awaits first, no deadline, no shield.
+
+A third of the programs are *timeless*: no deadlines and only zero-length
+sleeps. Only those can run on uvloop, whose clock cannot be virtualised
+(:func:`.rules.uvloop_can_run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hypothesis import strategies as st
+
+from .program import (
+    Await,
+    AwaitKind,
+    Cancel,
+    CancelGroup,
+    Child,
+    Group,
+    MoveDeadline,
+    Probe,
+    Program,
+    Raise,
+    Repeat,
+    Scope,
+    SetShield,
+    Spawn,
+    Stmt,
+    TryFinally,
+)
+
+__all__ = ["Limits", "programs"]
+
+#: Durations and deadline offsets, simplest first. Dyadic fractions only, so
+#: every sum of them is exact in binary floating point on every system.
+SLEEPS = (1.0, 0.0, 0.5, 2.0, 1.5, 3.0, 0.25)
+RELATIVE = (1.0, 0.0, 0.5, 2.0, 1.5, 3.0)
+ABSOLUTE = (1.0, 0.0, 2.0, 0.5, 3.0, -1.0, 1.5)
+AWAITS: tuple[AwaitKind, ...] = (
+    "sleep",
+    "checkpoint",
+    "sleep_forever",
+    "checkpoint_if_cancelled",
+    "cancel_shielded_checkpoint",
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    statements: int = 14  # in the whole program
+    depth: int = 4  # nesting of blocks
+    block: int = 4  # statements per block
+    children: int = 3  # child task bodies
+    groups: int = 2
+
+
+@dataclass
+class _Ctx:
+    limits: Limits
+    timeless: bool
+    budget: int
+    next_n: int = 1
+    scopes: list[int] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+
+    def label(self) -> int:
+        n = self.next_n
+        self.next_n += 1
+        return n
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Where a statement is generated: lexical context inside one task."""
+
+    depth: int = 0
+    scopes: tuple[int, ...] = ()  # enclosing scopes of this task
+    groups: tuple[int, ...] = ()  # task groups whose body this is
+
+    def inner(
+        self, *, scopes: tuple[int, ...] | None = None, groups: tuple[int, ...] | None = None
+    ) -> _Frame:
+        """The frame of a nested block, one level deeper."""
+        return _Frame(
+            self.depth + 1,
+            self.scopes if scopes is None else scopes,
+            self.groups if groups is None else groups,
+        )
+
+
+Kind = Literal[
+    "await",
+    "scope",
+    "cancel",
+    "group",
+    "probe",
+    "raise",
+    "try_finally",
+    "repeat",
+    "spawn",
+    "set_shield",
+    "move_deadline",
+    "cancel_group",
+]
+_KINDS: tuple[Kind, ...] = (
+    "await",
+    "await",
+    "scope",
+    "cancel",
+    "await",
+    "group",
+    "probe",
+    "raise",
+    "try_finally",
+    "repeat",
+    "spawn",
+    "set_shield",
+    "move_deadline",
+    "cancel_group",
+    "scope",
+    "spawn",
+)
+
+
+@st.composite
+def programs(draw: st.DrawFn, limits: Limits | None = None) -> Program:
+    """A strategy for :class:`~.program.Program`."""
+    limits = limits or Limits()
+    timeless = draw(st.integers(0, 2)) == 2
+    ctx = _Ctx(limits=limits, timeless=timeless, budget=limits.statements)
+    main = _block(draw, ctx, _Frame(), first=True)
+    return Program(main=main, children=tuple(sorted(ctx.children, key=lambda c: c.n)))
+
+
+def _more(draw: st.DrawFn) -> bool:
+    # P(continue) = 0.7; shrinks to 0, i.e. to "stop here".
+    return draw(st.integers(0, 9)) >= 3
+
+
+def _block(draw: st.DrawFn, ctx: _Ctx, frame: _Frame, *, first: bool = False) -> tuple[Stmt, ...]:
+    stmts: list[Stmt] = []
+    while ctx.budget > 0 and len(stmts) < ctx.limits.block and (first or _more(draw)):
+        first = False
+        stmt = _stmt(draw, ctx, frame)
+        stmts.append(stmt)
+        if isinstance(stmt, Raise):
+            break  # what follows would be unreachable
+    return tuple(stmts)
+
+
+def _available(ctx: _Ctx, frame: _Frame, kind: Kind) -> bool:
+    deep_ok = frame.depth < ctx.limits.depth
+    if kind in ("scope", "try_finally", "repeat"):
+        return deep_ok
+    if kind == "group":
+        return deep_ok and len(ctx.groups) < ctx.limits.groups
+    if kind == "spawn":
+        return bool(frame.groups) and deep_ok and len(ctx.children) < ctx.limits.children
+    if kind == "cancel":
+        return bool(ctx.scopes)
+    if kind == "cancel_group":
+        return bool(ctx.groups)
+    if kind == "set_shield":
+        return bool(frame.scopes)
+    if kind == "move_deadline":
+        return bool(frame.scopes) and not ctx.timeless
+    return True
+
+
+def _stmt(draw: st.DrawFn, ctx: _Ctx, frame: _Frame) -> Stmt:
+    ctx.budget -= 1
+    kind = draw(st.sampled_from([k for k in _KINDS if _available(ctx, frame, k)]))
+    n = ctx.label()
+    if kind == "await":
+        what = draw(st.sampled_from(AWAITS))
+        seconds = 0.0
+        if what == "sleep" and not ctx.timeless:
+            seconds = draw(st.sampled_from(SLEEPS))
+        return Await(n, what, seconds, swallow=draw(st.booleans()))
+    if kind == "scope":
+        deadline: Literal["none", "abs", "rel"] = "none"
+        if not ctx.timeless:
+            deadline = draw(st.sampled_from(("none", "rel", "abs")))
+        at = 0.0
+        style: Literal["CancelScope", "move_on", "fail"] = "CancelScope"
+        if deadline != "none":
+            at = draw(st.sampled_from(RELATIVE if deadline == "rel" else ABSOLUTE))
+            style = draw(st.sampled_from(("CancelScope", "move_on", "fail")))
+        shield = draw(st.booleans())
+        precancel = draw(st.integers(0, 4)) == 4
+        ctx.scopes.append(n)
+        body = _block(draw, ctx, frame.inner(scopes=(*frame.scopes, n)))
+        return Scope(n, body, deadline, at, shield, precancel, style)
+    if kind == "cancel":
+        # Own enclosing scopes first (the common case), then any scope.
+        targets = list(reversed(frame.scopes)) + [s for s in ctx.scopes if s not in frame.scopes]
+        return Cancel(n, draw(st.sampled_from(targets)))
+    if kind == "cancel_group":
+        targets = list(reversed(frame.groups)) + [g for g in ctx.groups if g not in frame.groups]
+        return CancelGroup(n, draw(st.sampled_from(targets)))
+    if kind == "set_shield":
+        return SetShield(n, draw(st.sampled_from(frame.scopes[::-1])), draw(st.booleans()))
+    if kind == "move_deadline":
+        target = draw(st.sampled_from(frame.scopes[::-1]))
+        how: Literal["abs", "rel", "none"] = draw(st.sampled_from(("rel", "abs", "none")))
+        at = 0.0
+        if how != "none":
+            at = draw(st.sampled_from(RELATIVE if how == "rel" else ABSOLUTE))
+        return MoveDeadline(n, target, how, at)
+    if kind == "probe":
+        return Probe(n)
+    if kind == "raise":
+        return Raise(n, draw(st.sampled_from(("ValueError", "KeyError"))))
+    if kind == "try_finally":
+        body = _block(draw, ctx, frame.inner())
+        final = _block(draw, ctx, frame.inner())
+        return TryFinally(n, body, final)
+    if kind == "repeat":
+        count = draw(st.sampled_from((2, 3)))
+        return Repeat(n, count, _block(draw, ctx, frame.inner()))
+    if kind == "group":
+        ctx.groups.append(n)
+        inner = frame.inner(groups=(*frame.groups, n))
+        return Group(n, _block(draw, ctx, inner, first=True))
+    if kind == "spawn":
+        group = draw(st.sampled_from(frame.groups[::-1]))
+        child = ctx.label()
+        # A child's body is a fresh task: no enclosing scopes or groups of
+        # its own; it is one level deeper so the whole program stays bounded.
+        body = _block(draw, ctx, _Frame(depth=frame.depth + 1), first=True)
+        ctx.children.append(Child(child, body))
+        return Spawn(n, group, child)
+    raise AssertionError(kind)  # pragma: no cover
