@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
 
 from . import _errors
-from ._backends import enter_scope
+from ._backends import current_backend, enter_scope
 from ._deadline import check_deadline, check_timeout
 
 if TYPE_CHECKING:
@@ -30,6 +30,9 @@ _NEW: Final = 0
 _ACTIVE: Final = 1
 _EXITED: Final = 2
 _ABANDONED: Final = 3
+
+#: cancel_reason of a deadline, on every backend.
+DEADLINE_EXCEEDED: Final = "deadline exceeded"
 
 
 @final
@@ -73,6 +76,7 @@ class CancelScope:
         "_backend",
         "_busy",
         "_cancel_called",
+        "_cancel_seq",
         "_cancelled_caught",
         "_deadline",
         "_delivered",
@@ -83,17 +87,19 @@ class CancelScope:
         "_message",
         "_native",
         "_origin",
+        "_outer_delivered",
         "_parent",
         "_reason",
         "_relative",
         "_shield",
+        "_shield_log",
         "_state",
         "_timer",
     )
 
     # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
-    # _delivered/_busy; trio uses _native/_host. They are declared here (not on
-    # per-backend subclasses) so entering a scope allocates nothing extra.
+    # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log; trio uses _native/_host. They
+    # are declared here (not on per-backend subclasses) so entering a scope allocates nothing extra.
     _backend: Backend
     _host: object
     _parent: CancelScope | None
@@ -102,6 +108,9 @@ class CancelScope:
     _timer: object
     _entry_cancelling: int
     _delivered: int
+    _outer_delivered: int
+    _cancel_seq: int
+    _shield_log: tuple[int, tuple[float, CancelScope] | None]
     _busy: bool
     _origin: CancelOrigin
     _reason: str | None
@@ -280,14 +289,16 @@ class CancelScope:
         This does not mean the body saw a cancellation; see
         :attr:`cancelled_caught`.
         """
-        if (
-            not self._cancel_called
-            and self._state == _ACTIVE
-            and self._deadline != inf
-            and self._backend.current_time() >= self._deadline
-        ):
-            # The timer may not have fired yet; answer as trio does.
-            self._expire()
+        if not self._cancel_called and self._deadline != inf:
+            state = self._state
+            if state == _ACTIVE:
+                if self._backend.current_time() >= self._deadline:
+                    # The timer may not have fired yet; answer as trio does.
+                    self._expire()
+            elif state == _NEW and _clock_here() >= self._deadline:
+                # An absolute deadline can pass before entry (trio answers
+                # the same); then it, not a later cancel(), is the origin.
+                self._expire()
         return self._cancel_called
 
     @property
@@ -315,7 +326,7 @@ class CancelScope:
         if origin is None:
             return None
         if origin is CancelOrigin.DEADLINE:
-            return getattr(self, "_reason", None) or "deadline exceeded"
+            return getattr(self, "_reason", None) or DEADLINE_EXCEEDED
         return self._reason
 
     def _set_enclosing(self, reason: str | None) -> None:
@@ -352,6 +363,15 @@ class CancelScope:
                 message = "unicancel: CancelScope at " + hex(id(self)) + " cancelled" + tail
             self._message = message
         return message
+
+
+def _clock_here() -> float:
+    """The running backend's clock, for a scope not entered yet; ``-inf`` where
+    no backend runs (no clock: a deadline cannot be known to have passed)."""
+    try:
+        return current_backend().current_time()
+    except RuntimeError:
+        return -inf
 
 
 def _new_scope(deadline: float, relative: float, shield: bool, fail: bool) -> CancelScope:

@@ -10,7 +10,8 @@ native objects, written from the documentation, not from unicancel's code:
 * ``fail_after``/``fail_at`` raise builtin ``TimeoutError``, and only when the
   scope's own deadline caused the cancellation it caught; an explicit
   ``cancel()`` moves on; if the deadline had already passed when ``cancel()``
-  was called, the deadline wins (:class:`OScope`).
+  was called (on trio's clock at that moment, also before entry), the
+  deadline wins (:class:`OScope`).
 * Deadlines are movable while entered and "a deadline in the past cancels
   at once" (trio applies it at the next schedule point; the oracle applies
   it when it is set, by reading trio's ``cancel_called``) (:class:`OScope`).
@@ -80,9 +81,9 @@ class OScope:
 
     def _note_enclosing(self, exc: BaseException | None) -> None:
         if isinstance(exc, trio.Cancelled) and not self.cancel_called and not self._enclosing:
-            # The reason the exception carries (trio: that of the innermost
-            # cancelled scope it was raised in); a deadline has none but its
-            # source, which unicancel words as "deadline exceeded".
+            # The reason the exception carries (trio: that of the first
+            # cancellation to reach the code it was raised in); a deadline
+            # has none but its source, which unicancel words as "deadline exceeded".
             self._enclosing = True
             reason = exc.reason
             if reason is None and exc.source == "deadline":
@@ -90,7 +91,8 @@ class OScope:
             self._reason = reason
 
     def cancel(self, reason: str | None = None) -> None:
-        # trio's cancel_called applies a deadline that has passed: the deadline wins.
+        # trio's cancel_called applies a deadline that has passed (also before
+        # entry, read on trio's clock now): the deadline wins.
         if self.cancel_called:
             return
         self._explicit = True

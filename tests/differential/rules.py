@@ -2,49 +2,27 @@
 
 Every rule inspects the *program*, never a list of programs, and points to
 the documented difference it stands for (docs/semantics.md).
+
+There is no semantic exclusion left: the one documented asyncio difference
+the generator could reach (docs/semantics.md difference 1, retry loops) now
+applies only to asyncio's and anyio's own code, which generated programs do
+not contain. ``depends_on_difference`` stays the single hook for the next one.
 """
 
 from __future__ import annotations
-
-from unicancel._backends._asyncio_delivery import SAME_SITE_LIMIT
 
 from .program import Await, MoveDeadline, Program, Scope, walk
 
 __all__ = ["DIFFERENCES", "depends_on_difference", "uvloop_can_run"]
 
 #: Rule name -> where it is documented.
-DIFFERENCES = {
-    "same-site-retry": (
-        "docs/semantics.md, 'Where unicancel on asyncio differs from trio, on purpose', "
-        "1. Retry loops at one await are re-cancelled once, then left alone"
-    ),
-}
+DIFFERENCES: dict[str, str] = {}
 
 
 def depends_on_difference(program: Program) -> str | None:
-    """The documented asyncio difference *program* may depend on, or None.
-
-    ``same-site-retry``: on asyncio a task that catches a scope's cancellation
-    and suspends again at the same await site is re-cancelled at most
-    ``SAME_SITE_LIMIT`` times in a row there; after that the await behaves
-    normally until woken. trio cancels every time. A swallowed await that
-    suspends through ``Task.cancel()`` delivery (``sleep``, ``sleep_forever``;
-    ``checkpoint()``/``checkpoint_if_cancelled()`` raise directly and are not
-    affected) and runs more than ``SAME_SITE_LIMIT`` times per run of its task
-    because of enclosing loops can meet that limit: the program is excluded.
-    (The first delivery may land at another await, so every execution of the
-    loop's await can be a re-delivery: the bound is SAME_SITE_LIMIT, not
-    SAME_SITE_LIMIT + 1.)
-    """
-    for block in (program.main, *(child.body for child in program.children)):
-        for stmt, runs in walk(block):
-            if (
-                isinstance(stmt, Await)
-                and stmt.swallow
-                and stmt.kind in ("sleep", "sleep_forever")
-                and runs > SAME_SITE_LIMIT
-            ):
-                return "same-site-retry"
+    """The documented difference *program* depends on (a key of
+    DIFFERENCES), or None. Currently always None."""
+    del program
     return None
 
 

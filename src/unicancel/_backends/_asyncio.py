@@ -12,6 +12,7 @@ task cancelled. Our own cancellation is never recognised by message text.
 from __future__ import annotations
 
 from asyncio import AbstractEventLoop, CancelledError, Task, _get_running_loop, sleep
+from itertools import count
 from math import inf
 from typing import Any
 
@@ -136,12 +137,13 @@ class AsyncioBackend:
             return exc
         if not scope._cancel_called:
             if isinstance(exc, CancelledError):
-                outer = catcher(parent)
-                scope._set_enclosing(outer.cancel_reason if outer else _message(exc))
+                scope._set_enclosing(_carried_reason(scope, exc))
             return exc
         if not scope._shield and effectively_cancelled(parent):
+            if isinstance(exc, CancelledError):
+                _carried_reason(scope, exc)  # for the scopes it leaves next
             return exc  # an enclosing cancellation is visible: it catches, not us
-        if host.cancelling() > scope._entry_cancelling:
+        if host.cancelling() - getattr(scope, "_outer_delivered", 0) > scope._entry_cancelling:
             return exc  # someone else also asked for this task to be cancelled
         if isinstance(exc, CancelledError):
             scope._cancelled_caught = True
@@ -185,6 +187,7 @@ class AsyncioBackend:
         return error
 
     def cancel(self, scope: CancelScope) -> None:
+        scope._cancel_seq = next(_order)
         self._disarm(scope)
         reach(scope)
 
@@ -197,6 +200,7 @@ class AsyncioBackend:
             self._arm(scope, loop, loop.time())
 
     def shield_changed(self, scope: CancelScope) -> None:
+        _note_shield_change(scope)
         scope._busy = True
         reach(scope)
 
@@ -245,3 +249,62 @@ class AsyncioBackend:
 
 def _message(exc: BaseException) -> str | None:
     return str(exc.args[0]) if exc.args and exc.args[0] is not None else None
+
+
+#: Orders the cancels and shield changes of entered scopes (see _first_reached).
+_order = count()
+_UNSET: Any = object()
+
+
+def _carried_reason(scope: CancelScope, exc: CancelledError) -> str | None:
+    """The reason *exc* carries, as trio's ``Cancelled.reason`` would: worked
+    out at the first scope it leaves (where it was raised, as far as we know)
+    and kept on the exception for the scopes it leaves next."""
+    reason: str | None = getattr(exc, "_unicancel_reason", _UNSET)
+    if reason is _UNSET:
+        source = _first_reached(scope)[1]
+        reason = source.cancel_reason if source is not None else _message(exc)
+        exc._unicancel_reason = reason  # type: ignore[attr-defined]
+    return reason
+
+
+def _note_shield_change(scope: CancelScope) -> None:
+    """Log a shield change. A shield going up ends an unshielded stretch: if
+    a cancellation from above reached the scope in it, trio keeps that one as
+    the scope's reason for good, so it is kept here too."""
+    kept = getattr(scope, "_shield_log", None)
+    since, first = kept if kept is not None else (-inf, None)
+    if scope._shield and first is None and scope._parent is not None:
+        reached, source = _first_reached(scope._parent)
+        if source is not None:
+            first = (max(reached, since), source)
+    scope._shield_log = (next(_order), first)
+
+
+def _first_reached(scope: CancelScope) -> tuple[float, CancelScope | None]:
+    """When a cancellation first reached code running in *scope*, and whose
+    (trio keeps that scope's reason for the whole cancelled region: a later
+    cancel of an inner scope does not replace it). Times are _order numbers;
+    a cancel before entry counts as first."""
+    chain: list[CancelScope] = []
+    level: CancelScope | None = scope
+    while level is not None:
+        chain.append(level)
+        level = level._parent
+    reached = inf  # when a cancellation from above reached this level
+    source = None
+    for level in reversed(chain):
+        kept = getattr(level, "_shield_log", None)
+        if kept is not None or level._shield:
+            since, first = kept if kept is not None else (-inf, None)
+            if level._shield:
+                reached, source = inf, None  # nothing gets in now...
+            else:
+                reached = max(reached, since)  # ...or got in while shielded
+            if first is not None and first[0] <= reached:
+                reached, source = first  # ...but what got in before stays
+        if level._cancel_called:
+            cancelled_at: float = getattr(level, "_cancel_seq", -inf)
+            if cancelled_at <= reached:
+                reached, source = cancelled_at, level
+    return reached, source

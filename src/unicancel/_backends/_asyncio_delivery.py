@@ -23,7 +23,13 @@ the one place where unicancel differs from trio on purpose (docs/semantics.md).
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import os
+import sys
+import weakref
 from asyncio import AbstractEventLoop, Future, Task
+from types import AsyncGeneratorType, CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from ._asyncio_private import fut_waiter
@@ -77,24 +83,76 @@ def catcher(scope: CancelScope | None) -> CancelScope | None:
     return found
 
 
-def _await_site(task: Task[Any]) -> tuple[tuple[object, int], ...]:
+def _await_site(task: Task[Any]) -> tuple[tuple[tuple[object, int], ...], list[Any]]:
     """Where *task* is suspended: (code, instruction) of every frame in its
-    await chain. Two suspensions at the same site mean a retry loop."""
+    await chain (two suspensions at the same site mean a retry loop), and the
+    coroutine objects of that chain (which of them survived tells who caught)."""
     site: list[tuple[object, int]] = []
+    chain: list[Any] = []
     obj: Any = task.get_coro()
     while obj is not None:
         frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
         if frame is None:
-            if not isinstance(obj, Future) and type(obj).__name__ != "FutureIter":
-                # An async generator's asend()/athrow(), a coroutine wrapper:
-                # the await inside is hidden, so this site matches no other
-                # (never mistake distinct awaits for a retry loop). A future,
-                # or the C iterator awaiting one, is the normal bottom.
+            frame = getattr(obj, "ag_frame", None)
+        if frame is None:
+            if isinstance(obj, Future) or type(obj).__name__ == "FutureIter":
+                break  # the normal bottom: a future, or the C iterator awaiting one
+            inner = _delegate(obj)
+            if inner is None:
+                # An awaitable we cannot see into: this site matches no other
+                # (never mistake distinct awaits for a retry loop).
                 site.append((obj, id(obj)))
-            break
+                break
+            obj = inner
+            continue
         site.append((frame.f_code, frame.f_lasti))
-        obj = getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
-    return tuple(site)
+        chain.append(obj)
+        obj = (
+            getattr(obj, "cr_await", None)
+            or getattr(obj, "gi_yieldfrom", None)
+            or getattr(obj, "ag_await", None)
+        )
+    return tuple(site), chain
+
+
+def _delegate(wrapper: object) -> Any:
+    """The coroutine or generator behind a frameless awaitable wrapper (an
+    async generator's asend()/athrow(), ``coro.__await__()``): the only
+    public way to it is the garbage collector's referents."""
+    for ref in gc.get_referents(wrapper):
+        if isinstance(ref, (CoroutineType, GeneratorType, AsyncGeneratorType)):
+            return ref
+    return None
+
+
+def _edge_triggered_dirs() -> tuple[str, ...]:
+    dirs = [os.path.dirname(asyncio.__file__) + os.sep]
+    anyio = sys.modules.get("anyio")
+    if anyio is not None and anyio.__file__:
+        dirs.append(os.path.dirname(anyio.__file__) + os.sep)
+    return tuple(dirs)
+
+
+def _retried_by_edge_triggered_code(before: list[weakref.ref[Any]], chain: list[Any]) -> bool:
+    """Whether the code that caught the last cancellation and awaited again
+    was written for edge-triggered cancellation (asyncio's own, anyio's).
+
+    The catcher is the deepest coroutine of the chain that is still the same
+    object as at the last delivery: everything below it was re-created by the
+    retry. Only those loops get the retry-loop rule; a loop in any other code
+    is re-cancelled at every await, as on trio."""
+    catcher_frame = None
+    for ref, obj in zip(before, chain, strict=False):
+        if ref() is not obj:
+            break
+        catcher_frame = (
+            getattr(obj, "cr_frame", None)
+            or getattr(obj, "gi_frame", None)
+            or getattr(obj, "ag_frame", None)
+        )
+    if catcher_frame is None:
+        return False
+    return bool(catcher_frame.f_code.co_filename.startswith(_edge_triggered_dirs()))
 
 
 def _delivery(task: Task[Any]) -> _Delivery:
@@ -184,14 +242,26 @@ members_under: dict[CancelScope, set[Members]] = {}
 
 
 def reach(scope: CancelScope) -> None:
-    """Schedule a check for every task inside *scope*: its host, and every
-    task attached below it. The checks decide (shields are respected there)."""
-    schedule(scope._host)  # type: ignore[arg-type]
+    """Check every task inside *scope*: its host, and every task attached
+    below it. The checks decide (shields are respected there)."""
+    _nudge(scope._host)  # type: ignore[arg-type]
     below = members_under.get(scope)
     if below:
         for members in below:
             for task in members.tasks:
-                schedule(task)
+                _nudge(task)
+
+
+def _nudge(task: Task[Any]) -> None:
+    # A suspended task is checked now, as trio does: one already queued to
+    # resume (from sleep(0), or woken) must get the cancellation at that
+    # await, not at its next one. A task whose step is on the stack (the
+    # caller itself, or a parent running an eager child) gets a check after
+    # its step: cancel() from inside it would leave _must_cancel behind.
+    if getattr(task.get_coro(), "cr_running", True):
+        schedule(task)
+    else:
+        _delivery(task).deliver()
 
 
 class _Delivery:
@@ -199,6 +269,7 @@ class _Delivery:
     never cancelled by a scope pay nothing) and dropped when it finishes."""
 
     __slots__ = (
+        "_chain",
         "_forced",
         "_hooked",
         "_kept",
@@ -226,6 +297,8 @@ class _Delivery:
         # many times in a row at that site.
         self._site: tuple[tuple[object, int], ...] | None = None
         self._repeats = 0
+        # Weak references to the coroutines of that site's await chain.
+        self._chain: list[weakref.ref[Any]] = []
         # Future we watch for a wake-up that is not ours.
         self._hooked: Future[Any] | None = None
         # Future we already have a done-callback on (never add a second).
@@ -320,15 +393,18 @@ class _Delivery:
             # The task caught the cancellation and is suspended again inside
             # the same cancelled scope: level-triggered, so cancel again,
             # unless this is a retry loop at the same await.
-            site = _await_site(task)
+            site, chain = _await_site(task)
             if site == self._site:
-                if self._repeats >= SAME_SITE_LIMIT:
+                if self._repeats >= SAME_SITE_LIMIT and _retried_by_edge_triggered_code(
+                    self._chain, chain
+                ):
                     self._hook(waiter, progress=True)
                     return
                 self._repeats += 1
             else:
                 self._site = site
                 self._repeats = 1
+            self._chain = [weakref.ref(obj) for obj in chain]
         else:
             self._target = target
             self._site = None
@@ -353,3 +429,9 @@ def _account(task: Task[Any], target: CancelScope) -> None:
     if owner is not None:
         owner._delivered = getattr(owner, "_delivered", 0) + 1
         owner._busy = True
+        # Scopes inside *owner* see cancelling() one higher until *owner*
+        # exits, after them: tell them it is ours, not a foreign cancel().
+        scope = innermost.get(task)
+        while scope is not owner and scope is not None:
+            scope._outer_delivered = getattr(scope, "_outer_delivered", 0) + 1
+            scope = scope._parent

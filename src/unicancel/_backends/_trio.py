@@ -16,7 +16,7 @@ from trio import current_time
 from trio.lowlevel import current_task, in_trio_task
 
 from .. import _errors
-from .._scope import _EXITED, CancelOrigin, CancelScope
+from .._scope import _EXITED, DEADLINE_EXCEEDED, CancelOrigin, CancelScope
 from ._trio_taskgroup import TrioTaskGroup
 
 __all__ = ["TrioBackend"]
@@ -49,8 +49,13 @@ class TrioBackend:
             native = _NativeScope(shield=True)
         else:
             native = _NativeScope()
-        if scope._cancel_called and scope._origin is CancelOrigin.EXPLICIT:
-            native.cancel(scope._reason)
+        if scope._cancel_called:
+            if scope._origin is CancelOrigin.EXPLICIT:
+                native.cancel(scope._reason)
+            else:
+                # Its deadline passed before entry, and may have moved since:
+                # trio's __enter__ applies a past deadline, as a deadline.
+                native.deadline = -inf
         scope._host = host
         scope._native = native
         native.__enter__()
@@ -98,7 +103,7 @@ class TrioBackend:
             scope._cancel_called = True
             scope._origin = CancelOrigin.DEADLINE
         elif not scope._cancel_called and isinstance(remaining, trio.Cancelled):
-            scope._set_enclosing(getattr(remaining, "reason", None))
+            scope._set_enclosing(_reason_carried(remaining))
 
     def cancel(self, scope: CancelScope) -> None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]
@@ -111,12 +116,12 @@ class TrioBackend:
 
     def deadline_changed(self, scope: CancelScope) -> None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]
-        if not scope._cancel_called and native.cancel_called:
-            # The old deadline already cancelled the scope: keep that on record.
-            scope._cancel_called = True
-            scope._origin = CancelOrigin.DEADLINE
-            scope._reason = None
+        # The old deadline may already have cancelled the scope: keep that on record.
+        _note_deadline(scope, native)
         native.deadline = scope._deadline
+        # trio applies a deadline moved into the past at the next schedule
+        # point; reading cancel_called applies it now ("cancels at once").
+        _note_deadline(scope, native)
 
     def shield_changed(self, scope: CancelScope) -> None:
         scope._native.shield = scope._shield  # type: ignore[attr-defined]
@@ -138,3 +143,21 @@ class TrioBackend:
 
     def task_group(self) -> TrioTaskGroup:
         return TrioTaskGroup()
+
+
+def _note_deadline(scope: CancelScope, native: trio.CancelScope) -> None:
+    """Record a deadline trio applied (or applies now: the read of
+    ``cancel_called`` does) unless the scope was already cancelled."""
+    if not scope._cancel_called and native.cancel_called:
+        scope._cancel_called = True
+        scope._origin = CancelOrigin.DEADLINE
+        scope._reason = None
+
+
+def _reason_carried(exc: trio.Cancelled) -> str | None:
+    """The reason a native Cancelled carries, worded as on asyncio: trio gives
+    a deadline no reason, only ``source == "deadline"``."""
+    reason: str | None = getattr(exc, "reason", None)
+    if reason is None and getattr(exc, "source", None) == "deadline":
+        return DEADLINE_EXCEEDED
+    return reason
