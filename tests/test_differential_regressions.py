@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import pytest
 
+import unicancel
+from unicancel import CancelOrigin, checkpoint, current_time, fail_at
+
+from ._helpers import sleep, sleep_forever
 from .differential.check import assert_agrees
 from .differential.program import (
     Await,
@@ -27,44 +31,32 @@ from .differential.program import (
     Scope,
     SetShield,
     Spawn,
+    Stmt,
     TryFinally,
 )
 
 # -- task groups -------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asyncio TaskGroup.aexit raises CancelledError whenever the block is cancelled",
-)
 def test_group_exit_raises_no_cancellation_nobody_raised() -> None:
     """A task group whose body and children never saw the cancellation does
     not raise one at exit: trio's nursery exit is a schedule point but no
-    cancel point, so ``s1.cancelled_caught`` stays False. unicancel on asyncio
-    raised a fresh CancelledError in ``aexit``."""
+    cancel point, so ``s1.cancelled_caught`` stays False. (Diverged at first:
+    unicancel on asyncio raised a fresh CancelledError in ``aexit``.)"""
     assert_agrees(Program(main=(Scope(n=1, body=(Group(n=2, body=(Cancel(n=3, target=1),)),)),)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asyncio TaskGroup.aexit raises CancelledError whenever the block is cancelled",
-)
 def test_group_cancel_without_checkpoint_is_not_caught() -> None:
     """``tg.cancel()`` and no await: ``tg.cancel_scope.cancelled_caught`` is
     False (as for any scope cancelled after its last checkpoint)."""
     assert_agrees(Program(main=(Group(n=1, body=(CancelGroup(n=2, target=1),)),)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asyncio: a child's error cancels the group from a done-callback, a loop "
-    "iteration after the child finished",
-)
 def test_sibling_error_is_seen_by_a_checkpoint_in_progress() -> None:
     """Two children start together; c6 raises while c3 is in ``checkpoint()``.
     On trio c3 resumes after c6 has failed and its checkpoint raises
-    (whatever order the two run in). On asyncio the group learns of the error
-    in a done-callback that runs after c3 has resumed."""
+    (whatever order the two run in). (Diverged at first: on asyncio the group
+    learnt of the error in a done-callback that ran after c3 had resumed.)"""
     assert_agrees(
         Program(
             main=(Group(n=1, body=(Spawn(n=2, group=1, child=3), Spawn(n=5, group=1, child=6))),),
@@ -76,10 +68,6 @@ def test_sibling_error_is_seen_by_a_checkpoint_in_progress() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asyncio TaskGroup.aexit raises CancelledError whenever the block is cancelled",
-)
 def test_code_after_a_cancelled_group_runs() -> None:
     """The same bug, worse: the exit of the inner group raises, so the
     statement after it (here an error) never runs."""
@@ -95,14 +83,10 @@ def test_code_after_a_cancelled_group_runs() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asyncio TaskGroup.aexit has no schedule point when there are no children",
-)
 def test_group_exit_is_a_schedule_point() -> None:
     """trio's nursery exit always yields once: c8 runs while c3 leaves its
-    (childless) group, so it finds s4 still open and cancels it. On asyncio c3
-    ran to its end first."""
+    (childless) group, so it finds s4 still open and cancels it. (Diverged at
+    first: on asyncio c3 ran to its end first.)"""
     assert_agrees(
         Program(
             main=(Group(n=1, body=(Spawn(n=2, group=1, child=3), Spawn(n=7, group=1, child=8))),),
@@ -162,10 +146,6 @@ def test_checkpoint_if_cancelled_is_a_schedule_point_when_cancelled() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asyncio: a task already queued to resume from sleep(0) is cancelled at its next await",
-)
 def test_cancel_reaches_a_task_resuming_from_sleep_zero() -> None:
     """c6 cancels the group while c3 is queued to resume from ``sleep(0)``.
     On trio ``sleep(0)`` is a checkpoint and raises; on asyncio the delivery
@@ -225,15 +205,12 @@ def test_deadline_that_fired_is_kept_when_moved_away() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trio backend: a deadline moved into the past is applied at the next schedule point",
-)
 def test_deadline_moved_into_the_past_cancels_at_once() -> None:
-    """docs/semantics.md: "a deadline in the past cancels at once". On trio
-    the native scope applies it only at the next schedule point (or when
-    ``cancel_called`` is read): meanwhile ``current_effective_deadline()``
-    returns the past deadline and ``checkpoint_if_cancelled()`` passes."""
+    """docs/semantics.md: "a deadline in the past cancels at once". (Diverged
+    at first on trio: the native scope applies it only at the next schedule
+    point, or when ``cancel_called`` is read; meanwhile
+    ``current_effective_deadline()`` returned the past deadline and
+    ``checkpoint_if_cancelled()`` passed.)"""
     assert_agrees(
         Program(
             main=(
@@ -250,15 +227,11 @@ def test_deadline_moved_into_the_past_cancels_at_once() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cancel() before entry ignores an absolute deadline that already passed",
-)
 def test_cancel_before_entry_after_the_deadline_passed_is_a_deadline() -> None:
     """docs/semantics.md: "If the deadline had already passed when cancel()
     was called, the deadline wins." Also before entry: ``fail_at(now)`` then
-    ``cancel()`` raises TimeoutError. unicancel took the cancel() for the
-    first (``cancel_called`` only checks the deadline of an entered scope)."""
+    ``cancel()`` raises TimeoutError. (Diverged at first on every backend:
+    ``cancel_called`` only checked the deadline of an entered scope.)"""
     assert_agrees(
         Program(
             main=(
@@ -274,7 +247,49 @@ def test_cancel_before_entry_after_the_deadline_passed_is_a_deadline() -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="asyncio: outer deliveries counted as foreign at inner exit")
+@pytest.mark.anyio
+async def test_cancel_called_before_entry_sees_a_passed_deadline() -> None:
+    """As trio: an absolute deadline can pass before entry, and then it is
+    the origin, whatever cancel() says later (judged on the running
+    backend's clock when cancel() is called)."""
+    scope = fail_at(current_time() - 1)
+    assert scope.cancel_called
+    scope.cancel("too late")
+    with pytest.raises(TimeoutError):
+        with scope:
+            await sleep_forever()
+    assert scope.cancel_origin is CancelOrigin.DEADLINE
+    assert scope.cancel_reason == "deadline exceeded"
+
+
+@pytest.mark.anyio
+async def test_cancel_before_entry_then_the_deadline_passes_is_explicit() -> None:
+    """The deadline passes between cancel() and entry: cancel() came first."""
+    scope = fail_at(current_time() + 0.01)
+    scope.cancel("first")
+    await sleep(0.05)
+    with scope:
+        await sleep_forever()
+    assert scope.cancel_origin is CancelOrigin.EXPLICIT
+    assert scope.cancel_reason == "first"
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_cancel_before_entry_where_no_backend_runs_is_explicit(backend: str) -> None:
+    """No clock to read where cancel() is called: it comes first, even if the
+    deadline (0.0, long past on either clock) had passed."""
+    scope = fail_at(0.0)
+    scope.cancel("no clock")
+
+    async def main() -> None:
+        with scope:
+            await checkpoint()
+
+    unicancel.run(main, backend=backend)
+    assert scope.cancel_origin is CancelOrigin.EXPLICIT
+    assert scope.cancelled_caught
+
+
 def test_inner_scope_catches_its_deadline_after_an_outer_delivery() -> None:
     """s3 (shielded by then) catches its own deadline, although s1's
     cancellation was delivered (and swallowed) inside s3 after s3 was
@@ -305,7 +320,6 @@ def test_inner_scope_catches_its_deadline_after_an_outer_delivery() -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="asyncio: outer deliveries counted as foreign at inner exit")
 def test_scope_shielded_after_the_fact_catches_its_own_cancellation() -> None:
     """The same counting bug: s2's cancellation raises in the ``try``; the
     ``finally`` cancels s3 and shields it, so the cancellation leaving s3 is
@@ -341,11 +355,10 @@ def test_scope_shielded_after_the_fact_catches_its_own_cancellation() -> None:
 # -- cancel reasons ----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="trio backend: ENCLOSING reason of a deadline is None")
 def test_enclosing_cancel_reason_of_a_deadline() -> None:
     """s2 is left by s1's deadline: ``s2.cancel_reason`` is "deadline
-    exceeded" (asyncio); on trio it was None (trio's ``Cancelled.reason`` is
-    None for a deadline, ``Cancelled.source`` says "deadline")."""
+    exceeded". (Diverged at first on trio: None, trio's ``Cancelled.reason``
+    for a deadline; ``Cancelled.source`` says "deadline".)"""
     assert_agrees(
         Program(
             main=(
@@ -360,11 +373,13 @@ def test_enclosing_cancel_reason_of_a_deadline() -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="backends disagree on the ENCLOSING reason; to decide")
 def test_enclosing_cancel_reason_with_two_cancelled_scopes() -> None:
     """s1 and s3 are both cancelled; the cancellation passing s2 is s1's (s1
-    catches it) but the exception trio raises carries s3's reason, which the
-    trio backend reports (and the oracle expects); asyncio reports s1's."""
+    catches it) but the exception trio raises carries s3's reason: s3's
+    cancellation reached the await first (it was cancelled before entry).
+    ``s2.cancel_reason`` is "r3" on every backend (docs/semantics.md, "Why a
+    scope was cancelled"). (Diverged at first: asyncio reported the
+    catcher's.)"""
     assert_agrees(
         Program(
             main=(
@@ -381,3 +396,42 @@ def test_enclosing_cancel_reason_with_two_cancelled_scopes() -> None:
             )
         )
     )
+
+
+def _three_scopes(*body: Stmt, shield2: bool = False) -> Program:
+    return Program(
+        main=(Scope(n=1, body=(Scope(n=2, body=(Scope(n=3, body=body),), shield=shield2),)),)
+    )
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        # s1 then s2 cancelled: trio keeps the first reason that reached s3 (r4)
+        _three_scopes(Cancel(n=4, target=1), Cancel(n=5, target=2), Await(n=6, kind="sleep")),
+        # s2 then s1: r4 again, now s2's
+        _three_scopes(Cancel(n=4, target=2), Cancel(n=5, target=1), Await(n=6, kind="sleep")),
+        # s1's cancellation waits behind s2's shield; s2's own arrives first (r5)
+        _three_scopes(
+            Cancel(n=4, target=1),
+            Cancel(n=5, target=2),
+            SetShield(n=6, target=2, value=False),
+            Await(n=7, kind="sleep"),
+            shield2=True,
+        ),
+        # s1's reached s2 before its shield went up: it stays s2's reason (r4)
+        _three_scopes(
+            Cancel(n=4, target=1),
+            SetShield(n=5, target=2, value=True),
+            Cancel(n=6, target=2),
+            SetShield(n=7, target=2, value=False),
+            Await(n=8, kind="sleep"),
+        ),
+    ],
+    ids=["outer-first", "inner-first", "behind-a-shield", "before-a-shield"],
+)
+def test_enclosing_cancel_reason_is_the_first_to_arrive(program: Program) -> None:
+    """The ENCLOSING reason is the one trio's ``Cancelled`` carries: that of
+    the first cancellation which reached the code where it was raised
+    (docs/semantics.md, "Why a scope was cancelled")."""
+    assert_agrees(program)

@@ -166,3 +166,41 @@ async def test_native_cancel_of_body_cancels_children() -> None:
                 await asyncio.Event().wait()
     assert cleaned == 2
     assert _task().cancelling() == 0
+
+
+async def test_child_cancelled_before_its_first_step() -> None:
+    """Task.cancel() before a child's first step ends it without running any
+    of its code: the group must still see it end (and not hang)."""
+
+    async def work() -> None:
+        await asyncio.sleep(10)  # pragma: no cover
+
+    async with asyncio.timeout(5):
+        async with TaskGroup() as tg:
+            early = tg.create_task(work())
+            early.cancel()
+            await asyncio.sleep(0)
+            late = tg.create_task(work())
+            late.cancel()
+    assert early.cancelled() and late.cancelled()
+    assert early not in _asyncio_delivery.innermost and late not in _asyncio_delivery.innermost
+
+
+async def test_lazy_task_factory_children_are_waited_for() -> None:
+    """With a lazy (non-eager) custom task factory the group still waits for
+    children that have not started when the body ends."""
+    loop = asyncio.get_running_loop()
+    old = loop.get_task_factory()
+    loop.set_task_factory(lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw))
+    try:
+        done: list[int] = []
+
+        async def work() -> None:
+            await asyncio.sleep(0)
+            done.append(1)
+
+        async with TaskGroup() as tg:
+            tg.start_soon(work)
+        assert done == [1]
+    finally:
+        loop.set_task_factory(old)

@@ -10,7 +10,7 @@ lets a cancellation of any enclosing scope reach the children.
 
 from __future__ import annotations
 
-from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, get_running_loop, wait
+from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, get_running_loop, sleep, wait
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -19,11 +19,10 @@ from .._scope import CancelScope
 from ._asyncio_delivery import (
     Members,
     catcher,
-    effectively_cancelled,
     innermost,
     schedule,
 )
-from ._asyncio_private import current_task
+from ._asyncio_private import current_task, task_running_in
 
 __all__ = ["AsyncioTaskGroup"]
 
@@ -38,13 +37,17 @@ class AsyncioTaskGroup:
         self._members: Members | None = None
         self._errors: list[BaseException] = []
         self._base_error: BaseException | None = None
+        # The scope whose cancellation a child raised (trio: Cancelled in the
+        # nursery's exceptions), so that the exit raises it; None: no child did.
+        self._child_cancel: CancelScope | None = None
         self._waiter: Future[None] | None = None
         self._closed = False
         self._host: Task[Any] | None = None
         self._starting = 0  # start() calls in progress
-        # Children of start() that have not called started(): their errors
-        # belong to start()'s caller, not to the group.
-        self._unstarted: set[Task[Any]] = set()
+        # Children whose first step has not run, with their coroutine: a
+        # Task.cancel() before it ends them without running _child, so the
+        # exit watches these.
+        self._fresh: dict[Task[Any], Coroutine[Any, Any, Any]] = {}
 
     async def aenter(self) -> None:
         self.cancel_scope.__enter__()
@@ -52,7 +55,7 @@ class AsyncioTaskGroup:
         self._host = current_task()
         self._loop = get_running_loop()
         # A task factory may start tasks eagerly, running their first step
-        # inside create_task(): then the child attaches itself (_attached).
+        # inside create_task(): then the child attaches itself (_child).
         self._eager = self._loop.get_task_factory() is not None
         self._members = Members(self._abort)
 
@@ -70,41 +73,97 @@ class AsyncioTaskGroup:
             coro.close()
             raise RuntimeError(_errors.group_finished())
         if self._eager:
-            task = self._loop.create_task(_attached(coro, root, members), name=_name(name))
+            task = self._loop.create_task(
+                self._child(coro, status, root, members), name=_name(name)
+            )
+            # A factory may also be lazy: then attach here, as below.
+            started = task.done() or getattr(task.get_coro(), "cr_suspended", True)
         else:
-            task = self._loop.create_task(coro, name=_name(name))
+            task = self._loop.create_task(self._child(coro, status), name=_name(name))
+            started = False
+        if not started:
             if root is not None:
                 innermost[task] = root
             members.tasks.add(task)
-        if status is not None and not status._started.done():
-            # (An eager child may have called started() already.)
-            self._unstarted.add(task)
-        if not task.done():
-            task.add_done_callback(self._child_done)
-        else:
-            self._child_done(task)
-        if catcher(root) is not None:
+            self._fresh[task] = coro
+            if self._waiter is not None:  # the host already waits in aexit
+                task.add_done_callback(self._fresh_done)
+        if catcher(root) is not None and not task.done():
             schedule(task)  # born inside a cancelled scope: cancel it at its first await
         return task
 
-    def _child_done(self, task: Task[Any]) -> None:
-        innermost.pop(task, None)
-        members = self._members
+    async def _child(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        status: _Status | None,
+        root: CancelScope | None = None,
+        members: Members | None = None,
+    ) -> Any:
+        """Every child runs in this wrapper, so that its end is handled in its
+        own last step, as trio's nursery does: a done-callback would abort the
+        group one loop iteration late, after siblings' checkpoints passed."""
+        task = task_running_in(self._loop)
+        assert task is not None
+        self._fresh.pop(task, None)
         if members is not None:
-            members.tasks.discard(task)
-        if task in self._unstarted:
-            self._unstarted.discard(task)
-            if not task.cancelled():
-                task.exception()  # start() raises it; mark it retrieved
-        elif not task.cancelled():
-            exc = task.exception()
-            if exc is not None:
-                if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-                    self._base_error = self._base_error or exc
-                self._errors.append(exc)
-                self._abort.cancel(f"child task {task.get_name()!r} raised {exc!r}")
-        if self._waiter is not None and not self._waiter.done() and not self._live_children():
-            self._waiter.set_result(None)
+            # A task factory that starts tasks eagerly runs this inside
+            # create_task(): attach before the child's first line runs.
+            if root is not None:
+                innermost[task] = root
+            members.tasks.add(task)
+        try:
+            result = await coro
+        except GeneratorExit:
+            # Destroyed unfinished (loop teardown): detach, wake nobody.
+            innermost.pop(task, None)
+            if self._members is not None:
+                self._members.tasks.discard(task)
+            raise
+        except BaseException as exc:
+            self._child_ended(task, exc, status)
+            raise
+        self._child_ended(task, None, None)
+        return result
+
+    def _child_ended(
+        self, task: Task[Any], exc: BaseException | None, status: _Status | None
+    ) -> None:
+        # Detached first: an abort below then reaches the siblings only.
+        root = innermost.pop(task, None)
+        if self._members is not None:
+            self._members.tasks.discard(task)
+        if exc is None:
+            pass
+        elif status is not None and not status._started.done():
+            # Before started(), the outcome belongs to start()'s caller.
+            if not isinstance(exc, CancelledError):
+                task.add_done_callback(_retrieve)
+        elif isinstance(exc, CancelledError):
+            # Ours only if one of our scopes above it is cancelled; a native
+            # cancel() of the child's task is the child's own business.
+            if self._child_cancel is None:
+                self._child_cancel = catcher(root)
+        else:
+            task.add_done_callback(_retrieve)
+            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                self._base_error = self._base_error or exc
+            self._errors.append(exc)
+            self._abort.cancel(f"child task {task.get_name()!r} raised {exc!r}")
+        self._wake_host()
+
+    def _fresh_done(self, task: Task[Any]) -> None:
+        coro = self._fresh.pop(task, None)
+        if coro is not None:
+            # Cancelled (Task.cancel()) before its first step: the exception
+            # was thrown in before _child's first line, which never ran.
+            coro.close()  # never started: no "never awaited" warning
+            self._child_ended(task, None, None)
+
+    def _wake_host(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done() and not self._live_children():
+            self._closed = True  # as trio's nursery: closed once the last child is done
+            waiter.set_result(None)
 
     def _live_children(self) -> bool:
         return bool(self._members and self._members.tasks) or bool(self._starting)
@@ -144,8 +203,7 @@ class AsyncioTaskGroup:
         finally:
             self._starting -= 1
             members.close()
-            if self._waiter is not None and not self._waiter.done() and not self._live_children():
-                self._waiter.set_result(None)
+            self._wake_host()
 
     # -- exit --------------------------------------------------------------
 
@@ -155,18 +213,31 @@ class AsyncioTaskGroup:
                 self._base_error = exc
             self._errors.append(exc)
             self._abort.cancel("the task group's body raised an exception")
+        host = current_task()
+        for task in self._fresh:
+            task.add_done_callback(self._fresh_done)
         external: CancelledError | None = None
-        if isinstance(exc, CancelledError) and catcher(innermost.get(current_task())) is None:
+        if isinstance(exc, CancelledError) and catcher(innermost.get(host)) is None:
             # A cancellation unicancel did not make (asyncio.timeout,
             # Task.cancel(), anyio): the children are not inside it, so cancel
             # them as asyncio.TaskGroup does; the error propagates at the end.
             self._abort.cancel("the task group's host task was cancelled")
-        # Our own scopes cannot interrupt this wait (the shield): the children
-        # carry the cancellation and we just wait for them, which is why there
-        # is no retry loop to spin here (ANCHORS trap 1). What ignores shields
-        # (Task.cancel(), asyncio.timeout) cancels the children and is
-        # re-raised at the end, as asyncio.TaskGroup does.
+        # As trio's nursery, the exit only waits: a schedule point, never a
+        # cancel point (a cancellation nobody raised here is raised by the
+        # next checkpoint). Our own scopes cannot interrupt the wait (the
+        # shield): the children carry the cancellation and we just wait for
+        # them, which is why there is no retry loop to spin here (ANCHORS
+        # trap 1). What ignores shields (Task.cancel(), asyncio.timeout)
+        # cancels the children and is re-raised at the end, as
+        # asyncio.TaskGroup does.
         with CancelScope(shield=True):
+            if not self._live_children():
+                # Nothing to wait for: trio's cancel_shielded_checkpoint().
+                self._closed = True
+                try:
+                    await sleep(0)
+                except CancelledError as cancelled:
+                    external = cancelled
             while self._live_children():
                 self._waiter = self._loop.create_future()
                 try:
@@ -178,11 +249,10 @@ class AsyncioTaskGroup:
         if self._members is not None:
             self._members.close()
         scope_exc: BaseException | None = exc if isinstance(exc, CancelledError) else None
-        if scope_exc is None and effectively_cancelled(innermost.get(current_task())):
-            # The block is cancelled: raise here, as trio's nursery does, for
-            # the scope that owns the cancellation to catch.
-            target = catcher(innermost.get(current_task()))
-            assert target is not None
+        if scope_exc is None and self._child_cancel is not None:
+            # A child raised a cancellation: it leaves the block (bare), for
+            # the scope that owns it to catch, as trio's nursery re-raises it.
+            target = catcher(innermost.get(host)) or self._child_cancel
             scope_exc = CancelledError(target._cancel_message())
         # Leave the abort scope, then the group's scope; each swallows its own.
         for scope in (self._abort, self.cancel_scope):
@@ -217,7 +287,6 @@ class _Status:
         group = self._group
         _reparent(task, group._abort)
         self._members.tasks.discard(task)
-        group._unstarted.discard(task)
         assert group._members is not None
         group._members.tasks.add(task)
         self._started.set_result(value)
@@ -257,15 +326,10 @@ async def _call(
     return await fn(*args, task_status=status)
 
 
-async def _attached(
-    coro: Coroutine[Any, Any, Any], root: CancelScope | None, members: Members
-) -> Any:
-    """Eager-factory wrapper: attach before the child's first line runs."""
-    task = current_task()
-    if root is not None:
-        innermost[task] = root
-    members.tasks.add(task)
-    return await coro
+def _retrieve(task: Task[Any]) -> None:
+    """Mark a failed child's exception retrieved: the group reports it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _name(name: object) -> str | None:
