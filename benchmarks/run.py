@@ -48,6 +48,19 @@ from pathlib import Path
 from typing import Any
 
 from bench_common import BenchError, CpuBench, OpBench, cpu_result
+from bench_stop import (
+    STOP_SLEEP,
+    a_onstop_future,
+    a_stop_event,
+    a_stop_scopes,
+    a_stop_task_cancel,
+    a_stop_unicancel,
+    onstop_unicancel,
+    t_stop_event,
+    t_stop_scopes,
+    t_stop_uc_scopes,
+    t_stop_unicancel,
+)
 from bench_taskgroups import (
     AT_ONCE,
     GROUP_SLEEP,
@@ -95,12 +108,15 @@ N_OPS: dict[str, tuple[int, int]] = {
     "nesting": (40 * DEPTH, 2 * DEPTH),
     # Children in the group (one group per timed "loop").
     "group": (10_000, 1_000),
+    # Children stopped at once (workload 9); register+unregister (workload 10).
+    "stop": (10_000, 1_000),
+    "onstop": (40_000, 1_000),
 }
 #: Repeats (the median is reported): (full, quick).
 REPEATS = (9, 3)
 CPU_REPEATS = (5, 1)
 #: Workloads with their own repeats: (full, quick).
-WORKLOAD_REPEATS: dict[str, tuple[int, int]] = {"group": (5, 3)}
+WORKLOAD_REPEATS: dict[str, tuple[int, int]] = {"group": (5, 3), "stop": (5, 3)}
 
 BACKENDS = ("asyncio", "uvloop", "trio")
 BACKEND_TITLES = {
@@ -619,6 +635,8 @@ WORKLOADS = (
         f"and sleeps {LATE:g} s",
         CPU_UNIT,
     ),
+    Workload("stop", "9. Stop N blocked tasks at once, per task (request to exit)", "ns/task"),
+    Workload("onstop", "10. Stop callback: register + unregister", "ns/op"),
 )
 WORKLOAD_BY_KEY = {workload.key: workload for workload in WORKLOADS}
 
@@ -666,6 +684,20 @@ WORKLOAD_NOTES: dict[str, list[str]] = {
         f"{AIO_RAISE} = cancelled by raising out of its body, for comparison.",
         "No target on trio: there unicancel.TaskGroup is a trio nursery inside a "
         "unicancel CancelScope.",
+    ],
+    "stop": [
+        NESTED_NOTE,
+        f"N children wait for a stop (blocked in a {STOP_SLEEP:g} s sleep, or on the event) "
+        "in a native TaskGroup/nursery; timed from the request to the block's exit, per "
+        "child (spawning and blocking, alike for all, are not timed).",
+        "asyncio.Event: the blocking form of the hand-written stop flag; task.cancel() / "
+        "trio.CancelScope: the host cancels every child itself, one call each.",
+        "unicancel scopes: unicancel without a token, each child's CancelScope cancelled "
+        "by the host: the floor under move_on_when (the scopes' own delivery).",
+    ],
+    "onstop": [
+        "Future callback: asyncio's cheapest register/unregister, for scale (not "
+        "thread-safe; a stop callback is). Backend-neutral: measured once, on asyncio.",
     ],
 }
 UC_TRIO_NOTE = (
@@ -891,6 +923,40 @@ def _cases() -> list[Case]:
             (tri, "trio.CancelScope() > nursery", (), t_late_trio),
         ],
         at_once=(UC_TG, tri),
+    )
+    ev, tc, ucs = "asyncio.Event", "task.cancel()", "unicancel scopes"
+    scopes_expr = "CancelScope > sleep xN, cancel() xN"
+    asyncio_cases(
+        "stop",
+        [
+            (uc, "move_on_when(token) > sleep xN, request_stop()", (), a_stop_unicancel),
+            (ev, "await stop.wait() xN, stop.set()", (), a_stop_event),
+            (tc, "sleep xN, task.cancel() xN", (), a_stop_task_cancel),
+            (ucs, scopes_expr, (), a_stop_scopes),
+        ],
+        uvloop=(uc, ev, tc, ucs),
+    )
+    trio_cases(
+        "stop",
+        [
+            (uc, "move_on_when(token) > sleep xN, request_stop()", (), t_stop_unicancel),
+            ("trio.Event", "await stop.wait() xN, stop.set()", (), t_stop_event),
+            ("trio.CancelScope", f"trio.{scopes_expr}", (), t_stop_scopes),
+            (ucs, scopes_expr, (), t_stop_uc_scopes),
+        ],
+    )
+    asyncio_cases(
+        "onstop",
+        [
+            (uc, "token.on_stop(fn).cancel()", (), onstop_unicancel),
+            (
+                "Future callback",
+                "fut.add_done_callback(fn); fut.remove_done_callback(fn)",
+                (),
+                a_onstop_future,
+            ),
+        ],
+        uvloop=(),
     )
     return cases
 
@@ -1423,6 +1489,16 @@ def render_markdown(
         "   `unicancel.TaskGroup` (and in a trio nursery) lives inside the cancelled scope:",
         "   its sleep is cancelled at once, so the block exits at once; its wall time is",
         f"   the measurement (target: under {AT_ONCE * 1000:g} ms).",
+        f"9. **Stop N blocked tasks at once** (N = {N_OPS['stop'][0]:,}): N children of a",
+        "   native task group wait for a stop; the host requests it; timed from the request",
+        "   to the group's exit, per child. unicancel: each child waits in",
+        "   `move_on_when(token)`, the host calls `request_stop()`. Anchors: every child",
+        "   awaits an `asyncio.Event`/`trio.Event` that the host sets (the hand-written",
+        "   stop flag), and the host cancelling each child itself (`task.cancel()`; on",
+        "   trio one `CancelScope` per child). Beside them, unicancel without a token",
+        "   (one unicancel `CancelScope` per child, cancelled by the host): the floor.",
+        "10. **Stop callback**: `token.on_stop(fn)` then `registration.cancel()`, next to",
+        "   `Future.add_done_callback` + `remove_done_callback` for scale.",
         "",
         "The asyncio and uvloop rows are measured first, before anything has imported trio,",
         "as in a plain asyncio program; then the trio rows. The row `unicancel*` repeats",

@@ -1,0 +1,234 @@
+"""Graceful shutdown: the first SIGINT/SIGTERM requests a stop on a root
+token; after a grace period (or at a second signal) the block is cancelled
+and what had not finished is reported.
+
+The signal handlers are plain ``signal.signal`` handlers: ``request_stop()``
+is safe in a signal handler, and everything that touches the event loop goes
+through :meth:`Loop.soon`, which is too. The previous handlers are restored
+when the block exits.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
+from math import inf
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, final
+
+from . import _stop_errors
+from ._deadline import check_timeout
+from ._run import run
+from ._scope import CancelScope
+from ._stop import StopSource, StopToken
+from ._stop_loop import current_loop
+
+if TYPE_CHECKING:
+    from ._stop_callbacks import StopRegistration
+    from ._stop_loop import Loop, Timer
+
+__all__ = ["ForcedShutdown", "GracefulShutdown", "run_graceful"]
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+_DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class ForcedShutdown(Exception):
+    """Raised when a :class:`GracefulShutdown` block had to be cancelled: the
+    grace period expired (or a second signal arrived) before it finished.
+
+    :attr:`why` says what forced it, :attr:`stop_reason` why the stop was
+    requested (e.g. ``"SIGTERM received"``), and :attr:`unfinished` lists the
+    tasks that were still running when the cancellation began, each with
+    where it was waiting (the message lists them too).
+    """
+
+    def __init__(self, why: str, stop_reason: str | None, unfinished: tuple[str, ...]) -> None:
+        self.why = why
+        self.stop_reason = stop_reason
+        self.unfinished = unfinished
+        super().__init__(_stop_errors.forced_shutdown(why, stop_reason, unfinished))
+
+
+def _check_signals(signals: Iterable[int]) -> tuple[signal.Signals, ...]:
+    try:
+        return tuple(signal.Signals(sig) for sig in signals)
+    except (TypeError, ValueError):
+        raise ValueError(_stop_errors.bad_signals(signals)) from None
+
+
+@final
+class GracefulShutdown:
+    """``async with GracefulShutdown(grace=5.0) as token:`` runs a block that
+    shuts down in two steps.
+
+    1. The first of *signals* (default SIGINT and SIGTERM), or a call to
+       :meth:`request_stop`, requests a stop on *token* (reason
+       ``"SIGTERM received"``, ...). Code in the block watches the token and
+       finishes on its own.
+    2. If the block has not finished *grace* seconds later (on the backend
+       clock), or when a second signal arrives, it is cancelled, and leaving
+       it raises :exc:`ForcedShutdown`, which lists what had not finished.
+
+    A block that finishes on its own (stopped or not) leaves normally. The
+    previous signal handlers are restored when the block exits, and at the
+    second signal already (a third one then acts as without this: Ctrl-C
+    raises ``KeyboardInterrupt``). Signal
+    handlers can only be installed in the main thread; ``signals=()`` works
+    anywhere. Single use.
+    """
+
+    __slots__ = (
+        "_entered",
+        "_finished",
+        "_forced",
+        "_grace",
+        "_host",
+        "_loop",
+        "_previous",
+        "_registration",
+        "_scope",
+        "_signals",
+        "_source",
+        "_timer",
+        "_unfinished",
+    )
+
+    def __init__(self, *, grace: float = 5.0, signals: Iterable[int] = _DEFAULT_SIGNALS) -> None:
+        self._grace = check_timeout(grace, "grace")
+        self._signals = _check_signals(signals)
+        self._source = StopSource()
+        self._entered = False
+        self._finished = False
+        self._forced: str | None = None
+        self._unfinished: tuple[str, ...] = ()
+        self._previous: list[tuple[signal.Signals, Any]] = []
+        self._timer: Timer | None = None
+        self._registration: StopRegistration | None = None
+
+    @property
+    def token(self) -> StopToken:
+        """The root token: stopped by the first signal or :meth:`request_stop`."""
+        return self._source.token
+
+    def request_stop(self, reason: str | None = None) -> bool:
+        """Request the stop without a signal (the grace period starts); the
+        same as the first signal. Returns whether this was the first request."""
+        return self._source.request_stop(reason)
+
+    async def __aenter__(self) -> StopToken:
+        if self._entered:
+            raise RuntimeError(_stop_errors.shutdown_reused())
+        if self._signals and threading.current_thread() is not threading.main_thread():
+            raise RuntimeError(_stop_errors.signals_need_main_thread())
+        self._entered = True
+        loop = self._loop = current_loop()
+        self._host = loop.current_task()
+        self._scope = CancelScope().__enter__()
+        for sig in self._signals:
+            self._previous.append((sig, signal.signal(sig, self._on_signal)))
+        self._registration = self.token.on_stop(partial(loop.soon, self._start_grace))
+        return self.token
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._restore_handlers()
+        self._finished = True  # a late timer or signal does nothing
+        if self._registration is not None:
+            self._registration.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+        forced = self._forced
+        self._source.close()
+        try:
+            swallowed = self._scope.__exit__(exc_type, exc, tb)
+        except BaseException as remaining:  # what is left of an exception group
+            if forced:
+                remaining.add_note(str(self._forced_error(forced)))
+            raise
+        if not forced:
+            return
+        error = self._forced_error(forced)
+        if swallowed:
+            raise error from exc
+        if exc is not None:  # the block also failed: keep its error, add the report
+            exc.add_note(str(error))
+
+    def _restore_handlers(self) -> None:
+        previous = self._previous
+        while previous:
+            sig, handler = previous.pop()
+            # None: the handler was not installed from Python; the default
+            # is the closest we can restore.
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+    def _forced_error(self, why: str) -> ForcedShutdown:
+        return ForcedShutdown(why, self.token.reason, self._unfinished)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Runs in a signal handler: only request_stop() and Loop.soon().
+        name = signal.Signals(signum).name
+        try:
+            first = self._source.request_stop(f"{name} received")
+        except BaseExceptionGroup as errors:  # a callback of the user's raised
+            first = True
+            self._loop.soon(partial(_log, errors))
+        if not first:
+            self._loop.soon(partial(self._force, f"a second {name} arrived"))
+            # A third signal acts as without us (Ctrl-C: KeyboardInterrupt),
+            # for a block that does not even let the event loop run.
+            self._restore_handlers()
+
+    def _start_grace(self) -> None:
+        if self._finished or self._forced is not None or self._grace == inf:
+            return
+        loop: Loop = self._loop
+        why = f"the grace period of {self._grace:g} s expired"
+        self._timer = loop.call_at(loop.time() + self._grace, partial(self._force, why))
+
+    def _force(self, why: str) -> None:
+        if self._finished or self._forced is not None:
+            return
+        self._forced = why
+        self._unfinished = tuple(self._loop.unfinished(self._host))
+        self._scope.cancel(f"graceful shutdown: {why}")
+
+
+def _log(errors: BaseException) -> None:
+    import logging
+
+    logging.getLogger("unicancel").error(
+        "unicancel: stop callbacks raised when a signal requested the stop", exc_info=errors
+    )
+
+
+def run_graceful(
+    main: Callable[[StopToken, *Ts], Awaitable[T]],
+    *args: *Ts,
+    backend: str = "asyncio",
+    grace: float = 5.0,
+    signals: Iterable[int] = _DEFAULT_SIGNALS,
+) -> T:
+    """Run ``main(token, *args)`` on *backend* inside a
+    :class:`GracefulShutdown`: the first SIGINT/SIGTERM stops *token*, and
+    after *grace* seconds (or a second signal) ``main`` is cancelled and
+    :exc:`ForcedShutdown` is raised, listing what had not finished. Returns
+    what ``main`` returns."""
+    shutdown = GracefulShutdown(grace=grace, signals=signals)
+
+    async def body() -> T:
+        async with shutdown as token:
+            return await main(token, *args)
+
+    # trio names its main task after the function: report it as *main*.
+    body.__module__ = getattr(main, "__module__", body.__module__)
+    body.__qualname__ = getattr(main, "__qualname__", body.__qualname__)
+    return run(body, backend=backend)

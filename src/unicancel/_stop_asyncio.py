@@ -1,0 +1,62 @@
+"""The :class:`~unicancel._stop_loop.Loop` of a running asyncio loop."""
+
+from __future__ import annotations
+
+from asyncio import AbstractEventLoop, Task, TimerHandle, all_tasks
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from ._backends._asyncio_private import running_loop, task_or_none
+from ._errors import no_running_backend
+from ._stop_loop import describe_await
+
+__all__ = ["AsyncioLoop"]
+
+
+class _Timer:
+    __slots__ = ("_handle", "_loop")
+
+    def __init__(self, loop: AsyncioLoop, handle: TimerHandle) -> None:
+        self._loop = loop
+        self._handle = handle
+
+    def cancel(self) -> None:
+        # TimerHandle.cancel() is not thread-safe: always go through the loop.
+        self._loop.soon(self._handle.cancel)
+
+
+class AsyncioLoop:
+    __slots__ = ("_loop", "key")
+
+    def __init__(self, loop: AbstractEventLoop | None = None) -> None:
+        loop = loop or running_loop()
+        if loop is None:
+            raise RuntimeError(no_running_backend())
+        self._loop = loop
+        self.key: object = loop
+
+    def soon(self, fn: Callable[[], object]) -> None:
+        # Documented as safe from another thread and from a signal handler
+        # (gh-79149).
+        with suppress(RuntimeError):  # the loop is closed: nothing is left to wake
+            self._loop.call_soon_threadsafe(fn)
+
+    def time(self) -> float:
+        return self._loop.time()
+
+    def call_at(self, when: float, fn: Callable[[], object]) -> _Timer:
+        return _Timer(self, self._loop.call_at(when, fn))
+
+    async def sleep_forever(self) -> None:
+        await self._loop.create_future()
+
+    def current_task(self) -> object:
+        return task_or_none()
+
+    def unfinished(self, host: object) -> list[str]:
+        tasks: list[Task[Any]] = [t for t in all_tasks(self._loop) if t is not host]
+        tasks.sort(key=lambda t: t.get_name())
+        if isinstance(host, Task) and not host.done():
+            tasks.insert(0, host)
+        return [f"{describe_await(task.get_coro())} (task {task.get_name()!r})" for task in tasks]

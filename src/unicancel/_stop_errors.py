@@ -1,0 +1,68 @@
+"""Messages of the stop-token errors, built in one place (as ``_errors``)
+so that every backend raises the same text."""
+
+from __future__ import annotations
+
+__all__ = [
+    "bad_reason",
+    "bad_signals",
+    "callbacks_raised",
+    "forced_shutdown",
+    "not_a_token",
+    "not_callable",
+    "shutdown_reused",
+    "signals_need_main_thread",
+    "stop_requested",
+]
+
+
+def not_a_token(where: str, obj: object, is_source: bool) -> str:
+    hint = "; pass source.token" if is_source else ""
+    return f"unicancel: {where}() takes StopToken arguments, got {obj!r}{hint}"
+
+
+def bad_reason(reason: object) -> str:
+    return f"unicancel: reason must be a str or None, got {reason!r}"
+
+
+def not_callable(fn: object) -> str:
+    return (
+        f"unicancel: on_stop() needs a callable taking no arguments, got {fn!r}; "
+        "use functools.partial(fn, arg) to pass arguments"
+    )
+
+
+def stop_requested(reason: str | None) -> str:
+    return f"unicancel: stop requested{f': {reason}' if reason else ' (no reason given)'}"
+
+
+def callbacks_raised(failed: int, ran: int) -> str:
+    return f"unicancel: {failed} of {ran} stop callbacks raised; every callback ran"
+
+
+def forced_shutdown(why: str, stop_reason: str | None, unfinished: tuple[str, ...]) -> str:
+    lines = "".join(f"\n  {line}" for line in unfinished) or "\n  (no task found)"
+    return (
+        f"unicancel: graceful shutdown forced: {why} after the stop request "
+        f"({stop_reason or 'no reason given'}); these had not finished and were "
+        f"cancelled:{lines}"
+    )
+
+
+def bad_signals(signals: object) -> str:
+    return f"unicancel: signals must be signal numbers such as signal.SIGTERM, got {signals!r}"
+
+
+def shutdown_reused() -> str:
+    return (
+        "unicancel: this GracefulShutdown has already been used; create a new one for "
+        "every 'async with' block"
+    )
+
+
+def signals_need_main_thread() -> str:
+    return (
+        "unicancel: GracefulShutdown installs signal handlers, which Python allows only "
+        "in the main thread; use it in the main thread, or pass signals=() and call "
+        "request_stop() yourself"
+    )

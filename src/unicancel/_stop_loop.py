@@ -1,0 +1,113 @@
+"""What stop tokens need from an event loop, behind one small interface.
+
+Tokens are backend-neutral and may be stopped from any thread or a signal
+handler; everything that touches a loop goes through a :class:`Loop`:
+:meth:`Loop.soon` is the only way in from outside (``call_soon_threadsafe``
+on asyncio, ``TrioToken.run_sync_soon`` on trio, both documented as safe in
+threads and signal handlers). The implementations live in
+``_stop_asyncio``/``_stop_trio`` and are imported lazily, so running on
+asyncio never imports trio.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ._backends import current_backend
+
+__all__ = ["Loop", "Timer", "current_loop", "describe_await"]
+
+
+class Timer(Protocol):
+    def cancel(self) -> None:
+        """Drop the timer; safe from any thread (it may still fire once if
+        it was due already: its callback must check that it is wanted)."""
+
+
+class Loop(Protocol):
+    """One running asyncio loop or trio run."""
+
+    #: Identifies the loop (hashable; equal for the same loop).
+    key: object
+
+    def soon(self, fn: Callable[[], object]) -> None:
+        """Run *fn* on the loop soon; safe from any thread and from a signal
+        handler. Dropped silently if the loop has finished."""
+
+    def time(self) -> float:
+        """The loop's clock (what deadlines are measured on)."""
+
+    def call_at(self, when: float, fn: Callable[[], object]) -> Timer:
+        """Run *fn* on the loop at *when*; call from the loop's thread.
+        *fn* must not raise."""
+
+    async def sleep_forever(self) -> None:
+        """Block until cancelled."""
+
+    def current_task(self) -> object:
+        """The running task."""
+
+    def unfinished(self, host: object) -> list[str]:
+        """One line per task still running, ``"fn() at file:line (task
+        'name')"`` (where it waits): *host* (a task of this loop) first, then
+        the others (asyncio: every task of the loop; trio: the tasks below
+        *host*)."""
+
+
+_LOOPS: dict[str, Callable[[], Loop]] = {}
+
+
+def current_loop(backend: str | None = None) -> Loop:
+    """The loop running the current code; raises RuntimeError outside one.
+    *backend*: its name, when the caller knows it (skips the detection)."""
+    name = backend or current_backend().name
+    factory = _LOOPS.get(name)
+    if factory is None:
+        if name == "trio":
+            from ._stop_trio import TrioLoop
+
+            factory = _LOOPS[name] = TrioLoop
+        else:
+            from ._stop_asyncio import AsyncioLoop
+
+            factory = _LOOPS[name] = AsyncioLoop
+    return factory()
+
+
+def _library_dirs() -> tuple[str, ...]:
+    """Library code a suspended task's await chain passes through; reports
+    point at the innermost frame outside it (the user's own await)."""
+    import sys
+
+    files = [
+        mod.__file__
+        for name in ("asyncio", "trio", "anyio", "unicancel")
+        if (mod := sys.modules.get(name)) is not None and mod.__file__
+    ]
+    return tuple(os.path.dirname(file) + os.sep for file in files)
+
+
+def describe_await(coro: Any) -> str:
+    """``"fn() at file.py:12"`` for the innermost frame of *coro*'s await
+    chain that is not library code (the innermost one if all are)."""
+    found = None
+    library = _library_dirs()
+    obj = coro
+    while obj is not None:
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+        frame = frame or getattr(obj, "ag_frame", None)
+        if frame is None:
+            break
+        if found is None or not frame.f_code.co_filename.startswith(library):
+            found = frame
+        obj = (
+            getattr(obj, "cr_await", None)
+            or getattr(obj, "gi_yieldfrom", None)
+            or getattr(obj, "ag_await", None)
+        )
+    if found is None:
+        return "(not started, or finishing)"
+    code = found.f_code
+    return f"{code.co_name}() at {code.co_filename}:{found.f_lineno}"
