@@ -19,12 +19,30 @@ from ._scope import fail_after as fail_after
 from ._scope import fail_at as fail_at
 from ._scope import move_on_after as move_on_after
 from ._scope import move_on_at as move_on_at
+from ._shutdown import ForcedShutdown as ForcedShutdown
+from ._shutdown import GracefulShutdown as GracefulShutdown
+from ._shutdown import run_graceful as run_graceful
+from ._stop import StopRequested as StopRequested
+from ._stop import StopSource as StopSource
+from ._stop import StopToken as StopToken
+from ._stop_bind import fail_when as fail_when
+from ._stop_bind import move_on_when as move_on_when
+from ._stop_callbacks import StopRegistration as StopRegistration
+from ._sync import Event as Event
 from ._taskgroup import TaskGroup as TaskGroup
 from ._taskgroup import TaskStatus as TaskStatus
+from ._threads import to_thread as to_thread
 
 __all__ = [
     "CancelOrigin",
     "CancelScope",
+    "Event",
+    "ForcedShutdown",
+    "GracefulShutdown",
+    "StopRegistration",
+    "StopRequested",
+    "StopSource",
+    "StopToken",
     "TaskGroup",
     "TaskHandle",
     "TaskStatus",
@@ -35,8 +53,12 @@ __all__ = [
     "current_time",
     "fail_after",
     "fail_at",
+    "fail_when",
     "get_cancelled_exc_class",
     "move_on_after",
     "move_on_at",
+    "move_on_when",
     "run",
+    "run_graceful",
+    "to_thread",
 ]

@@ -34,7 +34,8 @@ _HEADER = """\
 Each scenario below is a small program written the way a user of each system
 writes it: plain asyncio (also run on uvloop), plain trio, anyio (one program,
 run on both of its backends) and unicancel (one program, run on both of its
-backends, taking sleeps, events, task groups and threads from the backend).
+backends, taking only sleeps and, where a scenario says so, the native task
+group from the backend).
 Every run starts a fresh event loop and records a trace of what it observed,
 in backend-neutral words; the traces never depend on timing. The table shows
 each scenario's headline observation; where the systems differ, a letter

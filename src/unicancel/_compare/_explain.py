@@ -23,7 +23,7 @@ GROUPS = (
     ("unicancel", ("unicancel-asyncio", "unicancel-trio")),
 )
 CODE_WIDTH = 100
-KIT_NOTE = "the backend's own sleep, event, thread helpers and native group (see _kit.py)"
+KIT_NOTE = "the backend's own sleep, loop hand-off and native group (see _kit.py)"
 
 
 def _names(code: types.CodeType) -> Iterator[str]:

@@ -1,12 +1,13 @@
 """Native primitives for the unicancel variants, and a measuring probe.
 
-unicancel provides scopes, deadlines, checkpoints and task groups, but (in
-this release) no sleep, event or thread helpers: a unicancel user takes those
-from the backend. A unicancel variant is written once, against unicancel plus
-this small kit, so that its two columns run exactly the same code. Each kit
-method is the one-line native call a user would write. ``task_group()`` is
-the backend's own group, for the scenario about unicancel scopes around
-native groups (ANCHORS trap 1).
+unicancel provides scopes, deadlines, checkpoints, task groups, an event
+(``unicancel.Event``) and a thread helper (``unicancel.to_thread``), but (in
+this release) no sleep: a unicancel user takes that from the backend. A
+unicancel variant is written once, against unicancel plus this small kit, so
+that its two columns run exactly the same code. Each kit method is the
+one-line native call a user would write. ``task_group()`` is the backend's
+own group, for the scenarios about unicancel scopes around native groups
+(ANCHORS trap 1).
 """
 
 from __future__ import annotations
@@ -15,17 +16,9 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-__all__ = ["AsyncioKit", "Event", "Kit", "Spawner", "TrioKit", "WakeupProbe", "wakeup_probe"]
-
-T = TypeVar("T")
-
-
-class Event(Protocol):
-    def set(self) -> None: ...
-    def is_set(self) -> bool: ...
-    async def wait(self) -> Any: ...
+__all__ = ["AsyncioKit", "Kit", "Spawner", "TrioKit", "WakeupProbe", "wakeup_probe"]
 
 
 class Spawner(Protocol):
@@ -40,12 +33,10 @@ class Kit(Protocol):
 
     async def sleep(self, seconds: float) -> None: ...
     async def sleep_forever(self) -> None: ...
-    def event(self) -> Event: ...
     def task_group(self) -> Any:
         """``async with`` -> :class:`Spawner`: the backend's own group
         (asyncio.TaskGroup / trio nursery), not unicancel.TaskGroup."""
 
-    async def to_thread(self, fn: Callable[[], T]) -> T: ...
     def current_task(self) -> object: ...
     def loop_caller(self) -> Callable[[Callable[[], object]], None]:
         """A function that any thread may call to run a callable in this loop."""
@@ -71,16 +62,10 @@ class AsyncioKit:
     async def sleep_forever(self) -> None:
         await asyncio.get_running_loop().create_future()
 
-    def event(self) -> Event:
-        return asyncio.Event()
-
     @asynccontextmanager
     async def task_group(self) -> AsyncIterator[Spawner]:
         async with asyncio.TaskGroup() as tg:
             yield _AsyncioSpawner(tg)
-
-    async def to_thread(self, fn: Callable[[], T]) -> T:
-        return await asyncio.to_thread(fn)
 
     def current_task(self) -> object:
         return asyncio.current_task()
@@ -107,22 +92,12 @@ class TrioKit:
 
         await trio.sleep_forever()
 
-    def event(self) -> Event:
-        import trio
-
-        return trio.Event()
-
     @asynccontextmanager
     async def task_group(self) -> AsyncIterator[Spawner]:
         import trio
 
         async with trio.open_nursery() as nursery:
             yield nursery
-
-    async def to_thread(self, fn: Callable[[], T]) -> T:
-        import trio
-
-        return await trio.to_thread.run_sync(fn)
 
     def current_task(self) -> object:
         import trio

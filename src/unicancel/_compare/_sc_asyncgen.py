@@ -267,7 +267,13 @@ ASYNCGEN_GC = Scenario(
     description=(
         "Without aclosing() the generator is finalized by the event loop's "
         "async-generator hooks once it is garbage collected: its cleanup runs "
-        "later, in another task, outside the consumer's cancelled scope."
+        "later, in another task, outside the consumer's cancelled scope. trio's "
+        "runner closes it inside a cancelled scope (the cleanup's await raises) "
+        "and warns; asyncio's loop closes it in a plain task. The hooks belong to "
+        "the loop and finalize every library's generators, so unicancel leaves "
+        "them alone and its two columns follow their loops: close generators "
+        "with contextlib.aclosing(), which asyncgen-cleanup-aclosing shows "
+        "cancelled the same way on both backends."
     ),
     covers=("asyncgen", "S3"),
     headline="await in generator cleanup",

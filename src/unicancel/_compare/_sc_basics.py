@@ -101,7 +101,7 @@ async def edge_unicancel(t: Trace, k: Kit) -> None:
             t(f"await {n}", "Cancelled")
 
     scope = unicancel.CancelScope()
-    started = k.event()
+    started = unicancel.Event()
 
     async def worker() -> None:
         with scope:

@@ -198,7 +198,7 @@ async def ready_anyio(t: Trace) -> None:
 
 
 async def ready_unicancel(t: Trace, k: Kit) -> None:
-    ready = k.event()
+    ready = unicancel.Event()
     ready.set()
     with unicancel.CancelScope() as scope:
         scope.cancel()
@@ -220,8 +220,7 @@ AWAIT_READY = Scenario(
         "An await is only a checkpoint if it suspends. asyncio.Event.wait() on a "
         "set event returns without suspending, so a pending cancellation waits "
         "for the next await that does; trio's and anyio's Event.wait() always "
-        "checkpoint. unicancel uses the native event, and inherits its backend's "
-        "answer."
+        "checkpoint, and so does unicancel.Event.wait() on both backends."
     ),
     covers=("level", "S1"),
     headline="cancellation landed at",

@@ -206,7 +206,7 @@ async def shield_anyio(t: Trace) -> None:
 
 
 async def shield_unicancel(t: Trace, k: Kit) -> None:
-    started, committing, gate = k.event(), k.event(), k.event()
+    started, committing, gate = unicancel.Event(), unicancel.Event(), unicancel.Event()
     worker_scope = unicancel.CancelScope()
     done = False
 

@@ -86,7 +86,7 @@ async def stuck_anyio(t: Trace) -> None:
 
 
 async def stuck_unicancel(t: Trace, k: Kit) -> None:
-    release, swallowed = k.event(), k.event()
+    release, swallowed = unicancel.Event(), unicancel.Event()
     scope = unicancel.CancelScope()
 
     async def stubborn() -> None:

@@ -80,7 +80,7 @@ async def errors_win_anyio(t: Trace) -> None:
 
 
 async def errors_win_unicancel(t: Trace, k: Kit) -> None:
-    started = k.event()
+    started = unicancel.Event()
 
     async def child() -> None:
         try:
@@ -213,7 +213,7 @@ async def lost_anyio(t: Trace) -> None:
 
 
 async def lost_unicancel(t: Trace, k: Kit) -> None:
-    started = k.event()
+    started = unicancel.Event()
 
     async def child() -> None:
         try:

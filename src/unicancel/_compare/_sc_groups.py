@@ -83,7 +83,7 @@ async def orphan_anyio(t: Trace) -> None:
 
 
 async def orphan_unicancel(t: Trace, k: Kit) -> None:
-    started, release = k.event(), k.event()
+    started, release = unicancel.Event(), unicancel.Event()
 
     async def child() -> None:
         started.set()
@@ -194,7 +194,7 @@ async def child_error_anyio(t: Trace) -> None:
 
 
 async def child_error_unicancel(t: Trace, k: Kit) -> None:
-    started = k.event()
+    started = unicancel.Event()
 
     async def sibling() -> None:
         try:
@@ -339,7 +339,7 @@ async def gather_anyio(t: Trace) -> None:
 
 
 async def gather_unicancel(t: Trace, k: Kit) -> None:
-    started = k.event()
+    started = unicancel.Event()
     results: list[object] = [None] * 3
     scopes = [unicancel.CancelScope() for _ in range(3)]
 

@@ -98,7 +98,7 @@ async def shutdown_anyio(t: Trace) -> None:
 
 
 async def shutdown_unicancel(t: Trace, k: Kit) -> None:
-    started = k.event()
+    started = unicancel.Event()
     main_returned = False
 
     async def worker() -> None:

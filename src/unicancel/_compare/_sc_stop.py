@@ -92,7 +92,7 @@ async def graceful_anyio(t: Trace) -> None:
 
 
 async def graceful_unicancel(t: Trace, k: Kit) -> None:
-    stop, done, working = k.event(), k.event(), k.event()
+    stop, done, working = unicancel.Event(), unicancel.Event(), unicancel.Event()
     workers = unicancel.CancelScope()
 
     async def worker() -> None:
@@ -221,7 +221,7 @@ async def forced_anyio(t: Trace) -> None:
 
 
 async def forced_unicancel(t: Trace, k: Kit) -> None:
-    stop, done, started = k.event(), k.event(), k.event()
+    stop, done, started = unicancel.Event(), unicancel.Event(), unicancel.Event()
     workers = unicancel.CancelScope()
     forced = False
 

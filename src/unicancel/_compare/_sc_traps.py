@@ -94,7 +94,7 @@ async def spin_anyio(t: Trace) -> None:
 
 
 async def spin_unicancel(t: Trace, k: Kit) -> None:
-    started = k.event()
+    started = unicancel.Event()
     probe = wakeup_probe()
 
     async def child() -> None:
@@ -178,7 +178,7 @@ async def spin_native_anyio(t: Trace) -> None:
 
 
 async def spin_native_unicancel(t: Trace, k: Kit) -> None:
-    started = k.event()
+    started = unicancel.Event()
     probe = wakeup_probe()
 
     async def child() -> None:
