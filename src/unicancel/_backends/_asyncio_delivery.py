@@ -244,15 +244,32 @@ members_under: dict[CancelScope, set[Members]] = {}
 def reach(scope: CancelScope) -> None:
     """Check every task inside *scope*: its host, and every task attached
     below it. The checks decide (shields are respected there)."""
-    _nudge(scope._host)  # type: ignore[arg-type]
+    followed: list[_Delivery] = []
+    _nudge(scope._host, followed)  # type: ignore[arg-type]
     below = members_under.get(scope)
     if below:
         for members in below:
             for task in members.tasks:
-                _nudge(task)
+                _nudge(task, followed)
+    # Follow-up checks go in a batch of their own, queued behind every
+    # wake-up the cancels above queued (a batch queued earlier in this step,
+    # e.g. the host's check, would run before those wake-ups and find every
+    # task not yet run: a second check each).
+    batch = []
+    for delivery in followed:
+        if not delivery._pending:
+            delivery._pending = True
+            batch.append(delivery)
+    if batch:
+        batch[0]._loop.call_soon(_check_all, batch)
 
 
-def _nudge(task: Task[Any]) -> None:
+def _check_all(batch: list[_Delivery]) -> None:
+    for delivery in batch:
+        delivery.check()
+
+
+def _nudge(task: Task[Any], followed: list[_Delivery]) -> None:
     # A suspended task is checked now, as trio does: one already queued to
     # resume (from sleep(0), or woken) must get the cancellation at that
     # await, not at its next one. A task whose step is on the stack (the
@@ -261,7 +278,9 @@ def _nudge(task: Task[Any]) -> None:
     if getattr(task.get_coro(), "cr_running", True):
         schedule(task)
     else:
-        _delivery(task).deliver()
+        delivery = _delivery(task)
+        if delivery.deliver(follow=False):
+            followed.append(delivery)
 
 
 class _Delivery:
@@ -352,14 +371,15 @@ class _Delivery:
         self._pending = False
         self.deliver()
 
-    def deliver(self) -> None:
+    def deliver(self, follow: bool = True) -> bool:
         """Cancel the task if it is inside a cancelled scope and has not
         received that cancellation yet; then make sure a check follows the
-        step in which it does."""
+        step in which it does (with *follow* False the caller schedules it:
+        True is returned when one is needed)."""
         task = self._task
         if task.done():
             _deliveries.pop(task, None)
-            return
+            return False
         target = catcher(innermost.get(task))
         if target is None:
             self._target = self._waiter = self._site = None
@@ -371,19 +391,19 @@ class _Delivery:
                 # here and cost no done-callback.
                 self._kept = True
                 task.add_done_callback(_forget)
-            return
+            return False
         waiter = fut_waiter(task)
         if waiter is None and not getattr(task.get_coro(), "cr_suspended", True):
             # Not started yet (a child spawned into a cancelled scope): as on
             # trio, it runs up to its first await, which then raises. Its
             # first step is queued ahead of the next batch.
             self.schedule()
-            return
+            return False
         if waiter is not None and waiter is self._waiter:
             # The task has not run since our last delivery: its wake-up is
             # queued (waiter done) or the waiter is a Task ignoring cancel().
             self._hook(waiter, progress=False)
-            return
+            return False
         if self._forced:
             self._forced = False
             self._target = target
@@ -399,7 +419,7 @@ class _Delivery:
                     self._chain, chain
                 ):
                     self._hook(waiter, progress=True)
-                    return
+                    return False
                 self._repeats += 1
             else:
                 self._site = site
@@ -413,7 +433,9 @@ class _Delivery:
         task.cancel(target._cancel_message())
         _account(task, target)
         # Runs after the step that receives this cancellation.
-        self.schedule()
+        if follow:
+            self.schedule()
+        return True
 
 
 def _account(task: Task[Any], target: CancelScope) -> None:
