@@ -16,8 +16,8 @@ from __future__ import annotations
 import difflib
 import re
 
-from ._render import scenario_section, summary_table, trace_text
-from ._report import Report
+from ._render import mark, scenario_section, sentence, summary_table, trace_text
+from ._report import Report, disagreement_note
 
 __all__ = ["docs_differences", "render_docs"]
 
@@ -76,7 +76,9 @@ def render_docs(report: Report) -> str:
         summary_table(report, names, hidden),
         "",
         "‡ depends on the Python version: see the [last section](#python-dependent). "
-        "⚠ unicancel's two columns disagree (a unicancel bug).",
+        "⚠ unicancel's two columns disagree because of a native primitive unicancel does "
+        "not wrap (documented in the scenario's section); ! they disagree for any other "
+        "reason (a unicancel bug).",
         "",
         "## Scenarios",
         "",
@@ -100,8 +102,9 @@ def render_docs(report: Report) -> str:
         for system in systems:
             note = entry["python_dependent"][system]
             out.append(f"- {system} ({note}): {trace_text(entry['results'][system])}")
-        if entry["unicancel_agree"] is False:
-            out.append("- ⚠ on this Python, unicancel's two columns disagree.")
+        note = disagreement_note(entry)
+        if note and {"unicancel-asyncio", "unicancel-trio"} & set(systems):
+            out.append(f"- {mark(entry)} on this Python, {sentence(note)}")
         out.append("")
     out.append(_END)
     return "\n".join(out).rstrip() + "\n"

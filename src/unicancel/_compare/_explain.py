@@ -11,7 +11,8 @@ from itertools import zip_longest
 from typing import Any
 
 from ._model import Scenario
-from ._render import Format, sentence, trace_text, versions_line
+from ._render import Format, mark, sentence, trace_text, versions_line
+from ._report import disagreement_note
 
 __all__ = ["render_explain", "variant_source"]
 
@@ -94,8 +95,9 @@ def _text(scenario: Scenario, entry: dict[str, Any], groups: list[tuple[str, lis
             out.append(f"# k: {KIT_NOTE}")
         for left, right in zip_longest(code, _trace_lines(entry, members), fillvalue=""):
             out.append(f"{left[:width]:{width}} | {right}".rstrip())
-    if entry["unicancel_agree"] is False:
-        out += ["", "! unicancel's two columns disagree: a bug to fix in unicancel."]
+    note = disagreement_note(entry)
+    if note:
+        out += ["", f"{mark(entry)} {sentence(note)}"]
     return "\n".join(out) + "\n"
 
 

@@ -102,6 +102,12 @@ class Scenario:
     unicancel: UnicancelVariant
     #: Systems whose trace differs between Python minor versions, with why.
     python_dependent: Mapping[str, str] = field(default_factory=dict)
+    #: The native primitive that the unicancel variant uses on purpose, left
+    #: to the backend ("" if none): the scenario shows unicancel next to
+    #: behaviour that belongs to the event loop or its own task group, which
+    #: may differ between unicancel's two columns (see
+    #: ``_report.NATIVE_DISAGREEMENTS``).
+    native: str = ""
 
     def variant(self, model: Model) -> Callable[..., Awaitable[None]]:
         """The function that runs for *model*."""

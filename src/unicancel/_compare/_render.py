@@ -3,7 +3,9 @@ text table, markdown or JSON.
 
 Cells show each scenario's headline observation. Where the systems differ,
 each cell is prefixed with a letter: the same letter means the same full
-trace. A ``!`` marks rows where unicancel's two columns disagree.
+trace. A ``!`` marks rows where unicancel's two columns disagree (a bug), a
+``⚠`` those where they disagree for a documented reason
+(``NATIVE_DISAGREEMENTS``: behaviour owned by a native primitive).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ._model import comparable
-from ._report import Report, classes
+from ._report import NATIVE_DISAGREEMENTS, Report, classes, disagreement_note, verdict
 
 __all__ = [
     "Format",
     "cell",
+    "mark",
     "render",
     "scenario_section",
     "sentence",
@@ -57,6 +60,14 @@ def cell(result: dict[str, Any], letter: str | None) -> str:
     return f"{letter} {text}" if letter else text
 
 
+def mark(entry: dict[str, Any]) -> str:
+    """``⚠`` if unicancel's two columns disagree for a documented reason,
+    ``!`` if they disagree otherwise (a bug), else ""."""
+    if entry["unicancel_agree"] is not False:
+        return ""
+    return "⚠" if entry["name"] in NATIVE_DISAGREEMENTS else "!"
+
+
 def _row_cells(entry: dict[str, Any], names: Sequence[str]) -> list[str]:
     letters = entry["classes"] if entry["differs"] else {}
     return [cell(entry["results"][name], letters.get(name)) for name in names]
@@ -85,18 +96,33 @@ def _verdict(report: Report) -> list[str]:
         f"{len(entries)} scenarios: the table's cells differ between systems on {differ}; "
         f"on {detail} more the cells agree but the traces differ in detail."
     ]
-    checked = [e for e in entries if e["unicancel_agree"] is not None]
-    bad = report["unicancel_disagreements"]
-    if not checked:
+    found = verdict(report)
+    pair = "unicancel-asyncio and unicancel-trio"
+    if not found.checked:
         lines.append("unicancel's two columns were not both run: nothing to check.")
-    elif bad:
+        return lines
+    agree = found.checked - len(found.documented) - len(found.bugs)
+    if agree == found.checked:
+        lines.append(f"{pair} agree on all {found.checked}.")
+    elif not found.documented:
+        lines.append(f"{pair} agree on {agree} of {found.checked}.")
+    else:
         lines.append(
-            f"unicancel-asyncio and unicancel-trio DISAGREE on {len(bad)} of {len(checked)}: "
-            + ", ".join(bad)
+            f"{pair} agree on {agree} of {found.checked}; they disagree because of native "
+            "primitives unicancel does not wrap (documented): " + ", ".join(found.documented) + "."
+        )
+    if found.bugs:
+        lines.append(
+            f"{pair} DISAGREE on {len(found.bugs)} of {found.checked}: "
+            + ", ".join(found.bugs)
             + " (each is a unicancel bug; see --explain NAME)."
         )
-    else:
-        lines.append(f"unicancel-asyncio and unicancel-trio agree on all {len(checked)}.")
+    if found.stale:
+        lines.append(
+            "Listed as documented disagreements, but the columns agree: "
+            + ", ".join(found.stale)
+            + " (remove them from NATIVE_DISAGREEMENTS in unicancel/_compare/_report.py)."
+        )
     return lines
 
 
@@ -125,15 +151,18 @@ def _text(report: Report) -> str:
         line("", "-" * first, ["-" * width] * len(names)),
     ]
     for entry, cells in rows:
-        mark = "*" if entry["headline_differs"] else ""
-        mark = ("!" if entry["unicancel_agree"] is False else "") + mark
-        out.append(line(mark, entry["name"], cells).rstrip())
+        flag = mark(entry) + ("*" if entry["headline_differs"] else "")
+        out.append(line(flag, entry["name"], cells).rstrip())
+        if flag.startswith("⚠"):
+            out.append(f"    ⚠ {disagreement_note(entry)}")
     out.append(line("", "-" * first, ["-" * width] * len(names)))
     out.append(line("", "same trace as trio", footer).rstrip())
     out += [
         "",
         "*  the cells differ between systems",
         "!  unicancel's two columns disagree (a bug in unicancel)",
+        "⚠  unicancel's two columns disagree because of a native primitive unicancel does",
+        "   not wrap (documented: the line under the row says which)",
         "A  letters, where traces differ: the same letter means an identical trace",
         "   (system-specific details such as cancelling() counts left out)",
         "-  not installed; HANG: no result within the safety timeout; EG = ExceptionGroup",
@@ -199,11 +228,12 @@ def summary_table(
                 cells.append(
                     _md_escape(cell(entry["results"][name], letters.get(name) if differs else None))
                 )
-        mark = " ≠" if len(shown) > 1 else ""
+        flag = " ≠" if len(shown) > 1 else ""
         unicancel = {"unicancel-asyncio", "unicancel-trio"}
-        mark += " ⚠" if entry["unicancel_agree"] is False and not unicancel & skip else ""
+        if mark(entry) and not unicancel & skip:
+            flag += f" {mark(entry)}"
         rows.append(
-            f"| [`{entry['name']}`](#{entry['name']}){mark}<br>{_md_escape(entry['headline'])} | "
+            f"| [`{entry['name']}`](#{entry['name']}){flag}<br>{_md_escape(entry['headline'])} | "
             + " | ".join(cells)
             + " |"
         )
@@ -248,10 +278,9 @@ def scenario_section(
         out.append(
             f"- {', '.join(skip)}: depends on the Python version, see [below](#python-dependent)."
         )
-    if entry["unicancel_agree"] is False and not {"unicancel-asyncio", "unicancel-trio"} & set(
-        skip
-    ):
-        out.append("- ⚠ unicancel's two columns disagree: a bug to fix in unicancel.")
+    note = disagreement_note(entry)
+    if note and not {"unicancel-asyncio", "unicancel-trio"} & set(skip):
+        out.append(f"- {mark(entry)} {sentence(note)}")
     out.append("")
     return out
 

@@ -281,6 +281,7 @@ ASYNCGEN_GC = Scenario(
     trio=gc_trio,
     anyio=gc_anyio,
     unicancel=gc_unicancel,
+    native="the loop's async-generator finaliser (the generator is not closed with aclosing())",
 )
 
 SCENARIOS = (ASYNCGEN_ACLOSING, ASYNCGEN_GC)

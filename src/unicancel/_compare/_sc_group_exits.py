@@ -104,6 +104,7 @@ LOST_CANCEL_NATIVE = Scenario(
     trio=lost_trio,
     anyio=lost_native_anyio,
     unicancel=lost_native_unicancel,
+    native="the backend's own task group (asyncio.TaskGroup / trio nursery)",
     python_dependent={
         "asyncio": "3.13 re-cancels the parent of a TaskGroup that raises (gh-116720)",
         "uvloop": "3.13 re-cancels the parent of a TaskGroup that raises (gh-116720)",

@@ -1,5 +1,6 @@
 """Scenarios: stopping a worker. A stop flag first, cancellation after a
-grace period (SCENARIOS.md item 5: the stop token written by hand)."""
+grace period (SCENARIOS.md item 5): written by hand with an event on plain
+asyncio, trio and anyio; with unicancel's stop token and GracefulShutdown."""
 
 from __future__ import annotations
 
@@ -9,6 +10,15 @@ import unicancel
 
 from ._kit import Kit
 from ._model import Scenario, Trace
+
+
+def unfinished_tasks(exc: unicancel.ForcedShutdown) -> list[str]:
+    """The tasks a ForcedShutdown reported, by task name: its first line is
+    the task that ran the shutdown block ("main"). The rest of each line says
+    where the task waited, which differs between backends."""
+    names = [line.rpartition("(task ")[2].strip("')\"") for line in exc.unfinished[1:]]
+    return ["main", *names]
+
 
 # -- stop flags: graceful first, forced after a grace period -------------------------------
 
@@ -92,31 +102,31 @@ async def graceful_anyio(t: Trace) -> None:
 
 
 async def graceful_unicancel(t: Trace, k: Kit) -> None:
-    stop, done, working = unicancel.Event(), unicancel.Event(), unicancel.Event()
-    workers = unicancel.CancelScope()
+    working = unicancel.Event()
 
-    async def worker() -> None:
+    async def worker(token: unicancel.StopToken) -> None:
         try:
-            while not stop.is_set():
+            while not token.stop_requested:  # poll the token between units of work
                 working.set()
                 await unicancel.checkpoint()
             t("worker", "saw the stop flag and returned")
+            t.info("stop reason", token.reason)
         finally:
             t("worker cleanup", "ran")
-            done.set()
 
-    with workers:
-        async with unicancel.TaskGroup() as tg:
-            tg.start_soon(worker)
+    # In a program: run_graceful(main), and SIGTERM or Ctrl-C requests the stop.
+    # Signal handlers need the main thread (the scenarios run in another one),
+    # so here the stop is requested in code: the same sequence, without a signal.
+    shutdown = unicancel.GracefulShutdown(grace=5, signals=())
+    try:
+        async with shutdown as token, unicancel.TaskGroup() as tg:
+            tg.start_soon(worker, token, name="worker")
             await working.wait()
-            stop.set()
-            with unicancel.move_on_after(5):
-                await done.wait()
-            if done.is_set():
-                t("worker stopped", "gracefully")
-            else:
-                workers.cancel()
-                t("worker stopped", "forced")
+            shutdown.request_stop("shutting down")  # the grace period starts
+        t("worker stopped", "gracefully")
+    except unicancel.ForcedShutdown as exc:  # the grace period ran out: cancelled
+        t("worker stopped", "forced")
+        t("not finished when forced", ", ".join(unfinished_tasks(exc)))
 
 
 STOP_GRACEFUL = Scenario(
@@ -125,8 +135,12 @@ STOP_GRACEFUL = Scenario(
     description=(
         "The hand-written stop token of SCENARIOS.md item 5: an event polled by "
         "the worker, a bounded wait for it to finish, cancellation as the "
-        "fallback. Here the worker honours the flag. unicancel has no stop "
-        "token yet: a native event, a TaskGroup, a scope for the grace period."
+        "fallback. Here the worker honours the flag. unicancel has the protocol "
+        "built in: GracefulShutdown hands the worker a StopToken to poll; "
+        "request_stop() (in a program, run_graceful() does it on SIGTERM or "
+        "Ctrl-C; signal handlers need the main thread, which the scenarios do "
+        "not run in) starts the grace period, after which the block would be "
+        "cancelled and ForcedShutdown would name what had not finished."
     ),
     covers=("S5",),
     headline="worker stopped",
@@ -221,33 +235,35 @@ async def forced_anyio(t: Trace) -> None:
 
 
 async def forced_unicancel(t: Trace, k: Kit) -> None:
-    stop, done, started = unicancel.Event(), unicancel.Event(), unicancel.Event()
-    workers = unicancel.CancelScope()
-    forced = False
+    started = unicancel.Event()
+    cancelled = False
 
     async def worker() -> None:
+        nonlocal cancelled
         try:
             started.set()
-            await k.sleep_forever()
+            await k.sleep_forever()  # stuck: never looks at the stop token
         except unicancel.get_cancelled_exc_class():
-            t("worker cancelled by", "the forced cancel" if forced else "the grace wait")
+            cancelled = True
             raise
-        finally:
-            done.set()
 
-    with workers:
-        async with unicancel.TaskGroup() as tg:
-            tg.start_soon(worker)
+    shutdown = unicancel.GracefulShutdown(grace=0.01, signals=())  # see stop-flag-graceful
+    try:
+        async with shutdown, unicancel.TaskGroup() as tg:
+            tg.start_soon(worker, name="worker")
             await started.wait()
-            stop.set()
-            with unicancel.move_on_after(0.01):
-                await done.wait()
-            if done.is_set():
-                t("worker stopped", "gracefully")
-            else:
-                forced = True
-                workers.cancel()
-                t("worker stopped", "forced")
+            shutdown.request_stop("shutting down")  # the grace period starts
+        t("worker stopped", "gracefully")
+    except unicancel.ForcedShutdown as exc:  # the grace period ran out: cancelled
+        t("worker stopped", "forced")
+        # The report lists the tasks still running when the forced cancel began.
+        reported = unfinished_tasks(exc)
+        if cancelled:
+            t(
+                "worker cancelled by",
+                "the forced cancel" if "worker" in reported else "an earlier cancel",
+            )
+        t.info("not finished when forced", ", ".join(reported))
 
 
 STOP_FORCED = Scenario(
@@ -256,8 +272,12 @@ STOP_FORCED = Scenario(
     description=(
         "The grace period runs out. asyncio.wait_for(task, timeout) cancels the "
         "task itself when it times out, so the explicit cancel() after it comes "
-        "too late to matter. A scope around the wait (trio, anyio, unicancel) "
-        "only stops the waiting; the worker is cancelled by the forced cancel."
+        "too late to matter. A scope around the wait (trio, anyio) only stops "
+        "the waiting; the worker is cancelled by the forced cancel. unicancel's "
+        "GracefulShutdown cancels its block when the grace period expires and "
+        "raises ForcedShutdown, which names the worker among the tasks that had "
+        "not finished (the info entry). A worker that waits inside "
+        "move_on_when(token) would instead be cancelled by the stop itself."
     ),
     covers=("S5", "S6"),
     headline="worker cancelled by",

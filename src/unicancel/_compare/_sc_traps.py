@@ -217,6 +217,7 @@ SPIN_NATIVE = Scenario(
     trio=spin_trio,
     anyio=spin_native_anyio,
     unicancel=spin_native_unicancel,
+    native="the backend's own task group (asyncio.TaskGroup / trio nursery)",
 )
 
 SCENARIOS = (SPIN, SPIN_NATIVE)
