@@ -161,7 +161,7 @@ class CancelScope:
             raise RuntimeError(msg) from exc
         remaining = self._backend.exit(self, exc)
         if remaining is None:
-            if exc is not None and self.cancel_origin is CancelOrigin.DEADLINE and self._is_fail():
+            if exc is not None and self._is_fail() and self.cancel_origin is CancelOrigin.DEADLINE:
                 raise TimeoutError(
                     f"unicancel: the deadline of {self!r} passed before the block finished"
                 ) from exc

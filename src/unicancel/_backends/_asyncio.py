@@ -124,10 +124,13 @@ class AsyncioBackend:
         parent: CancelScope | None,
         exc: BaseException | None,
     ) -> BaseException | None:
-        self._disarm(scope)
-        for _ in range(getattr(scope, "_delivered", 0)):
-            host.uncancel()
-        scope._delivered = 0
+        if scope._timer is not None:
+            deadlines.disarm(scope, scope._loop)
+        delivered = getattr(scope, "_delivered", 0)
+        if delivered:
+            for _ in range(delivered):
+                host.uncancel()
+            scope._delivered = 0
         if scope._shield and effectively_cancelled(parent):
             # Leaving a shield into a cancelled scope: the next await raises.
             schedule(host)

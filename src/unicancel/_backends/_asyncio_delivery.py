@@ -442,6 +442,10 @@ def _account(task: Task[Any], target: CancelScope) -> None:
     """Charge one ``cancel()`` to the outermost scope of *task* below *target*
     so that exactly one ``uncancel()`` follows it (CPython timeouts.py rule)."""
     scope: CancelScope | None = innermost.get(task)
+    if scope is target and target._host is task:  # the common case: its own innermost scope
+        target._delivered = getattr(target, "_delivered", 0) + 1
+        target._busy = True
+        return
     owner = None
     while scope is not None and scope._host is task:
         owner = scope
