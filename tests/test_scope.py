@@ -422,6 +422,16 @@ async def test_repr() -> None:
     assert "exited" in repr(scope)
 
 
+async def test_repr_after_cancel_after_exit() -> None:
+    """Regression: cancel() after exit records cancel_called but no origin,
+    and repr() (also used in assertion messages) raised AttributeError."""
+    with CancelScope() as scope:
+        pass
+    scope.cancel()
+    assert scope.cancel_called and scope.cancel_origin is None
+    assert "cancelled (after exit)" in repr(scope)
+
+
 async def test_cancelled_exc_class_matches_backend(backend_name: str) -> None:
     import asyncio
 

@@ -339,7 +339,9 @@ class CancelScope:
         state = ("unbound", "active", "exited", "exited")[self._state]
         extra = ""
         if self._cancel_called:
-            extra = f", cancelled ({self._origin.value if self._origin else '?'})"
+            # cancel() after exit records only cancel_called: no origin then.
+            origin = self.cancel_origin
+            extra = f", cancelled ({origin.value if origin else 'after exit'})"
         elif self._deadline != inf:
             extra = f", deadline={self._deadline:.3f}"
         elif self._relative != inf:
