@@ -245,38 +245,30 @@ def reach(scope: CancelScope) -> None:
     """Check every task inside *scope*: its host, and every task attached
     below it. The checks decide (shields are respected there)."""
     followed: list[_Delivery] = []
-    _nudge(scope._host, followed)  # type: ignore[arg-type]
+    running: list[Task[Any]] = []
+    _nudge(scope._host, followed, running)  # type: ignore[arg-type]
     below = members_under.get(scope)
     if below:
         for members in below:
             for task in members.tasks:
-                _nudge(task, followed)
-    # Follow-up checks go in a batch of their own, queued behind every
-    # wake-up the cancels above queued (a batch queued earlier in this step,
-    # e.g. the host's check, would run before those wake-ups and find every
-    # task not yet run: a second check each).
-    batch = []
+                _nudge(task, followed, running)
+    # Checks are queued only now, behind every wake-up the cancels above
+    # queued: a batch opened first (say by the host's own check) would run
+    # before those wake-ups and check every task twice.
     for delivery in followed:
-        if not delivery._pending:
-            delivery._pending = True
-            batch.append(delivery)
-    if batch:
-        batch[0]._loop.call_soon(_check_all, batch)
+        delivery.schedule()
+    for task in running:
+        schedule(task)
 
 
-def _check_all(batch: list[_Delivery]) -> None:
-    for delivery in batch:
-        delivery.check()
-
-
-def _nudge(task: Task[Any], followed: list[_Delivery]) -> None:
+def _nudge(task: Task[Any], followed: list[_Delivery], running: list[Task[Any]]) -> None:
     # A suspended task is checked now, as trio does: one already queued to
     # resume (from sleep(0), or woken) must get the cancellation at that
     # await, not at its next one. A task whose step is on the stack (the
     # caller itself, or a parent running an eager child) gets a check after
     # its step: cancel() from inside it would leave _must_cancel behind.
     if getattr(task.get_coro(), "cr_running", True):
-        schedule(task)
+        running.append(task)
     else:
         delivery = _delivery(task)
         if delivery.deliver(follow=False):
