@@ -129,9 +129,19 @@ class GracefulShutdown:
         loop = self._loop = current_loop()
         self._host = loop.current_task()
         self._scope = CancelScope().__enter__()
-        for sig in self._signals:
-            self._previous.append((sig, signal.signal(sig, self._on_signal)))
-        self._registration = self.token.on_stop(partial(loop.soon, self._start_grace))
+        try:
+            for sig in self._signals:
+                self._previous.append((sig, signal.signal(sig, self._on_signal)))
+            self._registration = self.token.on_stop(partial(loop.soon, self._start_grace))
+        except BaseException:
+            # __aexit__ will not run: a signal that cannot be handled
+            # (SIGKILL: OSError) left the handlers installed before it in
+            # place and the scope entered, for good.
+            self._restore_handlers()
+            self._finished = True
+            self._source.close()
+            self._scope.__exit__(None, None, None)
+            raise
         return self.token
 
     async def __aexit__(

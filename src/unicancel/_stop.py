@@ -239,6 +239,17 @@ class StopSource:
             expire = Expire(state)
             expire.timer = loop.call_at(deadline, expire)
             state.timer = expire
+        if state.box:
+            # Stopped or closed by another thread or a signal handler since
+            # the test above: its release() may have run before we armed, and
+            # then the timer stayed armed on a finished token (keeping it and
+            # its loop busy until the deadline), and a closed token reported
+            # our deadline instead of inf. Undo what release() missed.
+            timer, state.timer = state.timer, None
+            if timer is not None:
+                timer.cancel()
+            if state.record() is None:  # closed
+                state.deadline = inf
 
     def close(self) -> None:
         """Give up the ability to stop: unregister from the parents, drop the

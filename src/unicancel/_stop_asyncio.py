@@ -25,6 +25,9 @@ class _Timer:
         # TimerHandle.cancel() is not thread-safe: always go through the loop.
         self._loop.soon(self._handle.cancel)
 
+    def finished(self) -> bool:
+        return self._loop._loop.is_closed()
+
 
 class AsyncioLoop:
     __slots__ = ("_loop", "key")

@@ -24,7 +24,7 @@ from typing import Final, final
 
 from ._stop_errors import callbacks_raised
 
-__all__ = ["Registry", "StopRegistration", "callback_errors", "drain"]
+__all__ = ["Descend", "Registry", "StopRegistration", "callback_errors", "drain"]
 
 #: Pending registrations of one token (a dict used as an ordered set).
 Registry = dict["StopRegistration", bool]
@@ -112,8 +112,9 @@ class StopRegistration:
             state = "ran" if self._done else "running"
         return f"<unicancel.StopRegistration at {id(self):#x}, {state}>"
 
-    def _run(self) -> BaseException | None:
-        """Run the callback if this call wins the claim; return its error."""
+    def _run(self) -> BaseException | Descend | None:
+        """Run the callback if this call wins the claim; return its error, or
+        the :class:`Descend` a link between tokens returned."""
         mark = (_get_ident(),)
         claims = self._claims
         claims.append(mark)
@@ -123,7 +124,7 @@ class StopRegistration:
         self._fn = None  # release what the callback holds as soon as it ran
         self._regs = None
         try:
-            fn()  # type: ignore[misc]  # a run claim only wins while _fn is set
+            result = fn()  # type: ignore[misc]  # a run claim only wins while _fn is set
         except BaseException as exc:  # collected; the caller re-raises it
             return exc
         finally:
@@ -131,7 +132,7 @@ class StopRegistration:
             if self._waiting:
                 with _finished:
                     _finished.notify_all()
-        return None
+        return result if isinstance(result, Descend) else None
 
     def _wait(self) -> None:
         # Dekker-style: we publish _waiting before reading _done, the runner
@@ -142,21 +143,46 @@ class StopRegistration:
                 _finished.wait()
 
 
+@final
+class Descend:
+    """Returned by the callback that links a child token to its parent, once
+    it has marked the child stopped: *regs* are the child's callbacks, which
+    :func:`drain` runs next, in place of the link (depth first, as if the
+    link had called the child's ``request_stop()``).
+
+    Why not just recurse: a chain of 1,000 linked sources then needed ~4,000
+    nested frames and stopped with a RecursionError, reported as a nest of
+    1,000 "stop callbacks raised" groups, with the leaf never stopped."""
+
+    __slots__ = ("regs",)
+
+    def __init__(self, regs: Registry) -> None:
+        self.regs = regs
+
+
 def drain(regs: Registry) -> tuple[list[BaseException], int]:
-    """Run every registration still in *regs*, newest first; return the
-    errors and how many were taken. Registrations added while this runs are
-    run here too, or run themselves (they see the stop)."""
+    """Run every registration still in *regs*, newest first, and those of the
+    linked children stopped on the way; return the errors and how many
+    callbacks were taken (links between tokens do not count). Registrations
+    added while this runs are run here too, or run themselves (they see the
+    stop). Iterative: the stack of registries is local to this call, so a
+    request from a signal handler that interrupted it drains on its own."""
     errors: list[BaseException] = []
     taken = 0
-    while regs:
+    stack = [regs]
+    while stack:
         try:
-            reg = regs.popitem()[0]
-        except KeyError:  # emptied by another thread since the test
-            break
+            reg = stack[-1].popitem()[0]
+        except KeyError:  # this registry is empty (maybe emptied by another thread)
+            stack.pop()
+            continue
+        result = reg._run()
+        if isinstance(result, Descend):
+            stack.append(result.regs)
+            continue
         taken += 1
-        error = reg._run()
-        if error is not None:
-            errors.append(error)
+        if result is not None:
+            errors.append(result)
     return errors, taken
 
 

@@ -25,6 +25,10 @@ class Timer(Protocol):
         """Drop the timer; safe from any thread (it may still fire once if
         it was due already: its callback must check that it is wanted)."""
 
+    def finished(self) -> bool:
+        """True once its event loop has finished (closed, or the trio run
+        ended): then it will never fire."""
+
 
 class Loop(Protocol):
     """One running asyncio loop or trio run."""

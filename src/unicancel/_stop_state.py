@@ -21,7 +21,7 @@ from math import inf
 from time import monotonic
 from typing import TYPE_CHECKING, Final, final
 
-from ._stop_callbacks import Registry, StopRegistration, callback_errors, drain
+from ._stop_callbacks import Descend, Registry, StopRegistration, callback_errors, drain
 
 if TYPE_CHECKING:
     from ._stop_bind import Binding
@@ -71,7 +71,7 @@ class State:
         # Our registrations with the parents (dropped when we stop or close).
         self.links: list[StopRegistration] = []
         self.source_alive = True
-        self.timer: Timer | None = None
+        self.timer: Expire | None = None
         # Per event loop: the scopes bound to this token (._stop_bind).
         self.bindings: dict[object, Binding] = {}
 
@@ -81,6 +81,15 @@ class State:
         return None if record is _CLOSED else record
 
     def stop(self, reason: str | None) -> bool:
+        if not self.mark_stopped(reason):
+            return False
+        errors, ran = drain(self.regs)  # and, iteratively, the children's
+        if errors:
+            raise callback_errors(errors, ran)
+        return True
+
+    def mark_stopped(self, reason: str | None) -> bool:
+        """The stop without the callbacks; whether this call was the first."""
         box = self.box
         if box:
             return False
@@ -88,9 +97,6 @@ class State:
         if box.setdefault(_KEY, record) is not record:
             return False  # another thread (or close()) won
         self.release(frozen=True)
-        errors, ran = drain(self.regs)
-        if errors:
-            raise callback_errors(errors, ran)
         return True
 
     def close(self) -> None:
@@ -132,23 +138,42 @@ class State:
             reg._forget()
             return reg
         error = reg._run()
-        if error is not None:
+        if isinstance(error, Descend):  # a link to a stopped parent
+            errors, ran = drain(error.regs)
+            if errors:
+                raise callback_errors(errors, ran)
+        elif error is not None:
             raise error
         return reg
 
+    def ancestors(self) -> list[State]:
+        """This state and every state above it, each once. Iterative, with a
+        visited set: recursing was a RecursionError on a chain of 1,000
+        sources, and exponential on a lattice of diamonds (each source
+        linked to the same two parents: 2**depth paths)."""
+        found = [self]
+        seen = {id(self)}
+        i = 0
+        while i < len(found):
+            for parent in found[i].parents:
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    found.append(parent)
+            i += 1
+        return found
+
     def possible(self) -> bool:
-        record = self.box.get(_KEY)
-        if record is not None:
-            return record is not _CLOSED
-        if self.source_alive or self.timer is not None:
-            return True
-        return any(parent.possible() for parent in self.parents)
+        for state in self.ancestors():
+            record = state.box.get(_KEY)
+            if record is not None:
+                if record is not _CLOSED:
+                    return True
+            elif state.source_alive or _armed(state.timer):
+                return True
+        return False
 
     def effective_deadline(self) -> float:
-        deadline = self.deadline
-        for parent in self.parents:
-            deadline = min(deadline, parent.effective_deadline())
-        return deadline
+        return min(state.deadline for state in self.ancestors())
 
     def link(self, parents: tuple[State, ...]) -> None:
         links = self.links
@@ -162,6 +187,15 @@ class State:
             # A parent had stopped (here, or in another thread): release()
             # may have run before the later links were made; undo them.
             _forget_all(links)
+
+
+def _armed(expire: Expire | None) -> bool:
+    """Whether *expire* can still fire: not once its event loop has finished
+    (the token then said stop_possible forever, though nothing could stop it)."""
+    if expire is None:
+        return False
+    timer = expire.timer
+    return timer is not None and not timer.finished()
 
 
 def _forget_all(links: list[StopRegistration]) -> None:
@@ -180,10 +214,13 @@ class Propagate:
         self.child = child
         self.parent_box = parent_box
 
-    def __call__(self) -> None:
+    def __call__(self) -> Descend:
+        # Not child.stop(): the drain that runs us runs the child's callbacks
+        # next, without recursing (see Descend).
         child = self.child()
-        if child is not None:
-            child.stop(self.parent_box[_KEY].reason)
+        if child is not None and child.mark_stopped(self.parent_box[_KEY].reason):
+            return Descend(child.regs)
+        return Descend({})
 
 
 @final

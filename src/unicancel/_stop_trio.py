@@ -16,20 +16,28 @@ __all__ = ["TrioLoop"]
 class _Timer:
     """A system task sleeping until the deadline (trio has no call_at)."""
 
-    __slots__ = ("_fn", "_loop", "_scope")
+    __slots__ = ("_finished", "_fn", "_loop", "_scope")
 
     def __init__(self, loop: TrioLoop, when: float, fn: Callable[[], object]) -> None:
         self._loop = loop
         self._fn: Callable[[], object] | None = fn
         self._scope = trio.CancelScope(deadline=when)
+        self._finished = False
         spawn_system_task(self._sleep, name="unicancel stop timer")
 
     async def _sleep(self) -> None:
-        with self._scope:
-            await trio.sleep_forever()
+        try:
+            with self._scope:
+                await trio.sleep_forever()
+        finally:
+            # Also when the run ends first (system tasks are cancelled).
+            self._finished = True
         fn = self._fn
         if fn is not None and self._scope.cancelled_caught:
             fn()
+
+    def finished(self) -> bool:
+        return self._finished
 
     def cancel(self) -> None:
         self._fn = None
