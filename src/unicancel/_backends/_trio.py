@@ -85,9 +85,14 @@ class TrioBackend:
             self._record(scope, native, remaining)
             return remaining
         left = None if swallowed else exc
-        if left is None and scope._deadline == inf and not native.cancelled_caught:
-            # Nothing happened: only our facade can cancel the native scope,
-            # and without a deadline it did not (the hot path ends here).
+        if (
+            left is None
+            and not native.cancelled_caught
+            and (scope._deadline == inf or not native.cancel_called)
+        ):
+            # Nothing happened (the hot path ends here): only our facade can
+            # cancel a scope without a deadline; with one, cancel_called says
+            # (a plain read after exit: trio no longer checks the clock).
             scope._state = _EXITED
             return None
         self._record(scope, native, left)
