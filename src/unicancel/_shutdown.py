@@ -96,6 +96,7 @@ class GracefulShutdown:
         "_source",
         "_timer",
         "_unfinished",
+        "_unwake",
     )
 
     def __init__(self, *, grace: float = 5.0, signals: Iterable[int] = _DEFAULT_SIGNALS) -> None:
@@ -109,6 +110,7 @@ class GracefulShutdown:
         self._previous: list[tuple[signal.Signals, Any]] = []
         self._timer: Timer | None = None
         self._registration: StopRegistration | None = None
+        self._unwake: Callable[[], None] | None = None
 
     @property
     def token(self) -> StopToken:
@@ -130,6 +132,8 @@ class GracefulShutdown:
         self._host = loop.current_task()
         self._scope = CancelScope().__enter__()
         try:
+            if self._signals:
+                self._unwake = loop.wake_on_signals()
             for sig in self._signals:
                 self._previous.append((sig, signal.signal(sig, self._on_signal)))
             self._registration = self.token.on_stop(partial(loop.soon, self._start_grace))
@@ -138,6 +142,7 @@ class GracefulShutdown:
             # (SIGKILL: OSError) left the handlers installed before it in
             # place and the scope entered, for good.
             self._restore_handlers()
+            self._stop_waking()
             self._finished = True
             self._source.close()
             self._scope.__exit__(None, None, None)
@@ -151,6 +156,7 @@ class GracefulShutdown:
         tb: TracebackType | None,
     ) -> None:
         self._restore_handlers()
+        self._stop_waking()
         self._finished = True  # a late timer or signal does nothing
         if self._registration is not None:
             self._registration.cancel()
@@ -179,6 +185,13 @@ class GracefulShutdown:
             # None: the handler was not installed from Python; the default
             # is the closest we can restore.
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+    def _stop_waking(self) -> None:
+        # Not in _restore_handlers(): that also runs in a signal handler,
+        # where the loop's readers must not be touched.
+        unwake, self._unwake = self._unwake, None
+        if unwake is not None:
+            unwake()
 
     def _forced_error(self, why: str) -> ForcedShutdown:
         return ForcedShutdown(why, self.token.reason, self._unfinished)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 from asyncio import AbstractEventLoop, Task, TimerHandle, all_tasks
 from collections.abc import Callable
 from contextlib import suppress
@@ -57,9 +59,54 @@ class AsyncioLoop:
     def current_task(self) -> object:
         return task_or_none()
 
+    def wake_on_signals(self) -> Callable[[], None]:
+        # A plain signal.signal() handler runs only when the main thread
+        # returns to Python code: a signal that arrives just before the loop
+        # blocks in select() would wait for the next I/O, forever if none
+        # comes. asyncio sets a wakeup fd only in add_signal_handler(), so do
+        # what it does, with our own socket pair, unless one is set already
+        # (trio in guest mode, the application): that one wakes its owner.
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        try:
+            previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        except ValueError:  # not the main thread
+            reader.close()
+            writer.close()
+            return _nothing
+        if previous != -1:
+            signal.set_wakeup_fd(previous)
+            reader.close()
+            writer.close()
+            return _nothing
+        loop = self._loop
+
+        def drain() -> None:
+            with suppress(OSError):
+                while reader.recv(4096):
+                    pass
+
+        loop.add_reader(reader.fileno(), drain)
+
+        def undo() -> None:
+            current = signal.set_wakeup_fd(-1)
+            if current != writer.fileno():
+                signal.set_wakeup_fd(current)  # someone replaced ours: keep theirs
+            with suppress(Exception):
+                loop.remove_reader(reader.fileno())
+            reader.close()
+            writer.close()
+
+        return undo
+
     def unfinished(self, host: object) -> list[str]:
         tasks: list[Task[Any]] = [t for t in all_tasks(self._loop) if t is not host]
         tasks.sort(key=lambda t: t.get_name())
         if isinstance(host, Task) and not host.done():
             tasks.insert(0, host)
         return [f"{describe_await(task.get_coro())} (task {task.get_name()!r})" for task in tasks]
+
+
+def _nothing() -> None:
+    pass

@@ -53,6 +53,11 @@ class Loop(Protocol):
     def current_task(self) -> object:
         """The running task."""
 
+    def wake_on_signals(self) -> Callable[[], None]:
+        """Make a signal arriving while the loop waits for I/O wake it up
+        (so that Python runs the signal's handler); returns the undo. Call
+        from the loop's thread, which must be the main thread."""
+
     def unfinished(self, host: object) -> list[str]:
         """One line per task still running, ``"fn() at file:line (task
         'name')"`` (where it waits): *host* (a task of this loop) first, then

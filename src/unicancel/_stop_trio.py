@@ -68,6 +68,10 @@ class TrioLoop:
     def current_task(self) -> object:
         return trio.lowlevel.current_task()
 
+    def wake_on_signals(self) -> Callable[[], None]:
+        # trio.run() already sets a wakeup fd for its signal handling.
+        return _nothing
+
     def unfinished(self, host: object) -> list[str]:
         lines: list[str] = []
         if isinstance(host, Task):
@@ -79,3 +83,7 @@ class TrioLoop:
         for nursery in task.child_nurseries:
             for child in sorted(nursery.child_tasks, key=lambda t: t.name):
                 self._walk(child, lines)
+
+
+def _nothing() -> None:
+    pass
