@@ -252,6 +252,21 @@ _CHILD = textwrap.dedent(
 )
 
 
+_CHILDREN: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_child_left() -> Any:
+    """A failing subprocess test must not leave its child running (its pipes
+    and Popen object would then fail a later test with ResourceWarnings)."""
+    yield
+    while _CHILDREN:
+        proc = _CHILDREN.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
 def _spawn(tmp_path: Path, backend: str, mode: str) -> subprocess.Popen[str]:
     script = tmp_path / "child.py"
     script.write_text(_CHILD, encoding="utf-8")
@@ -261,6 +276,7 @@ def _spawn(tmp_path: Path, backend: str, mode: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    _CHILDREN.append(proc)
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"
     return proc
