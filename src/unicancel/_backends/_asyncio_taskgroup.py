@@ -172,7 +172,7 @@ class AsyncioTaskGroup:
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
         assert self._members is not None
-        self._spawn(fn(*args), name or fn, self._abort, self._members)  # type: ignore[arg-type]
+        self._spawn(fn(*args), name, self._abort, self._members)  # type: ignore[arg-type]
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
@@ -189,7 +189,7 @@ class AsyncioTaskGroup:
         status = _Status(self, members, started)
         self._starting += 1
         try:
-            task = self._spawn(_call(fn, args, status), name or fn, root, members, status)
+            task = self._spawn(_call(fn, args, status), name, root, members, status)
             try:
                 return await _wait_started(started, task)
             except BaseException:
