@@ -179,7 +179,8 @@ def _flush(loop: AbstractEventLoop) -> None:
     _queues[loop] = _FLUSHING
     try:
         for delivery in queue:
-            delivery.check()
+            delivery._pending = False  # (check(), inlined: one call less per task)
+            delivery.deliver()
     finally:
         later = _queues.pop(loop)
         if later is not _FLUSHING:
