@@ -4,11 +4,12 @@ Scopes form chains through ``_parent``; ``innermost`` maps each task to the
 innermost scope it is in. A task is *effectively cancelled* when walking up
 from there meets a cancelled scope before a shielded one (trio's rule).
 
-Delivery is ``Task.cancel(msg)`` and nothing else. It never runs from inside
+Delivery is ``Task.cancel(msg)`` and nothing else. A suspended task is
+cancelled at once, as trio does (:func:`reach`). It never runs from inside
 the task's own step: a ``cancel()`` of the running task only sets
 ``_must_cancel``, which on 3.11/3.12 survives ``uncancel()`` and would hit an
-unrelated later await (gh-116720). So every delivery goes through
-:meth:`_Delivery.check`, a ``call_soon`` callback that runs between steps.
+unrelated later await (gh-116720). So the running task's delivery goes
+through :func:`_flush`, a ``call_soon`` callback that runs between steps.
 
 Level-triggered without polling: after each delivery one more check runs
 right after the task's next step (its wake-up callback was queued first). If
@@ -179,7 +180,7 @@ def _flush(loop: AbstractEventLoop) -> None:
     _queues[loop] = _FLUSHING
     try:
         for delivery in queue:
-            delivery._pending = False  # (check(), inlined: one call less per task)
+            delivery._pending = False
             delivery.deliver()
     finally:
         later = _queues.pop(loop)
@@ -359,10 +360,6 @@ class _Delivery:
         if self._watched is not fut:
             self._watched = fut
             fut.add_done_callback(self._on_wake)
-
-    def check(self) -> None:
-        self._pending = False
-        self.deliver()
 
     def deliver(self, follow: bool = True) -> bool:
         """Cancel the task if it is inside a cancelled scope and has not
