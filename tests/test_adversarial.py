@@ -181,7 +181,7 @@ async def test_retry_detection_sees_through_async_generators(
 ) -> None:
     """Level-triggered delivery into an async generator that catches each
     cancellation at a *different* await. trio raises at all three. The
-    retry-loop rule compares await chains, but _await_site stops at the
+    retry-loop rule compares await chains, but await_site stops at the
     frameless async_generator_asend object, so the three awaits look like one
     site (the host's `async for`) and the third cancellation is withheld until
     something else wakes the task (here a waker; without it, a hang)."""

@@ -14,32 +14,27 @@ through :func:`_flush`, a ``call_soon`` callback that runs between steps.
 Level-triggered without polling: after each delivery one more check runs
 right after the task's next step (its wake-up callback was queued first). If
 the task is still inside a cancelled scope it caught the cancellation, and is
-cancelled again at the await it is now suspended on. Native asyncio code that
-*defers* cancellation in a retry loop (``TaskGroup.__aexit__``,
+cancelled again at the await it is now suspended on. asyncio's and anyio's
+own code that *defers* cancellation in a retry loop (``TaskGroup.__aexit__``,
 ``Condition.wait`` re-acquiring its lock) would turn that into a busy loop, so
-after :data:`SAME_SITE_LIMIT` re-deliveries in a row at the same await site we wait
-until the task is woken by something else before delivering again. This is
-the one place where unicancel differs from trio on purpose (docs/semantics.md).
+after :data:`SAME_SITE_LIMIT` re-deliveries in a row at the same await site in
+such code we wait until the task is woken by something else before delivering
+again (:mod:`._asyncio_retry`; docs/semantics.md, difference 1).
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import os
-import sys
 import weakref
 from asyncio import AbstractEventLoop, Future, Task
-from types import AsyncGeneratorType, CoroutineType, GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from ._asyncio_private import fut_waiter
+from ._asyncio_retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
 if TYPE_CHECKING:
     from .._scope import CancelScope
 
 __all__ = [
-    "SAME_SITE_LIMIT",
     "Members",
     "catcher",
     "deliver_now",
@@ -49,10 +44,6 @@ __all__ = [
     "reach",
     "schedule",
 ]
-
-#: Re-deliveries in a row at one await site (same scope) before waiting for
-#: the task to be woken by something else.
-SAME_SITE_LIMIT = 1
 
 #: Innermost unicancel scope of each task that is inside one.
 innermost: dict[Task[Any], CancelScope] = {}
@@ -82,78 +73,6 @@ def catcher(scope: CancelScope | None) -> CancelScope | None:
             break
         scope = scope._parent
     return found
-
-
-def _await_site(task: Task[Any]) -> tuple[tuple[tuple[object, int], ...], list[Any]]:
-    """Where *task* is suspended: (code, instruction) of every frame in its
-    await chain (two suspensions at the same site mean a retry loop), and the
-    coroutine objects of that chain (which of them survived tells who caught)."""
-    site: list[tuple[object, int]] = []
-    chain: list[Any] = []
-    obj: Any = task.get_coro()
-    while obj is not None:
-        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
-        if frame is None:
-            frame = getattr(obj, "ag_frame", None)
-        if frame is None:
-            if isinstance(obj, Future) or type(obj).__name__ == "FutureIter":
-                break  # the normal bottom: a future, or the C iterator awaiting one
-            inner = _delegate(obj)
-            if inner is None:
-                # An awaitable we cannot see into: this site matches no other
-                # (never mistake distinct awaits for a retry loop).
-                site.append((obj, id(obj)))
-                break
-            obj = inner
-            continue
-        site.append((frame.f_code, frame.f_lasti))
-        chain.append(obj)
-        obj = (
-            getattr(obj, "cr_await", None)
-            or getattr(obj, "gi_yieldfrom", None)
-            or getattr(obj, "ag_await", None)
-        )
-    return tuple(site), chain
-
-
-def _delegate(wrapper: object) -> Any:
-    """The coroutine or generator behind a frameless awaitable wrapper (an
-    async generator's asend()/athrow(), ``coro.__await__()``): the only
-    public way to it is the garbage collector's referents."""
-    for ref in gc.get_referents(wrapper):
-        if isinstance(ref, (CoroutineType, GeneratorType, AsyncGeneratorType)):
-            return ref
-    return None
-
-
-def _edge_triggered_dirs() -> tuple[str, ...]:
-    dirs = [os.path.dirname(asyncio.__file__) + os.sep]
-    anyio = sys.modules.get("anyio")
-    if anyio is not None and anyio.__file__:
-        dirs.append(os.path.dirname(anyio.__file__) + os.sep)
-    return tuple(dirs)
-
-
-def _retried_by_edge_triggered_code(before: list[weakref.ref[Any]], chain: list[Any]) -> bool:
-    """Whether the code that caught the last cancellation and awaited again
-    was written for edge-triggered cancellation (asyncio's own, anyio's).
-
-    The catcher is the deepest coroutine of the chain that is still the same
-    object as at the last delivery: everything below it was re-created by the
-    retry. Only those loops get the retry-loop rule; a loop in any other code
-    is re-cancelled at every await, as on trio."""
-    catcher_frame = None
-    for ref, obj in zip(before, chain, strict=False):
-        if ref() is not obj:
-            break
-        catcher_frame = (
-            getattr(obj, "cr_frame", None)
-            or getattr(obj, "gi_frame", None)
-            or getattr(obj, "ag_frame", None)
-        )
-    if catcher_frame is None:
-        return False
-    return bool(catcher_frame.f_code.co_filename.startswith(_edge_triggered_dirs()))
 
 
 def _delivery(task: Task[Any]) -> _Delivery:
@@ -403,9 +322,9 @@ class _Delivery:
             # The task caught the cancellation and is suspended again inside
             # the same cancelled scope: level-triggered, so cancel again,
             # unless this is a retry loop at the same await.
-            site, chain = _await_site(task)
+            site, chain = await_site(task)
             if site == self._site:
-                if self._repeats >= SAME_SITE_LIMIT and _retried_by_edge_triggered_code(
+                if self._repeats >= SAME_SITE_LIMIT and retried_by_edge_triggered_code(
                     self._chain, chain
                 ):
                     self._hook(waiter, progress=True)
