@@ -11,7 +11,7 @@ from typing import Any
 
 from ._backends._asyncio_private import running_loop, task_or_none
 from ._errors import no_running_backend
-from ._stop_loop import describe_await
+from ._stop_loop import describe_await, no_undo
 
 __all__ = ["AsyncioLoop"]
 
@@ -74,12 +74,12 @@ class AsyncioLoop:
         except ValueError:  # not the main thread
             reader.close()
             writer.close()
-            return _nothing
+            return no_undo
         if previous != -1:
             signal.set_wakeup_fd(previous)
             reader.close()
             writer.close()
-            return _nothing
+            return no_undo
         loop = self._loop
 
         def drain() -> None:
@@ -106,7 +106,3 @@ class AsyncioLoop:
         if isinstance(host, Task) and not host.done():
             tasks.insert(0, host)
         return [f"{describe_await(task.get_coro())} (task {task.get_name()!r})" for task in tasks]
-
-
-def _nothing() -> None:
-    pass

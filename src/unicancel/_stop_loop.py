@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ._backends import current_backend
 
-__all__ = ["Loop", "Timer", "current_loop", "describe_await"]
+__all__ = ["Loop", "Timer", "current_loop", "describe_await", "no_undo"]
 
 
 class Timer(Protocol):
@@ -63,6 +63,10 @@ class Loop(Protocol):
         'name')"`` (where it waits): *host* (a task of this loop) first, then
         the others (asyncio: every task of the loop; trio: the tasks below
         *host*)."""
+
+
+def no_undo() -> None:
+    """What :meth:`Loop.wake_on_signals` returns when it had nothing to do."""
 
 
 _LOOPS: dict[str, Callable[[], Loop]] = {}

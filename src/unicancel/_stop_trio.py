@@ -8,7 +8,7 @@ from contextlib import suppress
 import trio
 from trio.lowlevel import Task, TrioToken, current_trio_token, spawn_system_task
 
-from ._stop_loop import describe_await
+from ._stop_loop import describe_await, no_undo
 
 __all__ = ["TrioLoop"]
 
@@ -70,7 +70,7 @@ class TrioLoop:
 
     def wake_on_signals(self) -> Callable[[], None]:
         # trio.run() already sets a wakeup fd for its signal handling.
-        return _nothing
+        return no_undo
 
     def unfinished(self, host: object) -> list[str]:
         lines: list[str] = []
@@ -83,7 +83,3 @@ class TrioLoop:
         for nursery in task.child_nurseries:
             for child in sorted(nursery.child_tasks, key=lambda t: t.name):
                 self._walk(child, lines)
-
-
-def _nothing() -> None:
-    pass
