@@ -2,10 +2,7 @@
 deadline heap and memory. Where a program runs on both backends, trio (the
 reference) is the oracle: the asserted trace is what trio produces.
 
-Tests marked xfail(strict=True) with a reason starting "BUG" document a
-defect found in review; they fail today and must lose their marker once it is
-fixed. Bugs that show on one backend only are marked on that backend only
-(see _xfail_on), since the other backend passes the same program.
+The defects found in review are all fixed; each test here pins its fix.
 """
 
 from __future__ import annotations
@@ -45,13 +42,6 @@ def _asyncio_only(backend_name: str) -> None:
         pytest.skip("asyncio Task machinery")
 
 
-def _xfail_on(request: pytest.FixtureRequest, backend_name: str, failing: str, reason: str) -> None:
-    """Strict xfail for a bug that shows on one backend only (the other backend
-    passes the same test, so a plain marker would XPASS there)."""
-    if backend_name == failing:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def _task() -> asyncio.Task[Any]:
     task = asyncio.current_task()
     assert task is not None
@@ -63,7 +53,7 @@ async def _forever() -> None:
 
 
 # ===========================================================================
-# Bugs (xfail strict)
+# Bugs found in review (fixed)
 # ===========================================================================
 
 
@@ -105,9 +95,7 @@ async def test_unicancel_checkpoint_in_cancelled_scope_inside_expired_asyncio_ti
     assert await _timeout_then_scope_cancel(check) == "caught=True"
 
 
-async def test_checkpoint_raises_for_a_cancel_made_during_its_yield(
-    backend_name: str, request: pytest.FixtureRequest
-) -> None:
+async def test_checkpoint_raises_for_a_cancel_made_during_its_yield(backend_name: str) -> None:
     """trio's checkpoint() yields first and then checks for cancellation "so
     the cancel point has the most up-to-date info". If another task cancels the
     scope while the host is parked in checkpoint(), checkpoint() must raise,
@@ -146,7 +134,7 @@ async def _gen_with_shield() -> AsyncGenerator[None, None]:
 
 
 async def test_misnesting_that_abandons_a_shield_exposes_outer_cancellation(
-    backend_name: str, request: pytest.FixtureRequest
+    backend_name: str,
 ) -> None:
     """Trap 6 variant: an async generator's shield is abandoned when the
     enclosing scope exits first (misnesting error). The task is then directly
@@ -176,9 +164,7 @@ async def test_misnesting_that_abandons_a_shield_exposes_outer_cancellation(
     assert outer.cancelled_caught
 
 
-async def test_retry_detection_sees_through_async_generators(
-    backend_name: str, request: pytest.FixtureRequest
-) -> None:
+async def test_retry_detection_sees_through_async_generators(backend_name: str) -> None:
     """Level-triggered delivery into an async generator that catches each
     cancellation at a *different* await. trio raises at all three. The
     retry-loop rule compares await chains, but await_site stops at the
@@ -271,9 +257,7 @@ async def test_retry_detection_sees_through_delegating_awaitables(backend_name: 
     assert finished
 
 
-async def test_precancelled_scope_makes_its_relative_deadline_absolute(
-    backend_name: str, request: pytest.FixtureRequest
-) -> None:
+async def test_precancelled_scope_makes_its_relative_deadline_absolute(backend_name: str) -> None:
     """A relative deadline becomes absolute at entry, also for a scope
     cancelled before entry (trio: deadline == entry time + relative)."""
     scope = move_on_after(50)
@@ -287,9 +271,7 @@ async def test_precancelled_scope_makes_its_relative_deadline_absolute(
     assert before + 50 <= scope.deadline <= current_time() + 50
 
 
-async def test_deadline_expiry_is_remembered_after_the_deadline_moves(
-    backend_name: str, request: pytest.FixtureRequest
-) -> None:
+async def test_deadline_expiry_is_remembered_after_the_deadline_moves(backend_name: str) -> None:
     """The deadline passes while the body is shielded, then the body moves the
     deadline away. The scope *was* cancelled (trio: cancel_called stays True,
     as it does on asyncio). On the trio backend the facade only learns about
