@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -112,6 +114,27 @@ def test_unknown_backend() -> None:
         unicancel.run(main, backend="curio")
     with pytest.raises(ValueError, match=re.escape(message)):
         unicancel.get_cancelled_exc_class("curio")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_detection_after_backend_module_imported_first(backend: str) -> None:
+    """Importing a backend module sets an attribute of the same name on
+    ``unicancel._backends``; detection must not be shadowed by it."""
+    program = f"""
+import {backend}, unicancel
+import unicancel._backends._asyncio, unicancel._backends._trio
+
+async def main():
+    with unicancel.move_on_after(0) as scope:
+        await unicancel.checkpoint()
+    print(scope.cancelled_caught)
+
+unicancel.run(main, backend="{backend}")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "True\n", "")
 
 
 # -- life cycle ------------------------------------------------------------

@@ -97,7 +97,7 @@ _trio_backend: Backend | None = None
 _trio_first = False
 
 
-def _asyncio() -> Backend | _Absent:
+def _load_asyncio() -> Backend | _Absent:
     global _asyncio_backend
     if "asyncio" not in sys.modules:
         return _ABSENT
@@ -108,7 +108,7 @@ def _asyncio() -> Backend | _Absent:
     return backend
 
 
-def _trio() -> Backend | _Absent:
+def _load_trio() -> Backend | _Absent:
     global _trio_backend
     if "trio" not in sys.modules:
         return _ABSENT
@@ -131,14 +131,14 @@ def enter_scope(scope: CancelScope) -> CancelScope:
     if scope._state:
         raise RuntimeError(already_entered(scope))
     if not _trio_first:
-        backend = _asyncio_backend or _asyncio()
+        backend = _asyncio_backend or _load_asyncio()
         if not backend.try_enter(scope):
-            backend = _trio_backend or _trio()
+            backend = _trio_backend or _load_trio()
             if not backend.try_enter(scope):
                 raise RuntimeError(_why_no_backend())
             _trio_first = True
     else:
-        backend = _trio_backend or _trio()
+        backend = _trio_backend or _load_trio()
         if not backend.try_enter(scope):
             _trio_first = False
             return enter_scope(scope)
@@ -164,9 +164,9 @@ def current_backend() -> Backend:
     """
     global _trio_first
     for backend, trio_first in (
-        (_trio_backend or _trio(), True),
-        (_asyncio_backend or _asyncio(), False),
-        (_trio_backend or _trio(), True),
+        (_trio_backend or _load_trio(), True),
+        (_asyncio_backend or _load_asyncio(), False),
+        (_trio_backend or _load_trio(), True),
     )[0 if _trio_first else 1 :]:
         if backend.running():
             _trio_first = trio_first
@@ -175,7 +175,7 @@ def current_backend() -> Backend:
         from ._asyncio_private import running_loop
 
         if running_loop() is not None:
-            return _asyncio_backend or _asyncio()  # type: ignore[return-value]
+            return _asyncio_backend or _load_asyncio()  # type: ignore[return-value]
     raise RuntimeError(no_running_backend())
 
 
@@ -184,9 +184,9 @@ def backend_by_name(name: str) -> Backend:
     if name == "asyncio":
         import asyncio  # noqa: F401  (make the backend loadable)
 
-        return _asyncio_backend or _asyncio()  # type: ignore[return-value]
+        return _asyncio_backend or _load_asyncio()  # type: ignore[return-value]
     if name == "trio":
         import trio  # noqa: F401
 
-        return _trio_backend or _trio()  # type: ignore[return-value]
+        return _trio_backend or _load_trio()  # type: ignore[return-value]
     raise ValueError(unknown_backend(name))
