@@ -214,6 +214,9 @@ _CHILD = textwrap.dedent(
     import unicancel
 
     backend, mode = sys.argv[1], sys.argv[2]
+    # What this process started with: a shell's background job inherits SIGINT
+    # ignored, so the defaults are not a given.
+    initial = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
 
 
     async def stubborn() -> None:
@@ -243,10 +246,7 @@ _CHILD = textwrap.dedent(
         print("forced:", exc.why)
         print("\\n".join(exc.unfinished))
         sys.exit(3)
-    restored = (
-        signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    )
+    restored = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == initial
     print("result:", result, "handlers restored:", restored)
     """
 )
