@@ -1093,15 +1093,20 @@ class Result:
         return (max(self.samples) - min(self.samples)) / value
 
 
-def measure(quick: bool, repeats: int | None, log: Callable[[str], None]) -> list[Result]:
-    """Run every case; results in registry order.
+def measure(
+    quick: bool,
+    repeats: int | None,
+    log: Callable[[str], None],
+    only: frozenset[str] | None = None,
+) -> list[Result]:
+    """Run every case (of the workloads in *only*, if given); results in registry order.
 
     asyncio and uvloop run first, before anything imports trio (as in a plain
     asyncio program), then trio, then unicancel on asyncio once more with trio
     imported. Within a phase and workload the systems are interleaved per repeat.
     """
     mode = 1 if quick else 0
-    results = [Result(case) for case in _cases()]
+    results = [Result(case) for case in _cases() if only is None or case.workload in only]
     for result in results:
         absent = [name for name in result.case.requires if not installed(name)]
         if absent:
@@ -1225,6 +1230,8 @@ def build_report(
     sections: list[Section] = []
     verdicts: list[Verdict] = []
     for workload in WORKLOADS:
+        if not any(r.case.workload == workload.key for r in results):
+            continue  # not selected by --only
         rows: list[Row] = []
         notes: list[str] = []
         for backend in BACKENDS:
@@ -1567,7 +1574,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PATH",
         help="also write the results as a Markdown page",
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="KEYS",
+        help="comma-separated workloads to run: "
+        + ", ".join(w.key for w in WORKLOADS)
+        + " (default: all)",
+    )
     args = parser.parse_args(argv)
+    only: frozenset[str] | None = None
+    if args.only is not None:
+        only = frozenset(key.strip() for key in args.only.split(","))
+        unknown = only - {w.key for w in WORKLOADS}
+        if unknown:
+            parser.error(f"--only: unknown workload(s) {', '.join(sorted(unknown))}")
     quick: bool = args.quick
     repeats: int | None = args.repeats
     if repeats is not None and repeats < 1:
@@ -1582,7 +1603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log(f"running {'quick' if quick else 'full'} benchmarks ...")
     start = time.perf_counter()
-    results = measure(quick, repeats, log)
+    results = measure(quick, repeats, log, only)
     elapsed = time.perf_counter() - start
     sections, verdicts = build_report(results, quick, repeats)
     sys.stdout.write(render_text(sections, verdicts, elapsed))
