@@ -70,7 +70,13 @@ class TrioBackend:
             ) from exc
         try:
             if exc is None:
-                swallowed = native.__exit__(None, None, None)
+                native.__exit__(None, None, None)  # nothing to swallow: returns True
+                if scope._deadline == inf:
+                    # The hot path ends here: without a deadline only our
+                    # facade can cancel the scope, and it has recorded that.
+                    scope._state = _EXITED
+                    return None
+                swallowed = True
             else:
                 swallowed = native.__exit__(type(exc), exc, exc.__traceback__)
         except RuntimeError as error:
@@ -85,14 +91,9 @@ class TrioBackend:
             self._record(scope, native, remaining)
             return remaining
         left = None if swallowed else exc
-        if (
-            left is None
-            and not native.cancelled_caught
-            and (scope._deadline == inf or not native.cancel_called)
-        ):
-            # Nothing happened (the hot path ends here): only our facade can
-            # cancel a scope without a deadline; with one, cancel_called says
-            # (a plain read after exit: trio no longer checks the clock).
+        if left is None and not native.cancelled_caught and not native.cancel_called:
+            # Nothing happened: cancel_called is a plain read after exit
+            # (trio no longer checks the clock).
             scope._state = _EXITED
             return None
         self._record(scope, native, left)
