@@ -4,6 +4,7 @@ the task in a consistent state (ANCHORS trap 6 among them)."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -262,6 +263,8 @@ def test_scope_entered_in_a_loop_callback_says_so() -> None:
     async def main() -> str:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[str] = loop.create_future()
+        with CancelScope():  # the callback's context is a copy of this task's
+            pass
 
         def callback() -> None:
             try:
@@ -273,6 +276,93 @@ def test_scope_entered_in_a_loop_callback_says_so() -> None:
         return await done
 
     assert "inside an asyncio task, not in a plain callback" in asyncio.run(main())
+
+
+def test_scope_in_worker_thread_with_a_running_tasks_context() -> None:
+    """A worker thread running a copy of a task's context (asyncio.to_thread
+    copies it) while that task is in the middle of a step has no loop: the
+    scope must not bind to the task of another thread."""
+    import asyncio
+    import threading
+
+    seen: list[str] = []
+    host_blocked = threading.Event()
+    finished = threading.Event()
+
+    def in_worker() -> None:
+        assert host_blocked.wait(timeout=30)
+        try:
+            CancelScope().__enter__()
+        except RuntimeError as exc:
+            seen.append(str(exc))
+        finally:
+            finished.set()
+
+    async def main() -> None:
+        with CancelScope():  # the task's context now carries what it found
+            worker = asyncio.create_task(asyncio.to_thread(in_worker))
+            await asyncio.sleep(0)  # the worker task starts the thread
+            # Block this task's step until the worker tried: it is "running".
+            host_blocked.set()
+            assert finished.wait(timeout=30)
+            await worker
+
+    asyncio.run(main())
+    assert len(seen) == 1 and "no running asyncio event loop or trio run" in seen[0], seen
+
+
+def test_child_task_inherits_context_but_binds_to_itself() -> None:
+    import asyncio
+
+    async def child() -> asyncio.Task[object] | None:
+        with CancelScope() as scope:
+            scope.cancel()
+            await asyncio.sleep(0)
+        assert scope.cancelled_caught
+        return asyncio.current_task()
+
+    async def main() -> None:
+        with CancelScope():
+            me = asyncio.current_task()
+            assert me is not None
+            other = await asyncio.create_task(child())
+            assert other is not None and other is not me
+            assert me.cancelling() == 0
+            await asyncio.sleep(0)  # no stray cancellation reached this task
+
+    asyncio.run(main())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_has_no_running_loop() -> None:
+    """asyncio refuses to run a loop inherited through fork(); so do we, even
+    in the child's copy of a task that had entered scopes."""
+    program = """
+import asyncio, os, unicancel
+
+async def main():
+    with unicancel.CancelScope():
+        pass
+    pid = os.fork()
+    if pid == 0:
+        try:
+            unicancel.CancelScope().__enter__()
+        except RuntimeError as exc:
+            os._exit(0 if "no running asyncio event loop" in str(exc) else 3)
+        os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status))
+
+asyncio.run(main())
+"""
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, "0\n"), result.stderr
 
 
 @pytest.mark.anyio

@@ -10,7 +10,7 @@ lets a cancellation of any enclosing scope reach the children.
 
 from __future__ import annotations
 
-from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, get_running_loop, sleep, wait
+from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, sleep, wait
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -53,7 +53,7 @@ class AsyncioTaskGroup:
         self.cancel_scope.__enter__()
         self._abort.__enter__()
         self._host = current_task()
-        self._loop = get_running_loop()
+        self._loop = self._host.get_loop()
         # A task factory may start tasks eagerly, running their first step
         # inside create_task(): then the child attaches itself (_child).
         self._eager = self._loop.get_task_factory() is not None
