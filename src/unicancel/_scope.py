@@ -161,7 +161,12 @@ class CancelScope:
             raise RuntimeError(msg) from exc
         remaining = self._backend.exit(self, exc)
         if remaining is None:
-            if exc is not None and self._is_fail() and self.cancel_origin is CancelOrigin.DEADLINE:
+            # getattr: only fail_at/fail_after set _fail (plain scopes skip the store).
+            if (
+                exc is not None
+                and getattr(self, "_fail", False)
+                and self.cancel_origin is CancelOrigin.DEADLINE
+            ):
                 raise TimeoutError(
                     f"unicancel: the deadline of {self!r} passed before the block finished"
                 ) from exc
@@ -201,10 +206,6 @@ class CancelScope:
         self._message = None
         if self._state == _ACTIVE:
             self._backend.cancel(self)
-
-    def _is_fail(self) -> bool:
-        # Only fail_at/fail_after set _fail, so plain scopes skip the store.
-        return getattr(self, "_fail", False)
 
     def _expire(self) -> None:
         """Deadline reached (called by the backend)."""

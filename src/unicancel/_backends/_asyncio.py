@@ -11,7 +11,7 @@ task cancelled. Our own cancellation is never recognised by message text.
 
 from __future__ import annotations
 
-from asyncio import AbstractEventLoop, CancelledError, Task, _get_running_loop, sleep
+from asyncio import AbstractEventLoop, CancelledError, Task, sleep
 from itertools import count
 from math import inf
 from typing import Any
@@ -78,10 +78,15 @@ class AsyncioBackend:
         if scope._relative != inf:
             scope._deadline = now + scope._relative
             scope._relative = inf
-        if scope._cancel_called:
-            schedule(task)
-        elif scope._deadline != inf:
-            self._arm(scope, loop, now)
+        if not scope._cancel_called:
+            if scope._deadline == inf:
+                return
+            if now < scope._deadline:
+                deadlines.arm(scope, loop, scope._deadline)
+                scope._busy = True
+                return
+            scope._expire()  # not entered yet: this delivers nothing
+        schedule(task)
 
     def _arm(self, scope: CancelScope, loop: AbstractEventLoop, now: float) -> None:
         if now >= scope._deadline:
@@ -142,7 +147,7 @@ class AsyncioBackend:
             if isinstance(exc, CancelledError):
                 scope._set_enclosing(_carried_reason(scope, exc))
             return exc
-        if not scope._shield and effectively_cancelled(parent):
+        if not scope._shield and parent is not None and effectively_cancelled(parent):
             if isinstance(exc, CancelledError):
                 _carried_reason(scope, exc)  # for the scopes it leaves next
             return exc  # an enclosing cancellation is visible: it catches, not us
@@ -208,7 +213,7 @@ class AsyncioBackend:
         reach(scope)
 
     def current_time(self) -> float:
-        loop = _get_running_loop()
+        loop = running_loop()
         if loop is None:
             raise RuntimeError(_errors.no_running_backend())
         return loop.time()

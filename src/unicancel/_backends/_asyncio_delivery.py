@@ -119,7 +119,10 @@ def deliver_now(task: Task[Any]) -> None:
 
 def schedule(task: Task[Any]) -> None:
     """Make sure *task* is checked for delivery once the current step ends."""
-    _delivery(task).schedule()
+    delivery = _deliveries.get(task)
+    if delivery is None:
+        delivery = _deliveries[task] = _Delivery(task)
+    delivery.schedule()
 
 
 def force(task: Task[Any]) -> None:
@@ -289,7 +292,15 @@ class _Delivery:
         if task.done():
             _deliveries.pop(task, None)
             return False
-        target = catcher(innermost.get(task))
+        inner = innermost.get(task)
+        target = None  # catcher(inner), inlined: this runs once per delivery
+        scope = inner
+        while scope is not None:
+            if scope._cancel_called:
+                target = scope
+            if scope._shield:
+                break
+            scope = scope._parent
         if target is None:
             self._target = self._waiter = self._site = None
             self._repeats = 0
@@ -340,7 +351,12 @@ class _Delivery:
             self._repeats = 0
         self._waiter = waiter
         task.cancel(target._cancel_message())
-        _account(task, target)
+        if target is inner and target._host is task:
+            # The common case of _account(): the task's own innermost scope.
+            target._delivered = getattr(target, "_delivered", 0) + 1
+            target._busy = True
+        else:
+            _account(task, target)
         # Runs after the step that receives this cancellation.
         if follow:
             self.schedule()
@@ -351,10 +367,6 @@ def _account(task: Task[Any], target: CancelScope) -> None:
     """Charge one ``cancel()`` to the outermost scope of *task* below *target*
     so that exactly one ``uncancel()`` follows it (CPython timeouts.py rule)."""
     scope: CancelScope | None = innermost.get(task)
-    if scope is target and target._host is task:  # the common case: its own innermost scope
-        target._delivered = getattr(target, "_delivered", 0) + 1
-        target._busy = True
-        return
     owner = None
     while scope is not None and scope._host is task:
         owner = scope
