@@ -120,15 +120,8 @@ class AsyncioBackend:
         scope._state = _EXITED
         if exc is None and not scope._busy:
             return None
-        return self._exit_slow(scope, host, parent, exc)
-
-    def _exit_slow(
-        self,
-        scope: CancelScope,
-        host: Task[Any],
-        parent: CancelScope | None,
-        exc: BaseException | None,
-    ) -> BaseException | None:
+        # The rest, in the same frame: a cancelled scope's exit (the round
+        # trip) is hot too.
         if scope._timer is not None:
             deadlines.disarm(scope, scope._loop)
         delivered = getattr(scope, "_delivered", 0)
