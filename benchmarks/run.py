@@ -1429,11 +1429,15 @@ def render_markdown(
     quick: bool,
     repeats: int | None,
     elapsed: float,
+    path: Path = Path("docs/benchmarks.md"),
+    only: frozenset[str] | None = None,
 ) -> str:
     command = "python benchmarks/run.py" + (" --quick" if quick else "")
     if repeats:
         command += f" --repeats {repeats}"
-    command += " --markdown docs/benchmarks.md"
+    if only:
+        command += " --only " + ",".join(w.key for w in WORKLOADS if w.key in only)
+    command += f" --markdown {path}"
     env = environment()
     lines = [
         "# Benchmarks",
@@ -1610,7 +1614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown is not None:
         path: Path = args.markdown
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_markdown(sections, verdicts, quick, repeats, elapsed))
+        path.write_text(render_markdown(sections, verdicts, quick, repeats, elapsed, path, only))
         log(f"wrote {path}")
     return 0
 
