@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import weakref
 from asyncio import AbstractEventLoop, Future, Task
-from typing import TYPE_CHECKING, Any
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._asyncio_private import fut_waiter
 from ._asyncio_retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
@@ -48,7 +49,16 @@ __all__ = [
 #: Innermost unicancel scope of each task that is inside one.
 innermost: dict[Task[Any], CancelScope] = {}
 
-_deliveries: dict[Task[Any], _Delivery] = {}
+#: A light record, (task, target, waiter): what a cancelled group's child gets
+#: on its first delivery (_nudge_members) instead of a _Delivery. It is the
+#: same state as a _Delivery that has cancelled *waiter* for *target* and has
+#: its check queued, at a tuple's cost: most children die of that
+#: cancellation, and their check then only drops the record. Whatever else
+#: needs the state makes it a _Delivery first (_delivery()).
+_Light: TypeAlias = "tuple[Task[Any], CancelScope, Future[Any]]"
+
+#: Delivery state of each task cancelled by a scope, until it finishes.
+_deliveries: dict[Task[Any], _Delivery | _Light] = {}
 
 
 def effectively_cancelled(scope: CancelScope | None) -> bool:
@@ -76,9 +86,32 @@ def catcher(scope: CancelScope | None) -> CancelScope | None:
 
 
 def _delivery(task: Task[Any]) -> _Delivery:
-    delivery = _deliveries.get(task)
-    if delivery is None:
-        delivery = _deliveries[task] = _Delivery(task)
+    state = _deliveries.get(task)
+    if state is None:
+        return _new_delivery(task)
+    if isinstance(state, tuple):
+        # A light record's check is queued (by reach()): it is now this
+        # delivery's, at the same place in its batch.
+        delivery = _new_delivery(*state)
+        delivery._pending = True
+        return delivery
+    return state
+
+
+def _new_delivery(
+    task: Task[Any], target: CancelScope | None = None, waiter: Future[Any] | None = None
+) -> _Delivery:
+    """State for a task never reached before or, with *target* and *waiter*,
+    for one as after deliver() cancelled *waiter* for *target*."""
+    # Not an __init__: a class call would run it as a second frame on 3.11.
+    delivery = _deliveries[task] = _Delivery()
+    delivery._task = task
+    delivery._loop = task.get_loop()
+    delivery._pending = delivery._kept = False
+    delivery._target = target
+    delivery._waiter = waiter
+    delivery._site = delivery._hooked = delivery._watched = None
+    delivery._repeats = 0
     return delivery
 
 
@@ -88,7 +121,7 @@ def _forget(task: Task[Any]) -> None:
 
 #: Checks waiting to run, per loop; one call_soon serves a whole batch (a
 #: cancelled group of 10,000 children costs one loop callback, not 10,000).
-_queues: dict[AbstractEventLoop, list[_Delivery]] = {}
+_queues: dict[AbstractEventLoop, list[_Delivery | _Light]] = {}
 
 
 def _flush(loop: AbstractEventLoop) -> None:
@@ -98,9 +131,17 @@ def _flush(loop: AbstractEventLoop) -> None:
     queue = _queues[loop]
     _queues[loop] = _FLUSHING
     try:
-        for delivery in queue:
-            delivery._pending = False
-            delivery.deliver()
+        for entry in queue:
+            if isinstance(entry, tuple):
+                task = entry[0]
+                if task.done():
+                    # The usual end of a light record: its task died of the
+                    # cancellation (all that deliver() would do).
+                    _deliveries.pop(task, None)
+                    continue
+                entry = _delivery(task)
+            entry._pending = False
+            entry.deliver()
     finally:
         later = _queues.pop(loop)
         if later is not _FLUSHING:
@@ -108,7 +149,7 @@ def _flush(loop: AbstractEventLoop) -> None:
             loop.call_soon(_flush, loop)
 
 
-_FLUSHING: list[_Delivery] = []  # marks a loop whose batch is running
+_FLUSHING: list[_Delivery | _Light] = []  # marks a loop whose batch is running
 
 
 def deliver_now(task: Task[Any]) -> None:
@@ -120,16 +161,30 @@ def deliver_now(task: Task[Any]) -> None:
 def schedule(task: Task[Any]) -> None:
     """Make sure *task* is checked for delivery once the current step ends."""
     delivery = _deliveries.get(task)
-    if delivery is None:
-        delivery = _deliveries[task] = _Delivery(task)
+    if not isinstance(delivery, _Delivery):  # None, or a light record
+        delivery = _delivery(task)
     delivery.schedule()
+
+
+def _batch(loop: AbstractEventLoop) -> list[_Delivery | _Light]:
+    """The batch of checks that runs after the callbacks queued so far (as in
+    _Delivery.schedule())."""
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = []
+        loop.call_soon(_flush, loop)
+    elif queue is _FLUSHING:
+        queue = _queues[loop] = []  # _flush queues the callback
+    return queue
 
 
 def force(task: Task[Any]) -> None:
     """Like schedule(), for an explicit checkpoint of a cancelled task: the
     delivery ignores the retry-loop rule (the caller asked to be cancelled)."""
     delivery = _delivery(task)
-    delivery._forced = True
+    # A delivery for a target other than the last one is never held back:
+    # forgetting the last target is all that skipping the rule takes.
+    delivery._target = None
     delivery.schedule()
 
 
@@ -139,17 +194,30 @@ class Members:
     *root*, so that cancelling any of them reaches the tasks: scopes only
     point up, and this is the downward index, kept per group, not per task."""
 
-    __slots__ = ("registered", "root", "tasks")
+    __slots__ = ("native", "registered", "root", "tasks")
 
     def __init__(self, root: CancelScope | None) -> None:
         self.root = root
-        self.tasks: set[Task[Any]] = set()
+        # A dict as an ordered set: a cancellation reaches the tasks in the
+        # order they were added, that is, their memory in the order it was
+        # allocated; a set's hash order scatters it (with 10,000 children,
+        # cache misses then took a large share of the time).
+        self.tasks: dict[Task[Any], None] = {}
+        # Every task added runs a native coroutine, so one suspended on a
+        # future is not running (_nudge_members relies on it); a task factory
+        # could have wrapped it in some other awaitable.
+        self.native = True
         self.registered: list[CancelScope] = []
         scope = root
         while scope is not None:
             members_under.setdefault(scope, set()).add(self)
             self.registered.append(scope)
             scope = scope._parent
+
+    def add(self, task: Task[Any]) -> None:
+        self.tasks[task] = None
+        if type(task.get_coro()) is not CoroutineType:
+            self.native = False
 
     def close(self) -> None:
         for scope in self.registered:
@@ -165,27 +233,43 @@ class Members:
 members_under: dict[CancelScope, set[Members]] = {}
 
 
+#: Counts reach() calls: a scope of some chain was cancelled or changed its
+#: shield since the count was read (see _nudge_members).
+_reaches = 0
+
+
 def reach(scope: CancelScope) -> None:
     """Check every task inside *scope*: its host, and every task attached
     below it. The checks decide (shields are respected there)."""
-    followed: list[_Delivery] = []
+    global _reaches
+    _reaches += 1
+    followed: list[_Delivery | _Light] = []
     running: list[Task[Any]] = []
     _nudge(scope._host, followed, running)  # type: ignore[arg-type]
     below = members_under.get(scope)
     if below:
         for members in below:
-            for task in members.tasks:
-                _nudge(task, followed, running)
+            _nudge_members(members, followed, running)
     # Checks are queued only now, behind every wake-up the cancels above
     # queued: a batch opened first (say by the host's own check) would run
     # before those wake-ups and check every task twice.
-    for delivery in followed:
-        delivery.schedule()
+    loop = None
+    queue: list[_Delivery | _Light] = []
+    for entry in followed:
+        if isinstance(entry, tuple):
+            # A light record is new, so not queued yet: what schedule() does.
+            entry_loop = entry[0].get_loop()
+            if entry_loop is not loop:
+                loop = entry_loop
+                queue = _batch(loop)
+            queue.append(entry)
+        else:
+            entry.schedule()
     for task in running:
         schedule(task)
 
 
-def _nudge(task: Task[Any], followed: list[_Delivery], running: list[Task[Any]]) -> None:
+def _nudge(task: Task[Any], followed: list[_Delivery | _Light], running: list[Task[Any]]) -> None:
     # A suspended task is checked now, as trio does: one already queued to
     # resume (from sleep(0), or woken) must get the cancellation at that
     # await, not at its next one. A task whose step is on the stack (the
@@ -195,8 +279,46 @@ def _nudge(task: Task[Any], followed: list[_Delivery], running: list[Task[Any]])
         running.append(task)
     else:
         delivery = _delivery(task)
-        if delivery.deliver(follow=False):
+        if delivery.deliver(False):
             followed.append(delivery)
+
+
+def _nudge_members(
+    members: Members, followed: list[_Delivery | _Light], running: list[Task[Any]]
+) -> None:
+    """_nudge() each task of *members*, inlined for the common case (once per
+    child of a cancelled group): a task reached for the first time, suspended
+    on a future, and in no scope of its own. Its chain is then the members'
+    chain, whose catcher is found once (again only if a reach() ran since,
+    which may have changed it), and its state is a light record."""
+    root = members.root
+    assert root is not None  # registered below some scope: root is one
+    host = root._host
+    native = members.native
+    seen = -1
+    target = None
+    message = ""
+    for task in members.tasks:
+        waiter = fut_waiter(task)
+        if (
+            waiter is not None
+            and native  # so it is not running: no cr_running check (see _nudge)
+            and task not in _deliveries
+            and innermost.get(task) is root
+            and task is not host
+        ):
+            if seen != _reaches:
+                seen = _reaches
+                target = catcher(root)
+                if target is not None:
+                    message = target._cancel_message()
+            if target is not None:
+                # What deliver() would do (inner is root, not the task's own).
+                light = _deliveries[task] = (task, target, waiter)
+                followed.append(light)
+                task.cancel(message)
+                continue
+        _nudge(task, followed, running)
 
 
 class _Delivery:
@@ -205,7 +327,6 @@ class _Delivery:
 
     __slots__ = (
         "_chain",
-        "_forced",
         "_hooked",
         "_kept",
         "_loop",
@@ -218,28 +339,26 @@ class _Delivery:
         "_watched",
     )
 
-    def __init__(self, task: Task[Any]) -> None:
-        self._task = task
-        self._loop = task.get_loop()
-        self._pending = False
-        # Registered to be dropped when the task finishes (see check()).
-        self._kept = False
-        # Scope whose cancellation we delivered last, and the future we
-        # cancelled for it (None: the task was runnable).
-        self._target: CancelScope | None = None
-        self._waiter: Future[Any] | None = None
-        # Where the task was re-cancelled last for that same target, and how
-        # many times in a row at that site.
-        self._site: tuple[tuple[object, int], ...] | None = None
-        self._repeats = 0
-        # Weak references to the coroutines of that site's await chain.
-        self._chain: list[weakref.ref[Any]] = []
-        # Future we watch for a wake-up that is not ours.
-        self._hooked: Future[Any] | None = None
-        # Future we already have a done-callback on (never add a second).
-        self._watched: Future[Any] | None = None
-        # An explicit checkpoint asked for a delivery: skip the retry-loop rule.
-        self._forced = False
+    _task: Task[Any]
+    _loop: AbstractEventLoop
+    _pending: bool
+    # Registered to be dropped when the task finishes (see deliver()).
+    _kept: bool
+    # Scope whose cancellation we delivered last (None: deliver the next one
+    # whatever it is), and the future we cancelled for it (None: the task
+    # was runnable).
+    _target: CancelScope | None
+    _waiter: Future[Any] | None
+    # Where the task was re-cancelled last for that same target, and how
+    # many times in a row at that site; weak references to the coroutines of
+    # that site's await chain (set with _site, read only after).
+    _site: tuple[tuple[object, int], ...] | None
+    _repeats: int
+    _chain: list[weakref.ref[Any]]
+    # Future we watch for a wake-up that is not ours.
+    _hooked: Future[Any] | None
+    # Future we already have a done-callback on (never add a second).
+    _watched: Future[Any] | None
 
     def schedule(self) -> None:
         if not self._pending:
@@ -324,12 +443,7 @@ class _Delivery:
             # queued (waiter done) or the waiter is a Task ignoring cancel().
             self._hook(waiter, progress=False)
             return False
-        if self._forced:
-            self._forced = False
-            self._target = target
-            self._site = None
-            self._repeats = 0
-        elif target is self._target:
+        if target is self._target:
             # The task caught the cancellation and is suspended again inside
             # the same cancelled scope: level-triggered, so cancel again,
             # unless this is a retry loop at the same await.
@@ -350,13 +464,17 @@ class _Delivery:
             self._site = None
             self._repeats = 0
         self._waiter = waiter
-        task.cancel(target._cancel_message())
-        if target is inner and target._host is task:
-            # The common case of _account(): the task's own innermost scope.
-            target._delivered = getattr(target, "_delivered", 0) + 1
-            target._busy = True
-        else:
-            _account(task, target)
+        # _message: built once per scope (below: 10,000 children, one message).
+        task.cancel(target._message or target._cancel_message())
+        # Below target, only the task's own scopes can be charged: if its
+        # innermost is not one (a group's child), there is nothing to do.
+        if inner._host is task:  # type: ignore[union-attr]
+            if target is inner:
+                # The common case of _account(): the task's own innermost scope.
+                target._delivered = getattr(target, "_delivered", 0) + 1
+                target._busy = True
+            else:
+                _account(task, target)
         # Runs after the step that receives this cancellation.
         if follow:
             self.schedule()

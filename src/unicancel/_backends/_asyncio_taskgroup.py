@@ -72,19 +72,18 @@ class AsyncioTaskGroup:
         if self._closed or self._members is None:
             coro.close()
             raise RuntimeError(_errors.group_finished())
+        label = None if name is None else _name(name)
         if self._eager:
-            task = self._loop.create_task(
-                self._child(coro, status, root, members), name=_name(name)
-            )
+            task = self._loop.create_task(self._child(coro, status, root, members), name=label)
             # A factory may also be lazy: then attach here, as below.
             started = task.done() or getattr(task.get_coro(), "cr_suspended", True)
         else:
-            task = self._loop.create_task(self._child(coro, status), name=_name(name))
+            task = self._loop.create_task(self._child(coro, status), name=label)
             started = False
         if not started:
             if root is not None:
                 innermost[task] = root
-            members.tasks.add(task)
+            members.add(task)
             self._fresh[task] = coro
             if self._waiter is not None:  # the host already waits in aexit
                 task.add_done_callback(self._fresh_done)
@@ -110,14 +109,14 @@ class AsyncioTaskGroup:
             # create_task(): attach before the child's first line runs.
             if root is not None:
                 innermost[task] = root
-            members.tasks.add(task)
+            members.add(task)
         try:
             result = await coro
         except GeneratorExit:
             # Destroyed unfinished (loop teardown): detach, wake nobody.
             innermost.pop(task, None)
             if self._members is not None:
-                self._members.tasks.discard(task)
+                self._members.tasks.pop(task, None)
             raise
         except BaseException as exc:
             self._child_ended(task, exc, status)
@@ -130,8 +129,9 @@ class AsyncioTaskGroup:
     ) -> None:
         # Detached first: an abort below then reaches the siblings only.
         root = innermost.pop(task, None)
-        if self._members is not None:
-            self._members.tasks.discard(task)
+        members = self._members
+        if members is not None:
+            members.tasks.pop(task, None)
         if exc is None:
             pass
         elif status is not None and not status._started.done():
@@ -149,7 +149,8 @@ class AsyncioTaskGroup:
                 self._base_error = self._base_error or exc
             self._errors.append(exc)
             self._abort.cancel(f"child task {task.get_name()!r} raised {exc!r}")
-        self._wake_host()
+        if members is None or not members.tasks:  # else children are left: no wake-up
+            self._wake_host()
 
     def _fresh_done(self, task: Task[Any]) -> None:
         coro = self._fresh.pop(task, None)
@@ -286,9 +287,9 @@ class _Status:
         task = current_task()
         group = self._group
         _reparent(task, group._abort)
-        self._members.tasks.discard(task)
+        self._members.tasks.pop(task, None)
         assert group._members is not None
-        group._members.tasks.add(task)
+        group._members.add(task)
         self._started.set_result(value)
         if catcher(group._abort) is not None:
             schedule(task)
