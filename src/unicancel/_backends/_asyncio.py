@@ -79,6 +79,7 @@ class AsyncioBackend:
             scope._deadline = now + scope._relative
             scope._relative = inf
         if not scope._cancel_called:
+            # _arm(), inlined for the entry (the cancel round trip's path).
             if scope._deadline == inf:
                 return
             if now < scope._deadline:

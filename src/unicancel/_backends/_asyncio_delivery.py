@@ -167,8 +167,7 @@ def schedule(task: Task[Any]) -> None:
 
 
 def _batch(loop: AbstractEventLoop) -> list[_Delivery | _Light]:
-    """The batch of checks that runs after the callbacks queued so far (as in
-    _Delivery.schedule())."""
+    """The batch of checks that runs after the callbacks queued so far."""
     queue = _queues.get(loop)
     if queue is None:
         queue = _queues[loop] = []
@@ -363,13 +362,7 @@ class _Delivery:
     def schedule(self) -> None:
         if not self._pending:
             self._pending = True
-            queue = _queues.get(self._loop)
-            if queue is None:
-                queue = _queues[self._loop] = []
-                self._loop.call_soon(_flush, self._loop)
-            elif queue is _FLUSHING:
-                queue = _queues[self._loop] = []  # _flush queues the callback
-            queue.append(self)
+            _batch(self._loop).append(self)
 
     def _on_wake(self, fut: Future[Any]) -> None:
         # The task's own wake-up callback was added before this one, so the
