@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from unicancel import CancelScope, TaskGroup
-from unicancel._backends import _asyncio_delivery
+from unicancel._backends import _asyncio_delivery, _asyncio_reach
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +42,7 @@ async def test_no_leaked_tasks_or_counts() -> None:
     assert asyncio.all_tasks() == before
     assert _task().cancelling() == 0
     assert not any(c in _asyncio_delivery.innermost for c in children)
-    assert not _asyncio_delivery.members_under
+    assert not _asyncio_reach.members_under
 
 
 async def test_external_cancel_of_host_while_group_waits() -> None:

@@ -24,10 +24,10 @@ from ._asyncio_delivery import (
     effectively_cancelled,
     force,
     innermost,
-    reach,
     schedule,
 )
 from ._asyncio_private import current_task, running_loop, task_running_in
+from ._asyncio_reach import reach
 from ._asyncio_taskgroup import AsyncioTaskGroup
 
 __all__ = ["AsyncioBackend"]

@@ -5,7 +5,7 @@ innermost scope it is in. A task is *effectively cancelled* when walking up
 from there meets a cancelled scope before a shielded one (trio's rule).
 
 Delivery is ``Task.cancel(msg)`` and nothing else. A suspended task is
-cancelled at once, as trio does (:func:`reach`). It never runs from inside
+cancelled at once, as trio does (:func:`._asyncio_reach.reach`). It never runs from inside
 the task's own step: a ``cancel()`` of the running task only sets
 ``_must_cancel``, which on 3.11/3.12 survives ``uncancel()`` and would hit an
 unrelated later await (gh-116720). So the running task's delivery goes
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import weakref
 from asyncio import AbstractEventLoop, Future, Task
-from types import CoroutineType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ._asyncio_private import fut_waiter
@@ -36,13 +35,11 @@ if TYPE_CHECKING:
     from .._scope import CancelScope
 
 __all__ = [
-    "Members",
     "catcher",
     "deliver_now",
     "effectively_cancelled",
     "force",
     "innermost",
-    "reach",
     "schedule",
 ]
 
@@ -50,7 +47,7 @@ __all__ = [
 innermost: dict[Task[Any], CancelScope] = {}
 
 #: A light record, (task, target, waiter): what a cancelled group's child gets
-#: on its first delivery (_nudge_members) instead of a _Delivery. It is the
+#: on its first delivery (_asyncio_reach._nudge_members) instead of a _Delivery. It is the
 #: same state as a _Delivery that has cancelled *waiter* for *target* and has
 #: its check queued, at a tuple's cost: most children die of that
 #: cancellation, and their check then only drops the record. Whatever else
@@ -185,139 +182,6 @@ def force(task: Task[Any]) -> None:
     # forgetting the last target is all that skipping the rule takes.
     delivery._target = None
     delivery.schedule()
-
-
-class Members:
-    """Tasks attached below a scope that is not theirs (a task group's
-    children, a child inside ``start()``). Registered with every scope above
-    *root*, so that cancelling any of them reaches the tasks: scopes only
-    point up, and this is the downward index, kept per group, not per task."""
-
-    __slots__ = ("native", "registered", "root", "tasks")
-
-    def __init__(self, root: CancelScope | None) -> None:
-        self.root = root
-        # A dict as an ordered set: a cancellation reaches the tasks in the
-        # order they were added, that is, their memory in the order it was
-        # allocated; a set's hash order scatters it (with 10,000 children,
-        # cache misses then took a large share of the time).
-        self.tasks: dict[Task[Any], None] = {}
-        # Every task added runs a native coroutine, so one suspended on a
-        # future is not running (_nudge_members relies on it); a task factory
-        # could have wrapped it in some other awaitable.
-        self.native = True
-        self.registered: list[CancelScope] = []
-        scope = root
-        while scope is not None:
-            members_under.setdefault(scope, set()).add(self)
-            self.registered.append(scope)
-            scope = scope._parent
-
-    def add(self, task: Task[Any]) -> None:
-        self.tasks[task] = None
-        if type(task.get_coro()) is not CoroutineType:
-            self.native = False
-
-    def close(self) -> None:
-        for scope in self.registered:
-            below = members_under.get(scope)
-            if below is not None:
-                below.discard(self)
-                if not below:
-                    del members_under[scope]
-        self.registered.clear()
-
-
-#: scope -> Members registered below it (only scopes that have some).
-members_under: dict[CancelScope, set[Members]] = {}
-
-
-#: Counts reach() calls: a scope of some chain was cancelled or changed its
-#: shield since the count was read (see _nudge_members).
-_reaches = 0
-
-
-def reach(scope: CancelScope) -> None:
-    """Check every task inside *scope*: its host, and every task attached
-    below it. The checks decide (shields are respected there)."""
-    global _reaches
-    _reaches += 1
-    followed: list[_Delivery | _Light] = []
-    running: list[Task[Any]] = []
-    _nudge(scope._host, followed, running)  # type: ignore[arg-type]
-    below = members_under.get(scope)
-    if below:
-        for members in below:
-            _nudge_members(members, followed, running)
-    # Checks are queued only now, behind every wake-up the cancels above
-    # queued: a batch opened first (say by the host's own check) would run
-    # before those wake-ups and check every task twice.
-    loop = None
-    queue: list[_Delivery | _Light] = []
-    for entry in followed:
-        if isinstance(entry, tuple):
-            # A light record is new, so not queued yet: what schedule() does.
-            entry_loop = entry[0].get_loop()
-            if entry_loop is not loop:
-                loop = entry_loop
-                queue = _batch(loop)
-            queue.append(entry)
-        else:
-            entry.schedule()
-    for task in running:
-        schedule(task)
-
-
-def _nudge(task: Task[Any], followed: list[_Delivery | _Light], running: list[Task[Any]]) -> None:
-    # A suspended task is checked now, as trio does: one already queued to
-    # resume (from sleep(0), or woken) must get the cancellation at that
-    # await, not at its next one. A task whose step is on the stack (the
-    # caller itself, or a parent running an eager child) gets a check after
-    # its step: cancel() from inside it would leave _must_cancel behind.
-    if getattr(task.get_coro(), "cr_running", True):
-        running.append(task)
-    else:
-        delivery = _delivery(task)
-        if delivery.deliver(False):
-            followed.append(delivery)
-
-
-def _nudge_members(
-    members: Members, followed: list[_Delivery | _Light], running: list[Task[Any]]
-) -> None:
-    """_nudge() each task of *members*, inlined for the common case (once per
-    child of a cancelled group): a task reached for the first time, suspended
-    on a future, and in no scope of its own. Its chain is then the members'
-    chain, whose catcher is found once (again only if a reach() ran since,
-    which may have changed it), and its state is a light record."""
-    root = members.root
-    assert root is not None  # registered below some scope: root is one
-    host = root._host
-    native = members.native
-    seen = -1
-    target = None
-    message = ""
-    for task in members.tasks:
-        waiter = fut_waiter(task)
-        if (
-            waiter is not None
-            and native  # so it is not running: no cr_running check (see _nudge)
-            and task not in _deliveries
-            and innermost.get(task) is root
-            and task is not host
-        ):
-            if seen != _reaches:
-                seen = _reaches
-                target = catcher(root)
-                if target is not None:
-                    message = target._cancel_message()
-            if target is not None:
-                # What deliver() would do (inner is root, not the task's own).
-                light = _deliveries[task] = (task, target, waiter)
-                followed.append(light)
-                task.cancel(message)
-                continue
-        _nudge(task, followed, running)
 
 
 class _Delivery:

@@ -17,12 +17,12 @@ from typing import Any
 from .. import _errors
 from .._scope import CancelScope
 from ._asyncio_delivery import (
-    Members,
     catcher,
     innermost,
     schedule,
 )
 from ._asyncio_private import current_task, task_running_in
+from ._asyncio_reach import Members
 
 __all__ = ["AsyncioTaskGroup"]
 
