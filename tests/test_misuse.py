@@ -278,10 +278,13 @@ def test_scope_entered_in_a_loop_callback_says_so() -> None:
     assert "inside an asyncio task, not in a plain callback" in asyncio.run(main())
 
 
-def test_scope_in_worker_thread_with_a_running_tasks_context() -> None:
+@pytest.mark.anyio
+async def test_scope_in_worker_thread_with_a_running_tasks_context(backend_name: str) -> None:
     """A worker thread running a copy of a task's context (asyncio.to_thread
     copies it) while that task is in the middle of a step has no loop: the
     scope must not bind to the task of another thread."""
+    if backend_name != "asyncio":
+        pytest.skip("asyncio task contexts")
     import asyncio
     import threading
 
@@ -298,20 +301,20 @@ def test_scope_in_worker_thread_with_a_running_tasks_context() -> None:
         finally:
             finished.set()
 
-    async def main() -> None:
-        with CancelScope():  # the task's context now carries what it found
-            worker = asyncio.create_task(asyncio.to_thread(in_worker))
-            await asyncio.sleep(0)  # the worker task starts the thread
-            # Block this task's step until the worker tried: it is "running".
-            host_blocked.set()
-            assert finished.wait(timeout=30)
-            await worker
-
-    asyncio.run(main())
+    with CancelScope():  # the task's context now carries what it found
+        worker = asyncio.create_task(asyncio.to_thread(in_worker))
+        await asyncio.sleep(0)  # the worker task starts the thread
+        # Block this task's step until the worker tried: it is "running".
+        host_blocked.set()
+        assert finished.wait(timeout=30)
+        await worker
     assert len(seen) == 1 and "no running asyncio event loop or trio run" in seen[0], seen
 
 
-def test_child_task_inherits_context_but_binds_to_itself() -> None:
+@pytest.mark.anyio
+async def test_child_task_inherits_context_but_binds_to_itself(backend_name: str) -> None:
+    if backend_name != "asyncio":
+        pytest.skip("asyncio task contexts")
     import asyncio
 
     async def child() -> asyncio.Task[object] | None:
@@ -321,16 +324,13 @@ def test_child_task_inherits_context_but_binds_to_itself() -> None:
         assert scope.cancelled_caught
         return asyncio.current_task()
 
-    async def main() -> None:
-        with CancelScope():
-            me = asyncio.current_task()
-            assert me is not None
-            other = await asyncio.create_task(child())
-            assert other is not None and other is not me
-            assert me.cancelling() == 0
-            await asyncio.sleep(0)  # no stray cancellation reached this task
-
-    asyncio.run(main())
+    with CancelScope():
+        me = asyncio.current_task()
+        assert me is not None
+        other = await asyncio.create_task(child())
+        assert other is not None and other is not me
+        assert me.cancelling() == 0
+        await asyncio.sleep(0)  # no stray cancellation reached this task
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
