@@ -252,3 +252,65 @@ def test_readme_lists_every_public_name() -> None:
     listed = text[text.index("## What you get") : text.index("## How it works")]
     missing = [name for name in unicancel.__all__ if f"`{name}" not in listed]
     assert not missing, f"README 'What you get' does not mention {missing}"
+
+
+# -- the other guide pages, and every example on the site ---------------------------
+
+DOCS = ROOT / "docs"
+# Pages written with the ``# runnable`` markers, and run here; stop-tokens.md
+# is run by tests/test_stop_docs.py.
+GUIDES = ("concepts.md", "migrating-from-anyio.md", "faq.md")
+# Pages whose ```python blocks are signatures, not programs.
+SIGNATURES_ONLY = ("api.md",)
+_RUN_ELSEWHERE = ("migrating-from-asyncio.md", "structured-concurrency.md", "stop-tokens.md")
+
+
+def _guide_blocks(kind: str) -> list[tuple[str, Block]]:
+    return [
+        (page, block)
+        for page in GUIDES
+        for block in _python_blocks(DOCS / page)
+        if block.marker == kind
+    ]
+
+
+_GUIDE_BOTH = _guide_blocks(BOTH)
+_GUIDE_ASYNCIO = _guide_blocks(ASYNCIO_ONLY)
+
+
+def _guide_header(page: str) -> list[Block]:
+    return [b for b in _python_blocks(DOCS / page) if b.marker == HEADER]
+
+
+def test_every_python_block_on_the_site_is_run() -> None:
+    """A ```python block in docs/ is a program that some test runs, except on
+    the pages of signatures; a new page must be added to a runner."""
+    pages = {path.name for path in DOCS.glob("*.md")}
+    known = set(GUIDES) | set(SIGNATURES_ONLY) | set(_RUN_ELSEWHERE)
+    with_code = {page for page in pages if _python_blocks(DOCS / page)}
+    assert with_code <= known, f"pages with python blocks that no test runs: {with_code - known}"
+    for page in GUIDES:
+        blocks = _python_blocks(DOCS / page)
+        unmarked = [b.line for b in blocks if b.marker not in (HEADER, BOTH, ASYNCIO_ONLY)]
+        assert not unmarked, f"{page}: python blocks without a '# runnable' marker: {unmarked}"
+        assert len(_guide_header(page)) <= 1, page
+
+
+@pytest.mark.parametrize(
+    ("page", "block"), _GUIDE_BOTH, ids=[f"{p}:line{b.line}" for p, b in _GUIDE_BOTH]
+)
+def test_guide_example_runs_on_both_backends(page: str, block: Block) -> None:
+    header = _guide_header(page)
+    outputs = {backend: _run_in_process([*header, block], backend) for backend in BACKENDS}
+    assert outputs["asyncio"] == outputs["trio"], outputs
+    assert block.output is not None, f"{page}:{block.line}: no ```text output block after it"
+    assert outputs["asyncio"] == block.output
+
+
+@pytest.mark.parametrize(
+    ("page", "block"), _GUIDE_ASYNCIO, ids=[f"{p}:line{b.line}" for p, b in _GUIDE_ASYNCIO]
+)
+def test_guide_asyncio_example(page: str, block: Block) -> None:
+    output = _run_in_process([block], "asyncio")
+    assert block.output is not None, f"{page}:{block.line}: no ```text output block after it"
+    assert output == block.output
