@@ -323,3 +323,27 @@ def test_guide_asyncio_example(page: str, block: Block) -> None:
     output = _run_in_process([block], "asyncio")
     assert block.output is not None, f"{page}:{block.line}: no ```text output block after it"
     assert output == block.output
+
+
+# Files a user cannot look up: the project's internal notes.
+_INTERNAL = re.compile(r"ANCHORS|SCENARIOS(\.md| item)|\btraps? \d|\b[ST]\d{1,2}/[ST]\d{1,2}\b")
+
+
+def test_user_facing_text_cites_no_internal_notes() -> None:
+    """The docs, the README and the texts of `python -m unicancel compare`
+    (descriptions, `--explain`, the generated page) say what they mean instead
+    of citing internal notes such as "ANCHORS trap 7" or "SCENARIOS item 5"."""
+    from unicancel._compare import SCENARIOS
+
+    texts = {f"docs/{path.name}": path.read_text(encoding="utf-8") for path in DOCS.glob("*.md")}
+    texts["README.md"] = README.read_text(encoding="utf-8")
+    for scenario in SCENARIOS:
+        texts[f"compare {scenario.name}"] = " ".join(
+            (scenario.title, scenario.description, *scenario.covers)
+        )
+    cited = {
+        where: match.group(0)
+        for where, text in texts.items()
+        if (match := _INTERNAL.search(text))
+    }
+    assert not cited, cited
