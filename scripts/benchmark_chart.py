@@ -101,7 +101,9 @@ def render(bars: list[Bar]) -> str:
             f'text-anchor="end">{escape(_short(workload))}</text>'
         )
         for j, (python, backend) in enumerate(series):
-            match = [b for b in bars if (b.workload, b.python, b.backend) == (workload, python, backend)]
+            match = [
+                b for b in bars if (b.workload, b.python, b.backend) == (workload, python, backend)
+            ]
             if not match:
                 continue
             ratio = match[0].ratio
@@ -110,9 +112,13 @@ def render(bars: list[Bar]) -> str:
             out.append(
                 f'<rect x="{left}" y="{y}" width="{x(ratio) - left:.1f}" height="{bar_h - 2}" '
                 f'fill="{COLOURS[backend]}" fill-opacity="{opacity}">'
-                f"<title>{escape(workload)}: Python {python}, {backend}: {ratio:.2f}x</title></rect>"
+                f"<title>{escape(workload)}: Python {python}, {backend}: {ratio:.2f}x"
+                "</title></rect>"
             )
-            out.append(f'<text x="{x(ratio) + 4:.1f}" y="{y + bar_h - 3}" font-size="10">{ratio:.2f}x</text>')
+            out.append(
+                f'<text x="{x(ratio) + 4:.1f}" y="{y + bar_h - 3}" font-size="10">'
+                f"{ratio:.2f}x</text>"
+            )
     out.append(
         f'<line x1="{x(1.0):.1f}" y1="{top - 8}" x2="{x(1.0):.1f}" '
         f'y2="{top + len(workloads) * group_h}" stroke="#333333" stroke-dasharray="4 3"/>'
