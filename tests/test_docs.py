@@ -10,6 +10,10 @@ Conventions (stated in the documents themselves):
   which is then run once per backend (``sys.argv[1]`` is the backend name);
   ``# runnable: asyncio`` blocks are plain-asyncio programs, run once. The
   ```text block after a runnable block is its exact output.
+* docs/structured-concurrency.md and the site's other guide pages (GUIDES
+  below: concepts, migrating from anyio, FAQ) follow the same markers; every
+  ```python block of docs/ is run by some test, except on the pages of
+  signatures (api.md).
 
 These are plain sync tests (no anyio_backend fixture): each program starts its
 own event loop, through ``unicancel.run`` or ``asyncio.run``.
