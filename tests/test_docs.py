@@ -341,9 +341,9 @@ def test_user_facing_text_cites_no_internal_notes() -> None:
     texts = {f"docs/{path.name}": path.read_text(encoding="utf-8") for path in DOCS.glob("*.md")}
     texts["README.md"] = README.read_text(encoding="utf-8")
     # What the CLI shows (also with --explain): each scenario's title, description, topics.
+    command = ["compare", "--format", "json", "--systems", "unicancel-asyncio"]
     report = subprocess.run(
-        [sys.executable, "-m", "unicancel", "compare", "--format", "json"]
-        + ["--systems", "unicancel-asyncio"],
+        [sys.executable, "-m", "unicancel", *command],
         capture_output=True,
         text=True,
         timeout=120,
