@@ -9,6 +9,12 @@ compacted when dead entries outnumber live ones, so it stays O(live scopes).
 
 An entry is live while ``scope._timer is entry``: moving a deadline pushes a
 new entry and so retires the old one.
+
+The heap lives on its loop (``loop._unicancel_deadlines``), not in a
+module-level table: its entries hold scopes, so their tasks and the loop,
+and a table would keep them alive for good once the loop is closed with a
+scope still open in it. On the loop they are part of cycles the garbage
+collector frees with the loop.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from asyncio import AbstractEventLoop, TimerHandle
 from itertools import count
 from math import inf
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary, ref
+from weakref import ref
 
 from ._asyncio_delivery import deliver_now
 
@@ -30,11 +36,6 @@ __all__ = ["arm", "disarm"]
 Entry = tuple[float, int, "CancelScope"]
 
 _seq = count()
-_by_loop: WeakKeyDictionary[AbstractEventLoop, _Deadlines] = WeakKeyDictionary()
-# The last loop used and its heap, read as one tuple so threads running
-# different loops never pair one loop with another's heap. Weak, like every
-# reference to a loop here: a closed loop must be freed.
-_last: tuple[ref[AbstractEventLoop] | None, _Deadlines | None] = (None, None)
 
 
 class _Deadlines:
@@ -44,8 +45,7 @@ class _Deadlines:
         self.loop = ref(loop)
         self.heap: list[Entry] = []
         self.live = 0
-        # Weak: the loop keeps its pending timer alive, and a strong reference
-        # here would keep the loop alive through our WeakKeyDictionary value.
+        # Weak: the loop keeps its pending timer alive.
         self.handle: ref[TimerHandle] | None = None
         self.when = inf
 
@@ -109,13 +109,9 @@ class _Deadlines:
 
 
 def _for(loop: AbstractEventLoop) -> _Deadlines:
-    global _last
-    last_loop, deadlines = _last
-    if last_loop is None or last_loop() is not loop or deadlines is None:
-        deadlines = _by_loop.get(loop)
-        if deadlines is None:
-            deadlines = _by_loop[loop] = _Deadlines(loop)
-        _last = (ref(loop), deadlines)
+    deadlines: _Deadlines | None = getattr(loop, "_unicancel_deadlines", None)
+    if deadlines is None:
+        deadlines = loop._unicancel_deadlines = _Deadlines(loop)  # type: ignore[attr-defined]
     return deadlines
 
 

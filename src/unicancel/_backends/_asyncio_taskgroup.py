@@ -4,7 +4,7 @@ It keeps ``asyncio.TaskGroup``'s guarantees (a child's error cancels the body
 and the siblings, errors leave as one ExceptionGroup, the parent waits for
 every child) and adds what asyncio lacks: the children live inside every
 scope that encloses the group. Each child's scope chain starts at the group's
-cancel scope (``innermost[child]``), and the group's :class:`Members` index
+cancel scope (``innermost(child)``), and the group's :class:`Members` index
 lets a cancellation of any enclosing scope reach the children.
 """
 
@@ -20,6 +20,7 @@ from ._asyncio_delivery import (
     catcher,
     innermost,
     schedule,
+    set_innermost,
 )
 from ._asyncio_private import current_task, task_running_in
 from ._asyncio_reach import Members
@@ -82,7 +83,7 @@ class AsyncioTaskGroup:
             started = False
         if not started:
             if root is not None:
-                innermost[task] = root
+                set_innermost(task, root)
             members.add(task)
             self._fresh[task] = coro
             if self._waiter is not None:  # the host already waits in aexit
@@ -108,13 +109,13 @@ class AsyncioTaskGroup:
             # A task factory that starts tasks eagerly runs this inside
             # create_task(): attach before the child's first line runs.
             if root is not None:
-                innermost[task] = root
+                set_innermost(task, root)
             members.add(task)
         try:
             result = await coro
         except GeneratorExit:
             # Destroyed unfinished (loop teardown): detach, wake nobody.
-            innermost.pop(task, None)
+            set_innermost(task, None)
             if self._members is not None:
                 self._members.tasks.pop(task, None)
             raise
@@ -128,7 +129,8 @@ class AsyncioTaskGroup:
         self, task: Task[Any], exc: BaseException | None, status: _Status | None
     ) -> None:
         # Detached first: an abort below then reaches the siblings only.
-        root = innermost.pop(task, None)
+        root = innermost(task)
+        set_innermost(task, None)
         members = self._members
         if members is not None:
             members.tasks.pop(task, None)
@@ -184,7 +186,7 @@ class AsyncioTaskGroup:
     ) -> Any:
         """Until ``started()``, the child lives in the caller's scopes."""
         caller = current_task()
-        root = innermost.get(caller)
+        root = innermost(caller)
         members = Members(root)
         started: Future[Any] = self._loop.create_future()
         status = _Status(self, members, started)
@@ -218,7 +220,7 @@ class AsyncioTaskGroup:
         for task in self._fresh:
             task.add_done_callback(self._fresh_done)
         external: CancelledError | None = None
-        if isinstance(exc, CancelledError) and catcher(innermost.get(host)) is None:
+        if isinstance(exc, CancelledError) and catcher(innermost(host)) is None:
             # A cancellation unicancel did not make (asyncio.timeout,
             # Task.cancel(), anyio): the children are not inside it, so cancel
             # them as asyncio.TaskGroup does; the error propagates at the end.
@@ -253,7 +255,7 @@ class AsyncioTaskGroup:
         if scope_exc is None and self._child_cancel is not None:
             # A child raised a cancellation: it leaves the block (bare), for
             # the scope that owns it to catch, as trio's nursery re-raises it.
-            target = catcher(innermost.get(host)) or self._child_cancel
+            target = catcher(innermost(host)) or self._child_cancel
             scope_exc = CancelledError(target._cancel_message())
         # Leave the abort scope, then the group's scope; each swallows its own.
         for scope in (self._abort, self.cancel_scope):
@@ -297,13 +299,13 @@ class _Status:
 
 def _reparent(task: Task[Any], new_root: CancelScope) -> None:
     """Move *task* (and any scopes it has open) under *new_root*."""
-    scope = innermost.get(task)
+    scope = innermost(task)
     own = None
     while scope is not None and scope._host is task:
         own = scope
         scope = scope._parent
     if own is None:
-        innermost[task] = new_root
+        set_innermost(task, new_root)
     else:
         own._parent = new_root
 
