@@ -99,8 +99,9 @@ class CancelScope:
     )
 
     # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
-    # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log/_below; trio uses _native/_host. They
-    # are declared here (not on per-backend subclasses) so entering a scope allocates nothing extra.
+    # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log/_below; trio uses
+    # _native/_host. They are declared here (not on per-backend subclasses) so
+    # entering a scope allocates nothing extra.
     _backend: Backend
     _host: object
     _parent: CancelScope | None
