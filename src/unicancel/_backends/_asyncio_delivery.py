@@ -75,6 +75,7 @@ def delivery_state(task: Task[Any]) -> _Delivery | _Light | None:
     state: _Delivery | _Light | None = getattr(task, "_unicancel_delivery", None)
     return state
 
+
 #: A light record, (task, target, waiter): what a cancelled group's child gets
 #: on its first delivery (_asyncio_reach._nudge_members) instead of a _Delivery. It is the
 #: same state as a _Delivery that has cancelled *waiter* for *target* and has
