@@ -125,6 +125,11 @@ class AsyncioBackend:
             exc = self._abandon_inner(scope, host, top, exc)
         host._unicancel_scope = parent
         scope._state = _EXITED
+        # An exited scope lets go of its task: an exception raised from a
+        # frame that holds the scope (__exit__ raising TimeoutError, the body
+        # of a group child) may end up stored on that task, and the two
+        # would form a cycle (freed, with every local, only by the gc).
+        scope._host = None
         if exc is None and not scope._busy:
             return None
         # The rest, in the same frame: a cancelled scope's exit (the round
@@ -168,6 +173,7 @@ class AsyncioBackend:
         if scope._timer is not None:
             deadlines.disarm(scope, scope._loop)
         scope._state = _EXITED
+        scope._host = None
         # The scopes are closed innermost first: this one is innermost now.
         host._unicancel_scope = scope._parent  # type: ignore[attr-defined]
         return exc
@@ -196,6 +202,7 @@ class AsyncioBackend:
             schedule(host)  # an abandoned shield was hiding a cancellation
         for abandoned in chain:
             abandoned._state = _ABANDONED
+            abandoned._host = None
             self._disarm(abandoned)
             for _ in range(getattr(abandoned, "_delivered", 0)):
                 host.uncancel()

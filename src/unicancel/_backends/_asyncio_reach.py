@@ -79,6 +79,9 @@ class Members:
                 if not below:
                     scope._below = None
         self.registered.clear()
+        # Its tasks are done (or moved to a group): they may keep an error
+        # whose traceback holds a frame that holds us.
+        self.tasks.clear()
 
 
 #: Counts reach() calls: a scope of some chain was cancelled or changed its

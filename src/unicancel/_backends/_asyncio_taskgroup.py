@@ -121,6 +121,10 @@ class AsyncioTaskGroup:
             raise
         except BaseException as exc:
             self._child_ended(task, exc, status)
+            # The exception's traceback keeps this frame, and the task keeps
+            # the exception: without this the task would be in a cycle with
+            # itself (and its locals with it) until the garbage collector ran.
+            del task, status, members, root, coro
             raise
         self._child_ended(task, None, None)
         return result
@@ -202,6 +206,7 @@ class AsyncioTaskGroup:
                     task.cancel()
                     with CancelScope(shield=True):
                         await wait([task])
+                del task  # it keeps the error, whose traceback keeps this frame
                 raise
         finally:
             self._starting -= 1
@@ -249,6 +254,7 @@ class AsyncioTaskGroup:
                     external = external or cancelled
                     self._abort.cancel("the task group's host task was cancelled")
         self._closed = True
+        self._waiter = None  # a cancelled waiter holds its CancelledError
         if self._members is not None:
             self._members.close()
         scope_exc: BaseException | None = exc if isinstance(exc, CancelledError) else None
@@ -261,18 +267,26 @@ class AsyncioTaskGroup:
         for scope in (self._abort, self.cancel_scope):
             if scope.__exit__(type(scope_exc) if scope_exc else None, scope_exc, None):
                 scope_exc = None
-        if self._base_error is not None:
-            raise self._base_error
-        if self._errors:
-            errors, self._errors = self._errors, []
-            raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
-        if external is not None:
-            raise external
-        if scope_exc is not None:
-            if scope_exc is exc:
-                return False
-            raise scope_exc
-        return exc is not None  # the body's CancelledError was swallowed
+        # What is raised below keeps this frame (its traceback): the group
+        # and this frame must not keep the exceptions, or they would form a
+        # cycle with it (freed only by the garbage collector, with the
+        # children's locals).
+        base_error, self._base_error = self._base_error, None
+        errors, self._errors = self._errors, []
+        try:
+            if base_error is not None:
+                raise base_error
+            if errors:
+                raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
+            if external is not None:
+                raise external
+            if scope_exc is not None:
+                if scope_exc is exc:
+                    return False
+                raise scope_exc
+            return exc is not None  # the body's CancelledError was swallowed
+        finally:
+            del base_error, errors, external, scope_exc, exc
 
 
 class _Status:
@@ -316,8 +330,15 @@ async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
         await wait([started, task], return_when=FIRST_COMPLETED)
     if started.done():
         return started.result()
-    if not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]
+    error = None if task.cancelled() else task.exception()
+    # The error is the task's own, and its traceback will keep this frame:
+    # neither may hold the task (a cycle only the garbage collector frees).
+    del task
+    if error is not None:
+        try:
+            raise error
+        finally:
+            del error
     raise RuntimeError(_errors.never_started())
 
 
