@@ -11,9 +11,11 @@ task cancelled. Our own cancellation is never recognised by message text.
 
 from __future__ import annotations
 
+import sys
 from asyncio import AbstractEventLoop, CancelledError, Task, sleep
 from itertools import count
 from math import inf
+from types import FrameType
 from typing import Any
 
 from .. import _errors
@@ -106,11 +108,13 @@ class AsyncioBackend:
         host: Task[Any] = scope._host  # type: ignore[assignment]
         running = task_running_in(scope._loop)
         if running is not host:
-            if running is None and isinstance(exc, GeneratorExit):
-                # The coroutine is being closed outside any task: its task
-                # was dropped unfinished (its loop closed, or it waited on a
-                # future nobody holds) and is being collected. As with
-                # asyncio.timeout, unwind quietly so its `finally` runs.
+            if isinstance(exc, GeneratorExit) and _closing_a_coroutine():
+                # A coroutine is being closed outside its task: the task was
+                # dropped unfinished (its loop closed, or it waited on a
+                # future nobody holds) and the garbage collector is closing
+                # it, in whatever task it interrupted, or none. As with
+                # asyncio.timeout, unwind quietly so its `finally` runs. (An
+                # async generator closed from another task: misnesting, below.)
                 return self._unwind_closed(scope, host, exc)
             if host.done():
                 # Its generator is being closed after the task ended: nothing
@@ -268,6 +272,28 @@ class AsyncioBackend:
 
     def task_group(self) -> AsyncioTaskGroup:
         return AsyncioTaskGroup()
+
+
+# Code flags (inspect.CO_COROUTINE / CO_ASYNC_GENERATOR; inspect is a heavy import).
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _closing_a_coroutine() -> bool:
+    """Whether the block being exited is in a coroutine (not an async
+    generator): the first such frame above the scope's ``__exit__``. A
+    coroutine whose scope is exited with GeneratorExit outside its task is
+    being closed (by the garbage collector: its task was dropped); an async
+    generator closed from another task is the misnesting case."""
+    frame: FrameType | None = sys._getframe(2)  # above exit() and __exit__()
+    while frame is not None:
+        flags = frame.f_code.co_flags
+        if flags & _CO_ASYNC_GENERATOR:
+            return False
+        if flags & _CO_COROUTINE:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _message(exc: BaseException) -> str | None:

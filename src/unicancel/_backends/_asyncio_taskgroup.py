@@ -216,6 +216,8 @@ class AsyncioTaskGroup:
     # -- exit --------------------------------------------------------------
 
     async def aexit(self, exc: BaseException | None) -> bool:
+        if isinstance(exc, GeneratorExit):
+            return self._closing(exc)
         if exc is not None and not isinstance(exc, CancelledError):
             if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                 self._base_error = exc
@@ -287,6 +289,21 @@ class AsyncioTaskGroup:
             return exc is not None  # the body's CancelledError was swallowed
         finally:
             del base_error, errors, external, scope_exc, exc
+
+    def _closing(self, exc: GeneratorExit) -> bool:
+        """The body's coroutine is being closed: by the garbage collector
+        (its task was dropped unfinished: its loop closed, or it waited on a
+        future nobody holds), or by hand. Nothing can be awaited now: cancel
+        the children (where their loop still runs), leave the scopes and let
+        GeneratorExit go on, so that the enclosing ``finally`` blocks run."""
+        self._closed = True
+        if not self._loop.is_closed():
+            self._abort.cancel("the task group's host coroutine was closed")
+        if self._members is not None:
+            self._members.close()
+        for scope in (self._abort, self.cancel_scope):
+            scope.__exit__(GeneratorExit, exc, None)
+        return False
 
 
 class _Status:
