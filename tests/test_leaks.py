@@ -137,6 +137,20 @@ async def _misnested_scopes() -> None:
     inner.__exit__(None, None, None)
 
 
+async def _misnesting_error_leaves_a_child() -> None:
+    # The error leaves the child (asyncio: its task keeps it).
+    async def child() -> None:
+        outer, inner = CancelScope(), CancelScope()
+        outer.__enter__()
+        inner.__enter__()
+        await sleep(0)
+        outer.__exit__(None, None, None)
+
+    with pytest.raises(ExceptionGroup):
+        async with TaskGroup() as tg:
+            tg.start_soon(child)
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "cancelled group": _cancelled_group,
     "failed group": _failed_group,
@@ -148,16 +162,21 @@ SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "start() whose child fails": _start_fails,
     "move_on_when, token stopped": _stopped_token_scope,
     "misnested scopes": _misnested_scopes,
+    "misnesting error leaving a child": _misnesting_error_leaves_a_child,
 }
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_no_reference_cycles(name: str) -> None:
-    """Before the fix (3.13): cancelled group 39-42 objects in cycles on
-    asyncio / 72-81 on trio, failed group 35-42 / 61-66, start()ed child
-    34-38 / 71-72, fail_after fired in a child 32-34 / 0, start() whose
-    child fails 34-36 / 0; the others were 0 already (kept as guards)."""
+    """Before the fix (3.13, as this test measured it): cancelled group 39-42
+    objects in cycles on asyncio / 97 on trio, failed group 35-39 / 76,
+    fail_after fired in a child 62-66 / 77, start()ed child 34-36 / 82,
+    start() whose child fails 34-36 / 58, a misnesting error leaving a child
+    45-49 / (trio's own: 8 with native scopes); the other five were 0
+    already (kept as guards)."""
+    if name == "misnesting error leaving a child" and backend() == "trio":
+        pytest.skip("trio's own misnesting error leaves cycles when it leaves a task")
     scenario = SCENARIOS[name]
     await scenario()  # warm up: first-use caches are not garbage
     with no_cyclic_garbage():
