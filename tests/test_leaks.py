@@ -531,3 +531,26 @@ def test_globals_check_sees_a_task() -> None:
 def test_unicancel_objects_filter() -> None:
     assert is_unicancel_object(CancelScope())
     assert not is_unicancel_object(object())
+
+
+def test_context_copied_from_a_task_does_not_keep_its_loop() -> None:
+    """On 3.11 unicancel caches the running loop in the task's context (the
+    getpid() shortcut); a copy of that context that outlives the task (a
+    thread's, a callback's) must not keep the loop alive."""
+    import contextvars
+
+    kept: list[contextvars.Context] = []
+
+    async def main() -> None:
+        with CancelScope():  # looks the running loop up
+            await asyncio.sleep(0)
+        kept.append(contextvars.copy_context())
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(main())
+    loop.close()
+    ref = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert ref() is None
+    assert kept
