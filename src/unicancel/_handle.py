@@ -33,14 +33,18 @@ class TaskHandle:
         self._exc: BaseException | None = None
 
     async def _run(self) -> None:
+        done = self._done
         try:
             with self._scope:
                 self._result = await self._coro
         except BaseException as exc:
             self._exc = exc
+            # The handle keeps the exception, whose traceback keeps this
+            # frame: without the handle in it, that is no cycle.
+            del self
             raise
         finally:
-            self._done.set()
+            done.set()
 
     def cancel(self, reason: str | None = None) -> None:
         """Cancel this child only."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from math import inf
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from . import _errors
 from ._backends import current_backend, enter_scope
@@ -74,6 +74,7 @@ class CancelScope:
     __slots__ = (
         "__weakref__",
         "_backend",
+        "_below",
         "_busy",
         "_cancel_called",
         "_cancel_seq",
@@ -98,8 +99,9 @@ class CancelScope:
     )
 
     # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
-    # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log; trio uses _native/_host. They
-    # are declared here (not on per-backend subclasses) so entering a scope allocates nothing extra.
+    # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log/_below; trio uses
+    # _native/_host. They are declared here (not on per-backend subclasses) so
+    # entering a scope allocates nothing extra.
     _backend: Backend
     _host: object
     _parent: CancelScope | None
@@ -111,6 +113,7 @@ class CancelScope:
     _outer_delivered: int
     _cancel_seq: int
     _shield_log: tuple[int, tuple[float, CancelScope] | None]
+    _below: set[Any] | None  # asyncio: the Members registered below (_asyncio_reach)
     _busy: bool
     _origin: CancelOrigin
     _reason: str | None

@@ -72,8 +72,9 @@ class State:
         self.links: list[StopRegistration] = []
         self.source_alive = True
         self.timer: Expire | None = None
-        # Per event loop: the scopes bound to this token (._stop_bind).
-        self.bindings: dict[object, Binding] = {}
+        # Per event loop: the scopes bound to this token (._stop_bind), held
+        # weakly (the bound scopes hold it).
+        self.bindings: dict[object, weakref.ref[Binding]] = {}
 
     def record(self) -> _Stopped | None:
         """The stop record; None if not stopped (closed counts as not)."""

@@ -66,7 +66,7 @@ class TaskGroup:
       (what ``asyncio.timeout``/``wait_for`` and enclosing scopes recognise).
     """
 
-    __slots__ = ("_entered", "_impl")
+    __slots__ = ("__weakref__", "_entered", "_impl")
 
     def __init__(self) -> None:
         self._impl: GroupImpl | None = None

@@ -57,21 +57,29 @@ class TrioTaskGroup:
             matched, errors = left.split(trio.Cancelled)
             if matched is not None:
                 cancelled = _first(matched)
+            del matched
         elif left is not None:
             errors = left
-        swallowed = self.cancel_scope.__exit__(
-            type(cancelled) if cancelled else None, cancelled, None
-        )
-        if errors is not None:
-            # One message on every backend (trio says "Exceptions from Trio
-            # nursery"); the leaves keep their tracebacks.
-            leaves = errors.exceptions if isinstance(errors, BaseExceptionGroup) else [errors]
-            raise BaseExceptionGroup(_errors.GROUP_ERRORS, list(leaves)) from None
-        if cancelled is not None and not swallowed:
-            if cancelled is exc:
-                return False
-            raise cancelled
-        return exc is not None
+        try:
+            swallowed = self.cancel_scope.__exit__(
+                type(cancelled) if cancelled else None, cancelled, None
+            )
+            if errors is not None:
+                # One message on every backend (trio says "Exceptions from
+                # Trio nursery"); the leaves keep their tracebacks.
+                leaves = errors.exceptions if isinstance(errors, BaseExceptionGroup) else [errors]
+                raise BaseExceptionGroup(_errors.GROUP_ERRORS, list(leaves)) from None
+            if cancelled is not None and not swallowed:
+                if cancelled is exc:
+                    return False
+                raise cancelled
+            return exc is not None
+        finally:
+            # What is raised here keeps this frame (its traceback): its
+            # locals must not hold the exceptions, or they would form a cycle
+            # with it, freed (with the body's and children's locals) only by
+            # the garbage collector (trio's nursery does the same).
+            del left, cancelled, errors, exc
 
     def start_soon(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
