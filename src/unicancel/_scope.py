@@ -121,11 +121,13 @@ class CancelScope:
     def __init__(
         self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
     ) -> None:
-        if deadline != inf:
+        # Anything but a float is checked before any comparison: a str or
+        # Decimal('sNaN') must not reach "!=" (it would pass, or raise raw).
+        if deadline.__class__ is not float or deadline != inf:
             deadline = check_deadline(deadline)
-        if relative_deadline != inf:
+        if relative_deadline.__class__ is not float or relative_deadline != inf:
             relative_deadline = check_timeout(relative_deadline, "relative_deadline")
-            if deadline != inf:
+            if deadline != inf and relative_deadline != inf:
                 raise ValueError(
                     "unicancel: pass either deadline= (absolute) or relative_deadline= "
                     "(seconds from entry), not both"
@@ -383,7 +385,10 @@ def _new_scope(deadline: float, seconds: float, shield: bool, fail: bool) -> Can
     cls = seconds.__class__
     # The usual float or int is checked inline: one call per timeout fewer.
     if (cls is float or cls is int) and seconds >= 0:  # NaN fails the test
-        seconds = float(seconds)
+        try:
+            seconds = float(seconds)
+        except OverflowError:  # an int such as 10**400: check_timeout explains
+            seconds = check_timeout(seconds, "seconds")
     else:
         seconds = check_timeout(seconds, "seconds")
     if shield is not False and shield is not True:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from .. import _errors
+from .._callables import check_coro, coroutine_or_error
 from .._scope import CancelScope
 from ._asyncio_delivery import (
     catcher,
@@ -173,10 +174,14 @@ class AsyncioTaskGroup:
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
         assert self._members is not None
-        self._spawn(fn(*args), name, self._abort, self._members)  # type: ignore[arg-type]
+        if self._closed:
+            raise RuntimeError(_errors.group_finished())
+        coro = coroutine_or_error(fn, args, "start_soon", "fn")
+        self._spawn(coro, name, self._abort, self._members)
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
+        check_coro(coro, "create_task", "coro")
         return self._spawn(coro, name, self._abort, self._members)
 
     async def start(
@@ -188,9 +193,12 @@ class AsyncioTaskGroup:
         members = Members(root)
         started: Future[Any] = self._loop.create_future()
         status = _Status(self, members, started)
+        if self._closed:
+            raise RuntimeError(_errors.group_finished())
+        coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
         self._starting += 1
         try:
-            task = self._spawn(_call(fn, args, status), name, root, members, status)
+            task = self._spawn(coro, name, root, members, status)
             try:
                 return await _wait_started(started, task)
             except BaseException:
@@ -317,14 +325,6 @@ async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
     if not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
     raise RuntimeError(_errors.never_started())
-
-
-async def _call(
-    fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], status: _Status | None = None
-) -> Any:
-    if status is None:
-        return await fn(*args)
-    return await fn(*args, task_status=status)
 
 
 def _retrieve(task: Task[Any]) -> None:
