@@ -586,3 +586,30 @@ def test_uncatchable_signals_and_grace_hint() -> None:
         unicancel.GracefulShutdown(signals=[signal.SIGTERM, signal.SIGKILL])
     with pytest.raises(ValueError, match=r"grace must be non-negative, got -1.0; use 0 for no"):
         unicancel.GracefulShutdown(grace=-1)
+
+
+def test_unentered_scope_does_not_switch_between_relative_and_absolute() -> None:
+    """As trio: before entry, a scope made with a relative deadline refuses an
+    absolute one (and the reverse) instead of silently switching kind."""
+    relative = CancelScope(relative_deadline=5)
+    with pytest.raises(RuntimeError, match=r"^unicancel: this scope has a relative deadline"):
+        relative.deadline = 3
+    absolute = CancelScope(deadline=5)
+    with pytest.raises(RuntimeError, match=r"^unicancel: this scope has an absolute deadline"):
+        absolute.relative_deadline = 3
+    assert (relative.relative_deadline, absolute.deadline) == (5, 5)
+    # Same kind, or a scope without a deadline yet: allowed, as on trio.
+    relative.relative_deadline = 3
+    absolute.deadline = 3
+    fresh = CancelScope()
+    fresh.deadline = math.inf
+    fresh.relative_deadline = 2
+    assert (relative.relative_deadline, absolute.deadline, fresh.relative_deadline) == (3, 3, 2)
+
+
+def test_trio_refuses_the_same_switches() -> None:
+    trio = pytest.importorskip("trio")
+    with pytest.raises(RuntimeError):
+        trio.CancelScope(relative_deadline=5).deadline = 3
+    with pytest.raises(RuntimeError):
+        trio.CancelScope(deadline=5).relative_deadline = 3

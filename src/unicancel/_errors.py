@@ -17,6 +17,7 @@ __all__ = [
     "no_running_backend",
     "no_task",
     "unknown_backend",
+    "wrong_thread",
 ]
 
 MISNESTING_ADVICE = """\
@@ -85,6 +86,18 @@ def exited_out_of_order(scope: object, task: str) -> str:
         "task group nested inside it was still open; scopes must be exited in the "
         "reverse order of entry. The nested scopes have been closed with it, so the "
         f"task's state is consistent again.\n{MISNESTING_ADVICE}"
+    )
+
+
+def wrong_thread(what: str) -> str:
+    return (
+        f"unicancel: {what} was called outside the event loop (or trio run) running the "
+        "scope, e.g. from another thread; cancel scopes and task groups are not "
+        "thread-safe. From another thread, use a StopSource: bind the scope with "
+        "'with unicancel.move_on_when(source.token):' and call source.request_stop(), "
+        "which is thread-safe; or hand the call to the loop: "
+        "loop.call_soon_threadsafe(scope.cancel) on asyncio, "
+        "trio.from_thread.run_sync(scope.cancel, trio_token=token) on trio"
     )
 
 

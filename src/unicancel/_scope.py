@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from math import inf
+from threading import get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
 
@@ -94,10 +95,12 @@ class CancelScope:
         "_shield",
         "_shield_log",
         "_state",
+        "_thread",
         "_timer",
     )
 
-    # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
+    # _thread: the entering thread's ident (both backends), for the cheap
+    # wrong-thread test. Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
     # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log; trio uses _native/_host. They
     # are declared here (not on per-backend subclasses) so entering a scope allocates nothing extra.
     _backend: Backend
@@ -105,6 +108,7 @@ class CancelScope:
     _parent: CancelScope | None
     _native: object
     _loop: AbstractEventLoop
+    _thread: int
     _timer: object
     _entry_cancelling: int
     _delivered: int
@@ -190,11 +194,15 @@ class CancelScope:
         """Cancel this scope, now or, if not yet entered, from entry on.
 
         Idempotent: only the first call (or the deadline, if it passed first)
-        decides :attr:`cancel_origin` and :attr:`cancel_reason`. Must be called
-        from the thread running the event loop.
+        decides :attr:`cancel_origin` and :attr:`cancel_reason`. Once entered,
+        it must be called from the thread running the event loop (RuntimeError
+        otherwise); from another thread, use a StopSource and
+        :func:`move_on_when`.
         """
         if reason is not None and not isinstance(reason, str):
             raise TypeError(f"unicancel: reason must be a str or None, got {reason!r}")
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("CancelScope.cancel()"))
         if self.cancel_called:  # the property: a deadline that already passed wins
             return
         if self._state >= _EXITED:
@@ -208,6 +216,11 @@ class CancelScope:
         self._message = None
         if self._state == _ACTIVE:
             self._backend.cancel(self)
+
+    def _wrong_loop(self) -> bool:
+        """Called from another thread than the entry's: the scope's loop may
+        have moved there since (asyncio allows it); otherwise it is misuse."""
+        return self._backend.outside_loop(self)
 
     def _expire(self) -> None:
         """Deadline reached (called by the backend)."""
@@ -237,9 +250,15 @@ class CancelScope:
 
     @deadline.setter
     def deadline(self, value: float) -> None:
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.deadline"))
         value = check_deadline(value)
-        if self._state == _NEW:
-            self._relative = inf
+        if self._state == _NEW and self._relative != inf:
+            # As trio: no silent switch from "seconds from entry" to absolute.
+            raise RuntimeError(
+                "unicancel: this scope has a relative deadline, counted from entry; before "
+                "entry set relative_deadline instead, or create the scope with deadline="
+            )
         self._deadline = value
         if self._state == _ACTIVE:
             self._backend.deadline_changed(self)
@@ -263,10 +282,17 @@ class CancelScope:
 
     @relative_deadline.setter
     def relative_deadline(self, value: float) -> None:
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.relative_deadline"))
         value = check_timeout(value, "relative_deadline")
         if self._state == _NEW:
+            if self._deadline != inf:
+                # As trio: no silent switch from absolute to relative.
+                raise RuntimeError(
+                    "unicancel: this scope has an absolute deadline; before entry set "
+                    "deadline instead, or create the scope with relative_deadline="
+                )
             self._relative = value
-            self._deadline = inf
             return
         self.deadline = self._backend.current_time() + value
 
@@ -279,6 +305,8 @@ class CancelScope:
     def shield(self, value: bool) -> None:
         if value is not True and value is not False:
             raise TypeError(f"unicancel: shield must be a bool, got {value!r}")
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.shield"))
         if value is self._shield:
             return
         self._shield = value

@@ -14,6 +14,7 @@ from __future__ import annotations
 from asyncio import AbstractEventLoop, CancelledError, Task, sleep
 from itertools import count
 from math import inf
+from threading import get_ident
 from typing import Any
 
 from .. import _errors
@@ -59,6 +60,7 @@ class AsyncioBackend:
             return False
         scope._host = host
         scope._loop = loop  # saves a get_loop() call at exit
+        scope._thread = get_ident()
         scope._parent = innermost.get(host)
         innermost[host] = scope
         scope._entry_cancelling = host.cancelling()
@@ -104,14 +106,11 @@ class AsyncioBackend:
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         host: Task[Any] = scope._host  # type: ignore[assignment]
         running = task_running_in(scope._loop)
-        if running is not host:
-            if host.done():
-                # Its generator is being closed after the task ended: nothing
-                # can exit these scopes any more, so do not keep the task.
-                innermost.pop(host, None)
-            raise RuntimeError(
-                _errors.exited_in_other_task(scope, _task_name(host), _task_name(running))
-            ) from exc
+        # The thread test: from another thread the host may be running right
+        # now (its own thread busy), and unlinking would race with it. (An
+        # ident comparison: cheaper than a loop lookup on 3.11.)
+        if running is not host or get_ident() != scope._thread:
+            self._check_exit(scope, host, running, exc)
         parent = scope._parent
         top = innermost.pop(host, None)
         if top is not scope:
@@ -156,6 +155,25 @@ class AsyncioBackend:
         scope._cancelled_caught = True
         return rest
 
+    def _check_exit(
+        self, scope: CancelScope, host: Task[Any], running: object, exc: BaseException | None
+    ) -> None:
+        """Raise unless the scope may be exited here after all (its loop now
+        runs in another thread than at entry)."""
+        here = running_loop() is scope._loop
+        if running is host and here:
+            scope._thread = get_ident()
+            return
+        if host.done():
+            # Its generator is being closed after the task ended: nothing
+            # can exit these scopes any more, so do not keep the task.
+            innermost.pop(host, None)
+        if not here:
+            raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
+        raise RuntimeError(
+            _errors.exited_in_other_task(scope, _task_name(host), _task_name(running))
+        ) from exc
+
     def _abandon_inner(
         self,
         scope: CancelScope,
@@ -187,6 +205,13 @@ class AsyncioBackend:
                 host.uncancel()
             abandoned._delivered = 0
         return error
+
+    def outside_loop(self, scope: CancelScope) -> bool:
+        # The running loop is per thread: another thread has none, or its own.
+        if running_loop() is not scope._loop:
+            return True
+        scope._thread = get_ident()  # the loop moved to this thread
+        return False
 
     def cancel(self, scope: CancelScope) -> None:
         scope._cancel_seq = next(_order)
