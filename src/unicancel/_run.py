@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar, TypeVarTuple
 
+from ._backends import backend_by_name
 from ._callables import check_async_fn, coroutine_or_error
-from ._errors import unknown_backend
+from ._errors import unknown_backend, unseen_misnesting
 
 __all__ = ["run"]
 
@@ -27,6 +28,24 @@ def run(
     # What can never be an async function fails here, before a loop starts;
     # the coroutine is built inside the run, as trio.run does.
     check_async_fn(async_fn, "run", "async_fn")
+    unseen: list[BaseException] = []
+    token = unseen_misnesting.set(unseen)  # the run's tasks get a copy of this context
+    try:
+        return _run(async_fn, args, backend)
+    except BaseException as exc:
+        # A cancellation escaped because a scope was misnested (an async
+        # generator yielded inside it); the misnesting error itself was raised
+        # in a finaliser, where only a log saw it. Show it instead.
+        if unseen and isinstance(exc, backend_by_name(backend).cancelled_exc_class):
+            error = unseen[0]
+            del unseen[:]
+            raise error from exc
+        raise
+    finally:
+        unseen_misnesting.reset(token)
+
+
+def _run(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], backend: str) -> T:
     if backend == "asyncio":
         import asyncio
 

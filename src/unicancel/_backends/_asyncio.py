@@ -170,9 +170,9 @@ class AsyncioBackend:
             innermost.pop(host, None)
         if not here:
             raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
-        raise RuntimeError(
-            _errors.exited_in_other_task(scope, _task_name(host), _task_name(running))
-        ) from exc
+        raise _errors.misnesting_error(
+            _errors.exited_in_other_task(scope, _task_name(host), _task_name(running)), exc
+        )
 
     def _abandon_inner(
         self,

@@ -72,9 +72,10 @@ class TrioBackend:
         if task is not scope._host:
             if _root(task) is not _root(scope._host):  # another trio run: another thread
                 raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
-            raise RuntimeError(
-                _errors.exited_in_other_task(scope, scope._host.name, task.name)  # type: ignore[attr-defined]
-            ) from exc
+            raise _errors.misnesting_error(
+                _errors.exited_in_other_task(scope, scope._host.name, task.name),  # type: ignore[attr-defined]
+                exc,
+            )
         try:
             if exc is None:
                 native.__exit__(None, None, None)  # nothing to swallow: returns True
