@@ -555,6 +555,10 @@ def test_a_sync_function_fails_at_the_call_not_in_the_task(backend: str) -> None
                 tg.create_task(_async_fn)  # type: ignore[arg-type]
 
     unicancel.run(main, backend=backend)
+    if backend == "asyncio":  # a refused start() left nothing registered
+        from unicancel._backends import _asyncio_reach
+
+        assert not _asyncio_reach.members_under
     with pytest.raises(TypeError, match=r"run\(\) expected an async function for async_fn"):
         unicancel.run(not_async, 3, backend=backend)  # type: ignore[arg-type]
     assert ran == [(1,), (2,), (3,)]  # called once each, as trio does, then refused

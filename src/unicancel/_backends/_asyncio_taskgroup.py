@@ -188,16 +188,17 @@ class AsyncioTaskGroup:
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> Any:
         """Until ``started()``, the child lives in the caller's scopes."""
+        if self._closed:
+            raise RuntimeError(_errors.group_finished())
         caller = current_task()
         root = innermost.get(caller)
         members = Members(root)
         started: Future[Any] = self._loop.create_future()
         status = _Status(self, members, started)
-        if self._closed:
-            raise RuntimeError(_errors.group_finished())
-        coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
         self._starting += 1
         try:
+            # In the try: a wrong fn must not leave `members` registered.
+            coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
             task = self._spawn(coro, name, root, members, status)
             try:
                 return await _wait_started(started, task)
