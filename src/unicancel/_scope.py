@@ -99,8 +99,8 @@ class CancelScope:
         "_timer",
     )
 
-    # _thread: the entering thread's ident (both backends), for the cheap
-    # wrong-thread test. Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
+    # _thread: the entering thread's ident (both backends), for the cheap wrong-thread test.
+    # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
     # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log; trio uses _native/_host. They
     # are declared here (not on per-backend subclasses) so entering a scope allocates nothing extra.
     _backend: Backend
