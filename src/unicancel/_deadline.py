@@ -57,6 +57,8 @@ def check_deadline(value: float, name: str = "deadline") -> float:
     Absolute deadlines may be negative or ``-inf`` (a time in the past is a
     valid deadline: it means "already expired"), but never NaN.
     """
+    if value.__class__ is float and value == value:  # the usual case; NaN != NaN
+        return value
     value = _as_float(
         value,
         name,
@@ -79,6 +81,8 @@ def check_timeout(value: float, name: str = "timeout", past_hint: str | None = N
     what to use instead of a negative value, when the default for *name*
     does not fit.
     """
+    if value.__class__ is float and value >= 0:  # the usual case; NaN fails the test
+        return value
     value = _as_float(value, name, "a number of seconds", "'no timeout'")
     if isnan(value):
         raise ValueError(f"unicancel: {name} must not be NaN; pass math.inf for 'no timeout'")
