@@ -4,9 +4,12 @@ task object to hand out (trio)."""
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from ._scope import CancelScope
+
+if TYPE_CHECKING:
+    import trio
 
 __all__ = ["TaskHandle"]
 
@@ -22,15 +25,32 @@ class TaskHandle:
 
     __slots__ = ("_coro", "_done", "_exc", "_name", "_result", "_scope")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], name: object) -> None:
+    _coro: Coroutine[Any, Any, Any]
+    _name: object
+    _scope: CancelScope
+    _done: trio.Event
+    _result: Any
+    _exc: BaseException | None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(
+            "unicancel: TaskHandle objects are created by TaskGroup.create_task(coro) on "
+            "trio, not directly; call tg.create_task(coro) inside 'async with TaskGroup()'"
+        )
+
+    @classmethod
+    def _create(cls, coro: Coroutine[Any, Any, Any], name: object) -> TaskHandle:
+        """The constructor used by the trio task group."""
         import trio  # only ever built on trio
 
+        self = object.__new__(cls)
         self._coro = coro
         self._name = name
         self._scope = CancelScope()
         self._done = trio.Event()
-        self._result: Any = None
-        self._exc: BaseException | None = None
+        self._result = None
+        self._exc = None
+        return self
 
     async def _run(self) -> None:
         done = self._done

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, final
 
 from . import _stop_errors
+from ._callables import check_callback
 from ._deadline import check_deadline, check_timeout
 from ._stop_callbacks import StopRegistration
 from ._stop_state import DEADLINE_REASON, NEVER, Expire, State
@@ -21,9 +22,11 @@ if TYPE_CHECKING:
 __all__ = ["StopRequested", "StopSource", "StopToken"]
 
 
-def _check_token(token: object, where: str) -> State:
+def _check_token(token: object, where: str, param: str = "token") -> State:
     if not isinstance(token, StopToken):
-        raise TypeError(_stop_errors.not_a_token(where, token, isinstance(token, StopSource)))
+        raise TypeError(
+            _stop_errors.not_a_token(where, token, isinstance(token, StopSource), param)
+        )
     return token._state
 
 
@@ -119,8 +122,7 @@ class StopToken:
           unregisters it; see :meth:`StopRegistration.cancel` for the waiting
           rule. A token that can never stop does not keep ``fn``.
         """
-        if not callable(fn):
-            raise TypeError(_stop_errors.not_callable(fn))
+        check_callback(fn, "on_stop", "fn")
         return self._state.on_stop(fn)
 
     async def wait(self) -> None:
@@ -171,7 +173,7 @@ class StopSource:
     __slots__ = ("__weakref__", "_state", "_token")
 
     def __init__(self, *parents: StopToken) -> None:
-        states = tuple(_check_token(parent, "StopSource") for parent in parents)
+        states = tuple(_check_token(parent, "StopSource", "parents") for parent in parents)
         self._state = State()
         self._token = _token(self._state)
         if states:

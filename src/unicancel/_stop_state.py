@@ -21,7 +21,14 @@ from math import inf
 from time import monotonic
 from typing import TYPE_CHECKING, Final, final
 
-from ._stop_callbacks import Descend, Registry, StopRegistration, callback_errors, drain
+from ._stop_callbacks import (
+    Descend,
+    Registry,
+    StopRegistration,
+    callback_errors,
+    drain,
+    new_registration,
+)
 
 if TYPE_CHECKING:
     from ._stop_bind import Binding
@@ -127,14 +134,14 @@ class State:
     def on_stop(self, fn: Callable[[], object]) -> StopRegistration:
         regs = self.regs
         if not self.box:
-            reg = StopRegistration(fn, regs)
+            reg = new_registration(fn, regs)
             regs[reg] = True
             if not self.box:
                 return reg
             # Stopped (or closed) meanwhile: the drain may have taken it.
             regs.pop(reg, None)
         else:
-            reg = StopRegistration(fn, None)
+            reg = new_registration(fn, None)
         if self.box[_KEY] is _CLOSED:
             reg._forget()
             return reg

@@ -21,7 +21,7 @@ __all__ = ["Backend", "backend_by_name", "current_backend", "enter_scope"]
 
 
 class Backend(Protocol):
-    """What the facade needs from an event loop library (14 members).
+    """What the facade needs from an event loop library (15 members).
 
     Scope state common to all backends (deadline, shield, cancel_called,
     origin and reason) lives on the :class:`~unicancel.CancelScope`; the
@@ -50,6 +50,11 @@ class Backend(Protocol):
 
     def cancel(self, scope: CancelScope) -> None:
         """*scope* (entered) has just been marked cancelled: deliver."""
+
+    def outside_loop(self, scope: CancelScope) -> bool:
+        """Whether the caller runs outside the event loop (or trio run) that
+        the entered *scope* belongs to, e.g. in another thread. Cheap: it
+        guards cancel(), the setters and the group's start calls."""
 
     def deadline_changed(self, scope: CancelScope) -> None:
         """The deadline of the entered *scope* changed: re-arm or expire."""

@@ -15,6 +15,7 @@ import sys
 from asyncio import AbstractEventLoop, CancelledError, Task, sleep
 from itertools import count
 from math import inf
+from threading import get_ident
 from types import FrameType
 from typing import Any
 
@@ -61,6 +62,7 @@ class AsyncioBackend:
             return False
         scope._host = host
         scope._loop = loop  # saves a get_loop() call at exit
+        scope._thread = get_ident()
         # The task's innermost scope is kept on the task (see _asyncio_delivery).
         scope._parent = getattr(host, "_unicancel_scope", None)
         host._unicancel_scope = scope
@@ -107,8 +109,11 @@ class AsyncioBackend:
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         host: Task[Any] = scope._host  # type: ignore[assignment]
         running = task_running_in(scope._loop)
-        if running is not host:
-            if isinstance(exc, GeneratorExit) and _closing_a_coroutine():
+        # The thread test: from another thread the host may be running right
+        # now (its own thread busy), and unlinking would race with it. (An
+        # ident comparison: cheaper than a loop lookup on 3.11.)
+        if running is not host or get_ident() != scope._thread:
+            if running is not host and isinstance(exc, GeneratorExit) and _closing_a_coroutine():
                 # A coroutine is being closed outside its task: the task was
                 # dropped unfinished (its loop closed, or it waited on a
                 # future nobody holds) and the garbage collector is closing
@@ -116,18 +121,12 @@ class AsyncioBackend:
                 # asyncio.timeout, unwind quietly so its `finally` runs. (An
                 # async generator closed from another task: misnesting, below.)
                 return self._unwind_closed(scope, host, exc)
-            if host.done():
-                # Its generator is being closed after the task ended: nothing
-                # can exit these scopes any more, so do not keep them.
-                host._unicancel_scope = None  # type: ignore[attr-defined]
-            raise RuntimeError(
-                _errors.exited_in_other_task(scope, _task_name(host), _task_name(running))
-            ) from exc
+            self._check_exit(scope, host, running, exc)
         parent = scope._parent
-        top = host._unicancel_scope
+        top = host._unicancel_scope  # type: ignore[attr-defined]
         if top is not scope:
             exc = self._abandon_inner(scope, host, top, exc)
-        host._unicancel_scope = parent
+        host._unicancel_scope = parent  # type: ignore[attr-defined]
         scope._state = _EXITED
         # An exited scope lets go of its task: an exception raised from a
         # frame that holds the scope (__exit__ raising TimeoutError, the body
@@ -182,6 +181,25 @@ class AsyncioBackend:
         host._unicancel_scope = scope._parent  # type: ignore[attr-defined]
         return exc
 
+    def _check_exit(
+        self, scope: CancelScope, host: Task[Any], running: object, exc: BaseException | None
+    ) -> None:
+        """Raise unless the scope may be exited here after all (its loop now
+        runs in another thread than at entry)."""
+        here = running_loop() is scope._loop
+        if running is host and here:
+            scope._thread = get_ident()
+            return
+        if host.done():
+            # Its generator is being closed after the task ended: nothing
+            # can exit these scopes any more, so do not keep the task.
+            host._unicancel_scope = None  # type: ignore[attr-defined]
+        if not here:
+            raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
+        raise _errors.misnesting_error(
+            _errors.exited_in_other_task(scope, _task_name(host), _task_name(running)), exc
+        )
+
     def _abandon_inner(
         self,
         scope: CancelScope,
@@ -212,6 +230,13 @@ class AsyncioBackend:
                 host.uncancel()
             abandoned._delivered = 0
         return error
+
+    def outside_loop(self, scope: CancelScope) -> bool:
+        # The running loop is per thread: another thread has none, or its own.
+        if running_loop() is not scope._loop:
+            return True
+        scope._thread = get_ident()  # the loop moved to this thread
+        return False
 
     def cancel(self, scope: CancelScope) -> None:
         scope._cancel_seq = next(_order)

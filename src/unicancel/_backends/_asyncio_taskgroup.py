@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from .. import _errors
+from .._callables import check_coro, coroutine_or_error
 from .._scope import CancelScope
 from ._asyncio_deadlines import schedule_point
 from ._asyncio_delivery import (
@@ -180,16 +181,22 @@ class AsyncioTaskGroup:
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
         assert self._members is not None
-        self._spawn(fn(*args), name, self._abort, self._members)  # type: ignore[arg-type]
+        if self._closed:
+            raise RuntimeError(_errors.group_finished())
+        coro = coroutine_or_error(fn, args, "start_soon", "fn")
+        self._spawn(coro, name, self._abort, self._members)
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
+        check_coro(coro, "create_task", "coro")
         return self._spawn(coro, name, self._abort, self._members)
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> Any:
         """Until ``started()``, the child lives in the caller's scopes."""
+        if self._closed:
+            raise RuntimeError(_errors.group_finished())
         caller = current_task()
         root = innermost(caller)
         members = Members(root)
@@ -197,7 +204,9 @@ class AsyncioTaskGroup:
         status = _Status(self, members, started)
         self._starting += 1
         try:
-            task = self._spawn(_call(fn, args, status), name, root, members, status)
+            # In the try: a wrong fn must not leave `members` registered.
+            coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
+            task = self._spawn(coro, name, root, members, status)
             try:
                 return await _wait_started(started, task)
             except BaseException:
@@ -358,14 +367,6 @@ async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
         finally:
             del error
     raise RuntimeError(_errors.never_started())
-
-
-async def _call(
-    fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], status: _Status | None = None
-) -> Any:
-    if status is None:
-        return await fn(*args)
-    return await fn(*args, task_status=status)
 
 
 def _retrieve(task: Task[Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from .. import _errors
+from .._callables import check_coro, coroutine_or_error
 from .._handle import TaskHandle
 from .._scope import CancelScope
 
@@ -84,7 +85,10 @@ class TrioTaskGroup:
     def start_soon(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
-        self._open().start_soon(fn, *args, name=name)
+        nursery = self._open()
+        coro = coroutine_or_error(fn, args, "start_soon", "fn")
+        # trio names the task after the function it is given: name it after fn.
+        nursery.start_soon(_given, coro, name=name or fn)
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
@@ -97,7 +101,8 @@ class TrioTaskGroup:
             raise RuntimeError(_errors.never_started()) from None
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> TaskHandle:
-        handle = TaskHandle(coro, name)
+        check_coro(coro, "create_task", "coro")
+        handle = TaskHandle._create(coro, name)
         self._open().start_soon(handle._run, name=name or handle)
         return handle
 
@@ -118,13 +123,19 @@ class _OnceStatus:
         self._native.started(value)
 
 
-async def _with_status(
+def _with_status(
     fn: Callable[..., Awaitable[Any]],
     args: tuple[Any, ...],
     *,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    await fn(*args, task_status=_OnceStatus(task_status))
+) -> Coroutine[Any, Any, Any]:
+    # Sync: trio calls it inside start(), so a wrong fn fails at the call.
+    return coroutine_or_error(fn, args, "start", "fn", {"task_status": _OnceStatus(task_status)})
+
+
+def _given(coro: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+    """Hand trio a coroutine already checked (and built) by start_soon()."""
+    return coro
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
