@@ -36,7 +36,6 @@ class AsyncioTaskGroup:
         self._abort = CancelScope()
         self._members: Members | None = None
         self._errors: list[BaseException] = []
-        self._base_error: BaseException | None = None
         # The scope whose cancellation a child raised (trio: Cancelled in the
         # nursery's exceptions), so that the exit raises it; None: no child did.
         self._child_cancel: CancelScope | None = None
@@ -120,6 +119,16 @@ class AsyncioTaskGroup:
             raise
         except BaseException as exc:
             self._child_ended(task, exc, status)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and (
+                status is None or status._started.done()
+            ):
+                # asyncio re-raises these out of the event loop from the
+                # task's step, ending the run while siblings' (shielded)
+                # cleanup is still pending. trio's nursery treats them as
+                # any error: the siblings are cancelled and waited for, and
+                # the group raises them in its BaseExceptionGroup. So do we:
+                # the group has recorded it, the task ends quietly.
+                return None
             raise
         self._child_ended(task, None, None)
         return result
@@ -145,8 +154,6 @@ class AsyncioTaskGroup:
                 self._child_cancel = catcher(root)
         else:
             task.add_done_callback(_retrieve)
-            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-                self._base_error = self._base_error or exc
             self._errors.append(exc)
             self._abort.cancel(f"child task {task.get_name()!r} raised {exc!r}")
         if members is None or not members.tasks:  # else children are left: no wake-up
@@ -210,8 +217,6 @@ class AsyncioTaskGroup:
 
     async def aexit(self, exc: BaseException | None) -> bool:
         if exc is not None and not isinstance(exc, CancelledError):
-            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-                self._base_error = exc
             self._errors.append(exc)
             self._abort.cancel("the task group's body raised an exception")
         host = current_task()
@@ -259,8 +264,6 @@ class AsyncioTaskGroup:
         for scope in (self._abort, self.cancel_scope):
             if scope.__exit__(type(scope_exc) if scope_exc else None, scope_exc, None):
                 scope_exc = None
-        if self._base_error is not None:
-            raise self._base_error
         if self._errors:
             errors, self._errors = self._errors, []
             raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
