@@ -28,7 +28,7 @@ import weakref
 from asyncio import AbstractEventLoop, Future, Task
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ._asyncio_private import fut_waiter
+from ._asyncio_private import NOT_PENDING, fut_waiter, pending_cancel_message
 from ._asyncio_retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
 if TYPE_CHECKING:
@@ -322,7 +322,15 @@ class _Delivery:
             self._repeats = 0
         self._waiter = waiter
         # _message: built once per scope (below: 10,000 children, one message).
-        task.cancel(target._message or target._cancel_message())
+        message = target._message or target._cancel_message()
+        if waiter is None:
+            # A cancel() already pending (anyio's, in this loop iteration):
+            # keep its message, which anyio needs to recognise its own
+            # cancellation; ours is counted, never recognised by text.
+            pending = pending_cancel_message(task)
+            if pending is not NOT_PENDING:
+                message = pending
+        task.cancel(message)
         # Below target, only the task's own scopes can be charged: if its
         # innermost is not one (a group's child), there is nothing to do.
         if inner._host is task:  # type: ignore[union-attr]
