@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import _errors
 from .._scope import CancelScope
+from ._asyncio_anyio import open_anyio_shield
 from ._asyncio_delivery import (
     catcher,
     innermost,
@@ -236,7 +237,16 @@ class AsyncioTaskGroup:
         # trap 1). What ignores shields (Task.cancel(), asyncio.timeout)
         # cancels the children and is re-raised at the end, as
         # asyncio.TaskGroup does.
-        with CancelScope(shield=True):
+        #
+        # anyio's cancellations must reach this wait too (they reach the
+        # children only through it), so this shield holds no anyio shield
+        # (_asyncio_anyio) until the first one arrived: anyio re-cancels a
+        # waiting task at every loop iteration, which would spin here for as
+        # long as a child's shielded cleanup runs.
+        wait_shield = CancelScope(shield=True)
+        wait_shield._native = False
+        anyio_shield = None
+        with wait_shield:
             if not self._live_children():
                 # Nothing to wait for: trio's cancel_shielded_checkpoint().
                 self._closed = True
@@ -251,6 +261,10 @@ class AsyncioTaskGroup:
                 except CancelledError as cancelled:
                     external = external or cancelled
                     self._abort.cancel("the task group's host task was cancelled")
+                    if anyio_shield is None:
+                        anyio_shield = open_anyio_shield()
+            if anyio_shield is not None:
+                anyio_shield.__exit__(None, None, None)
         self._closed = True
         if self._members is not None:
             self._members.close()
