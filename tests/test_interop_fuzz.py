@@ -20,6 +20,7 @@ import pytest
 from .interop_fuzz.fuzz import check
 from .interop_fuzz.program import (
     Cancel,
+    Fail,
     Group,
     Program,
     Scope,
@@ -87,9 +88,47 @@ SPIN = Program(
 )
 
 
+#: anyio's task group prefers a CancelledError that is not anyio's: our
+#: re-delivery into its exit's wait loop (the first one, after anyio's own
+#: cancellation arrived with ours) was raised past the anyio scope that had
+#: to catch anyio's (seed 16103, shrunk).
+ANYIO_GROUP_EXIT = Program(
+    16103,
+    (
+        Scope(
+            1,
+            "anyio_fail",
+            (Scope(2, "uni_fail", (Group(4, "anyio", ((Cancel(7, 0),),), ()),), 0.25),),
+            0.0,
+        ),
+    ),
+)
+
+#: An outside Task.cancel() that anyio's group miscounted (cancelling() back
+#: to 0) was then taken by our group's exit for its own and swallowed
+#: (seed 7183, shrunk).
+OUTSIDE_CANCEL = Program(
+    7183,
+    (
+        Group(
+            1,
+            "uni",
+            (),
+            (
+                Group(
+                    4, "anyio", ((Group(6, "anyio", ((Fail(8, 1.0),),), (Sleep(12, 4.0),)),),), ()
+                ),
+            ),
+        ),
+    ),
+    outside=(0.0,),
+)
+
 FOUND = {
     "same-iteration": SAME_ITERATION,
     "spin": SPIN,
+    "anyio-group-exit": ANYIO_GROUP_EXIT,
+    "outside-cancel": OUTSIDE_CANCEL,
 }
 
 

@@ -228,7 +228,10 @@ class AsyncioTaskGroup:
             # A cancellation unicancel did not make (asyncio.timeout,
             # Task.cancel(), anyio): the children are not inside it, so cancel
             # them as asyncio.TaskGroup does; the error propagates at the end.
+            # Never through our scopes' exits: they could take it for their
+            # own where someone else miscounted cancelling() (anyio's group).
             self._abort.cancel("the task group's host task was cancelled")
+            external = exc
         # As trio's nursery, the exit only waits: a schedule point, never a
         # cancel point (a cancellation nobody raised here is raised by the
         # next checkpoint). Our own scopes cannot interrupt the wait (the
@@ -268,7 +271,9 @@ class AsyncioTaskGroup:
         self._closed = True
         if self._members is not None:
             self._members.close()
-        scope_exc: BaseException | None = exc if isinstance(exc, CancelledError) else None
+        scope_exc: BaseException | None = None
+        if isinstance(exc, CancelledError) and exc is not external:
+            scope_exc = exc
         if scope_exc is None and self._child_cancel is not None:
             # A child raised a cancellation: it leaves the block (bare), for
             # the scope that owns it to catch, as trio's nursery re-raises it.
@@ -282,6 +287,8 @@ class AsyncioTaskGroup:
             errors, self._errors = self._errors, []
             raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
         if external is not None:
+            if external is exc:
+                return False
             raise external
         if scope_exc is not None:
             if scope_exc is exc:
