@@ -59,16 +59,17 @@ _PROGRAM = textwrap.dedent(
         if LOOP == "trio":
             import trio
             return trio.run(main)
+        factory = None
         if LOOP == "uvloop":
             import uvloop
-            return asyncio.run(main(), loop_factory=uvloop.new_event_loop)
+            factory = uvloop.new_event_loop
         if LOOP == "eager":
             def factory():
                 loop = asyncio.new_event_loop()
                 loop.set_task_factory(asyncio.eager_task_factory)
                 return loop
-            return asyncio.run(main(), loop_factory=factory)
-        return asyncio.run(main())
+        with asyncio.Runner(loop_factory=factory) as runner:  # 3.11: no asyncio.run(loop_factory=)
+            return runner.run(main())
 
     try:
         run()
