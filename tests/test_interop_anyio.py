@@ -136,3 +136,18 @@ async def test_our_group_does_not_spin_under_anyio_while_a_child_cleans_up(
     assert outer.cancelled_caught
     assert seen and seen[0] <= 1  # before: one anyio cancel() per iteration (51)
     assert _cancelling() == 0
+
+
+async def test_a_shield_lowered_for_good_leaves_anyio_consistent() -> None:
+    """The anyio shield held alongside is left with our scope, also when our
+    shield was lowered before the exit."""
+    with anyio.CancelScope() as outer:
+        with unicancel.CancelScope(shield=True) as shield:
+            shield.shield = False
+        outer.cancel()
+        with anyio.move_on_after(0) as inner:  # anyio's own scopes still nest right
+            await anyio.lowlevel.checkpoint()
+        await anyio.lowlevel.checkpoint()
+    assert outer.cancelled_caught
+    assert not inner.cancelled_caught  # the outer scope was cancelled first: it catches
+    assert _cancelling() == 0

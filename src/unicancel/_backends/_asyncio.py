@@ -20,7 +20,7 @@ from typing import Any
 from .. import _errors
 from .._scope import _ABANDONED, _EXITED, _NEW, CancelScope
 from . import _asyncio_deadlines as deadlines
-from ._asyncio_anyio import enter_companion, exit_companion, set_companion_shield
+from ._asyncio_anyio import enter_companion, exit_companion, lowered, set_companion_shield
 from ._asyncio_delivery import (
     catcher,
     effectively_cancelled,
@@ -127,7 +127,9 @@ class AsyncioBackend:
             return None
         # The rest, in the same frame: a cancelled scope's exit (the round
         # trip) is hot too.
-        if "anyio" in sys.modules:
+        # Only shielded scopes can hold an anyio shield (_asyncio_anyio), or
+        # those whose shield was lowered since: no lookup for the others.
+        if (scope._shield and "anyio" in sys.modules) or lowered:
             exc = exit_companion(scope, exc)
         if scope._timer is not None:
             deadlines.disarm(scope, scope._loop)
@@ -187,7 +189,7 @@ class AsyncioBackend:
         if any(abandoned._shield for abandoned in chain) and effectively_cancelled(scope):
             schedule(host)  # an abandoned shield was hiding a cancellation
         for abandoned in chain:
-            if "anyio" in sys.modules:
+            if (abandoned._shield and "anyio" in sys.modules) or lowered:
                 exit_companion(abandoned, None)  # innermost first; errors: already misnested
             abandoned._state = _ABANDONED
             self._disarm(abandoned)
@@ -211,7 +213,7 @@ class AsyncioBackend:
 
     def shield_changed(self, scope: CancelScope) -> None:
         if "anyio" in sys.modules:
-            set_companion_shield(scope)
+            set_companion_shield(scope)  # rare: a getattr is fine here
         _note_shield_change(scope)
         scope._busy = True
         reach(scope)

@@ -23,7 +23,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .._scope import CancelScope
 
-__all__ = ["enter_companion", "exit_companion", "open_anyio_shield", "set_companion_shield"]
+__all__ = [
+    "enter_companion",
+    "exit_companion",
+    "lowered",
+    "open_anyio_shield",
+    "set_companion_shield",
+]
+
+#: id() of entered scopes that hold a companion although their shield is
+#: down now (lowered while entered; rare). Exit looks for a companion only in
+#: shielded scopes and these, so that no other scope pays for a lookup.
+lowered: set[int] = set()
 
 
 def open_anyio_shield() -> Any:
@@ -46,6 +57,7 @@ def enter_companion(scope: CancelScope) -> None:
 def exit_companion(scope: CancelScope, exc: BaseException | None) -> BaseException | None:
     """Exit *scope*'s companion, if it has one. Returns *exc*, or anyio's
     error (chained to *exc*) if anyio's scopes were left out of order."""
+    lowered.discard(id(scope))
     companion: Any = getattr(scope, "_native", None)
     if not companion:
         return exc
@@ -65,3 +77,7 @@ def set_companion_shield(scope: CancelScope) -> None:
     companion: Any = getattr(scope, "_native", None)
     if companion:
         companion.shield = scope._shield
+        if scope._shield:
+            lowered.discard(id(scope))
+        else:
+            lowered.add(id(scope))

@@ -348,7 +348,6 @@ class _Delivery:
             self.schedule()
         return True
 
-
     def _foreign_pending(self, task: Task[Any]) -> None:
         """Someone else's cancellation (anyio's) reaches the task together
         with this first delivery, so the CancelledError it gets is theirs:
