@@ -254,6 +254,8 @@ def _scope_head(s: Scope) -> str:
 
 def _render(body: tuple[Stmt, ...], indent: int, out: list[str], scopes: list[int]) -> None:
     pad = "    " * indent
+    if not body:
+        out.append(f"{pad}pass")
     for stmt in body:
         if isinstance(stmt, Sleep):
             out.append(f"{pad}await asyncio.sleep({_fmt(stmt.seconds)})  # {stmt.n}")
