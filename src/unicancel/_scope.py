@@ -48,7 +48,8 @@ class CancelOrigin(StrEnum):
     ENCLOSING = "enclosing"
 
 
-@final
+# Not @final for the type checkers, only so that the typing-only
+# _TimeoutScope below can narrow __exit__; subclassing fails at run time.
 class CancelScope:
     """A region of code that can be cancelled, with trio's semantics on every backend.
 
@@ -117,6 +118,9 @@ class CancelScope:
     _cancelled_caught: bool
     _fail: bool
     _message: str | None
+
+    def __init_subclass__(cls) -> None:
+        raise TypeError("unicancel: CancelScope cannot be subclassed; wrap it instead")
 
     def __init__(
         self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
@@ -398,6 +402,29 @@ def _new_scope(deadline: float, seconds: float, shield: bool, fail: bool) -> Can
     return scope
 
 
+if TYPE_CHECKING:
+
+    class _TimeoutScope(CancelScope):
+        """What :func:`fail_at`/:func:`fail_after` return, for type checkers only
+        (at run time it is :class:`CancelScope`). Its ``__exit__`` is declared
+        ``bool | None``, as trio types ``fail_after`` and typeshed
+        ``asyncio.timeout``: such a block only swallows after an explicit
+        ``cancel()`` (a deadline raises ``TimeoutError``), so checkers treat a
+        ``return`` inside it as leaving the function (no "missing return")."""
+
+        def __enter__(self) -> _TimeoutScope: ...
+
+        def __exit__(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+        ) -> bool | None: ...
+
+else:
+    _TimeoutScope = CancelScope
+
+
 def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled at absolute *deadline*; the block is simply left.
 
@@ -411,17 +438,17 @@ def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     return _new_scope(inf, seconds, shield, False)
 
 
-def fail_at(deadline: float, *, shield: bool = False) -> CancelScope:
+def fail_at(deadline: float, *, shield: bool = False) -> _TimeoutScope:
     """Like :func:`move_on_at`, but raise builtin :exc:`TimeoutError` if the
     deadline cancelled the block (an explicit ``cancel()`` just moves on)."""
-    return _new_scope(check_deadline(deadline), inf, shield, True)
+    return _new_scope(check_deadline(deadline), inf, shield, True)  # type: ignore[return-value]
 
 
-def fail_after(seconds: float, *, shield: bool = False) -> CancelScope:
+def fail_after(seconds: float, *, shield: bool = False) -> _TimeoutScope:
     """Like :func:`move_on_after`, but raise builtin :exc:`TimeoutError` if the
     deadline cancelled the block (an explicit ``cancel()`` just moves on).
 
     The same on every backend: trio's own ``fail_after`` raises
     ``trio.TooSlowError`` instead.
     """
-    return _new_scope(inf, seconds, shield, True)
+    return _new_scope(inf, seconds, shield, True)  # type: ignore[return-value]
