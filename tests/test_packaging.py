@@ -19,7 +19,6 @@ import tarfile
 import venv
 import warnings
 import zipfile
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def _run(*args: str | Path, cwd: Path | None = None) -> str:
 
 
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """sdist and wheel built from a copy of the source (no build/ or egg-info
     left in the checkout); the wheel is built from the sdist, as build does."""
     newest_python_only()
@@ -62,7 +61,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     out = tmp / "dist"
     _run(sys.executable, "-m", "build", "--no-isolation", "--outdir", out, source)
-    yield out
+    return out
 
 
 def _wheel(dist: Path) -> Path:
