@@ -306,6 +306,25 @@ async def test_fail_after_raises_builtin_timeout_error() -> None:
             await sleep_forever()
 
 
+async def test_fail_timeout_error_says_how_long() -> None:
+    """The TimeoutError names the call and its time, not a scope repr; the
+    same text on every backend."""
+    with pytest.raises(TimeoutError) as info:
+        with fail_after(0.01):
+            await sleep_forever()
+    assert str(info.value) == (
+        "unicancel: fail_after(0.01) timed out: the block did not finish within 0.01 s"
+    )
+    deadline = current_time() + 0.01
+    with pytest.raises(TimeoutError) as info:
+        with fail_at(deadline):
+            await sleep_forever()
+    assert str(info.value) == (
+        f"unicancel: fail_at({deadline:g}) timed out: the block did not finish by its "
+        f"deadline, {deadline:.3f} on the backend clock (current_time())"
+    )
+
+
 async def test_fail_after_explicit_cancel_moves_on() -> None:
     """ANCHORS trap 7: an explicit cancel() of a fail_* scope does not raise."""
     with fail_after(100) as scope:

@@ -95,6 +95,7 @@ class CancelScope:
         "_shield",
         "_shield_log",
         "_state",
+        "_timeout",
         "_timer",
     )
 
@@ -117,6 +118,7 @@ class CancelScope:
     _reason: str | None
     _cancelled_caught: bool
     _fail: bool
+    _timeout: float
     _message: str | None
 
     def __init_subclass__(cls) -> None:
@@ -171,9 +173,7 @@ class CancelScope:
                 and getattr(self, "_fail", False)
                 and self.cancel_origin is CancelOrigin.DEADLINE
             ):
-                raise TimeoutError(
-                    f"unicancel: the deadline of {self!r} passed before the block finished"
-                ) from exc
+                raise TimeoutError(self._timeout_message()) from exc
             return True
         if remaining is exc:
             return False
@@ -355,6 +355,19 @@ class CancelScope:
             extra += ", shielded"
         return f"<unicancel.CancelScope at {id(self):#x}, {state}{extra}>"
 
+    def _timeout_message(self) -> str:
+        """The TimeoutError text of fail_after/fail_at: the call and its time."""
+        seconds = getattr(self, "_timeout", None)  # fail_after's, kept past entry
+        if seconds is not None:
+            return (
+                f"unicancel: fail_after({seconds:g}) timed out: the block did not finish "
+                f"within {seconds:g} s"
+            )
+        return (
+            f"unicancel: fail_at({self._deadline:g}) timed out: the block did not finish by "
+            f"its deadline, {self._deadline:.3f} on the backend clock (current_time())"
+        )
+
     def _cancel_message(self) -> str:
         """Text for the native cancelled exception (asyncio message); built
         once per scope, even when it cancels 10,000 children."""
@@ -451,4 +464,6 @@ def fail_after(seconds: float, *, shield: bool = False) -> _TimeoutScope:
     The same on every backend: trio's own ``fail_after`` raises
     ``trio.TooSlowError`` instead.
     """
-    return _new_scope(inf, seconds, shield, True)  # type: ignore[return-value]
+    scope = _new_scope(inf, seconds, shield, True)
+    scope._timeout = scope._relative  # for the TimeoutError text (entry clears _relative)
+    return scope  # type: ignore[return-value]

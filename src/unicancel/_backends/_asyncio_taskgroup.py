@@ -16,6 +16,7 @@ from typing import Any
 
 from .. import _errors
 from .._scope import CancelScope
+from . import child_name
 from ._asyncio_deadlines import schedule_point
 from ._asyncio_delivery import (
     catcher,
@@ -73,7 +74,7 @@ class AsyncioTaskGroup:
         if self._closed or self._members is None:
             coro.close()
             raise RuntimeError(_errors.group_finished())
-        label = None if name is None else _name(name)
+        label = child_name(name, coro)
         if self._eager:
             task = self._loop.create_task(self._child(coro, status, root, members), name=label)
             # A factory may also be lazy: then attach here, as below.
@@ -174,7 +175,8 @@ class AsyncioTaskGroup:
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
         assert self._members is not None
-        self._spawn(fn(*args), name, self._abort, self._members)  # type: ignore[arg-type]
+        coro = fn(*args)
+        self._spawn(coro, child_name(name, fn), self._abort, self._members)  # type: ignore[arg-type]
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
@@ -191,7 +193,8 @@ class AsyncioTaskGroup:
         status = _Status(self, members, started)
         self._starting += 1
         try:
-            task = self._spawn(_call(fn, args, status), name, root, members, status)
+            label = child_name(name, fn)  # not _call's name
+            task = self._spawn(_call(fn, args, status), label, root, members, status)
             try:
                 return await _wait_started(started, task)
             except BaseException:
@@ -332,9 +335,3 @@ def _retrieve(task: Task[Any]) -> None:
     """Mark a failed child's exception retrieved: the group reports it."""
     if not task.cancelled():
         task.exception()
-
-
-def _name(name: object) -> str | None:
-    if name is None or isinstance(name, str):
-        return name
-    return getattr(name, "__qualname__", None) or repr(name)

@@ -15,6 +15,7 @@ import trio
 from .. import _errors
 from .._handle import TaskHandle
 from .._scope import CancelScope
+from . import child_name
 
 __all__ = ["TrioTaskGroup"]
 
@@ -76,13 +77,15 @@ class TrioTaskGroup:
     def start_soon(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
-        self._open().start_soon(fn, *args, name=name)
+        # The function's __qualname__, as on asyncio (trio alone: "module.qualname").
+        self._open().start_soon(fn, *args, name=child_name(name, fn))
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> Any:
         try:
-            return await self._open().start(_with_status, fn, args, name=name or fn)
+            label = child_name(name, fn) or fn
+            return await self._open().start(_with_status, fn, args, name=label)
         except RuntimeError as error:
             if "without calling task_status.started()" not in str(error):
                 raise
@@ -90,7 +93,7 @@ class TrioTaskGroup:
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> TaskHandle:
         handle = TaskHandle(coro, name)
-        self._open().start_soon(handle._run, name=name or handle)
+        self._open().start_soon(handle._run, name=child_name(name, coro) or handle)
         return handle
 
 
