@@ -32,6 +32,10 @@ from ._sync import Event as Event
 from ._taskgroup import TaskGroup as TaskGroup
 from ._taskgroup import TaskStatus as TaskStatus
 from ._threads import to_thread as to_thread
+from ._version import __version__ as _VERSION
+
+#: The installed version (equal to the package metadata's), e.g. ``"0.1.0"``.
+__version__: str = _VERSION
 
 __all__ = [
     "CancelOrigin",

@@ -9,6 +9,7 @@ reverse.
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from .._errors import already_entered, no_running_backend, no_task, unknown_backend
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from .._scope import CancelScope
     from .._taskgroup import GroupImpl
 
-__all__ = ["Backend", "backend_by_name", "current_backend", "enter_scope"]
+__all__ = ["Backend", "backend_by_name", "child_name", "current_backend", "enter_scope"]
 
 
 class Backend(Protocol):
@@ -195,3 +196,19 @@ def backend_by_name(name: str) -> Backend:
 
         return _trio_backend or _load_trio()  # type: ignore[return-value]
     raise ValueError(unknown_backend(name))
+
+
+def child_name(name: object, target: object) -> str | None:
+    """The name of a task group's child, the same on both backends: *name* if
+    given (a str, else its ``__qualname__`` or repr), else the ``__qualname__``
+    of *target* (the function it runs, or its coroutine), so that reports say
+    ``'worker'`` where asyncio alone says ``'Task-4'`` and trio
+    ``'__main__.worker'``. None: no name to give (the backend's default)."""
+    if name is not None:
+        if isinstance(name, str):
+            return name
+        return getattr(name, "__qualname__", None) or repr(name)
+    while isinstance(target, partial):
+        target = target.func
+    qualname = getattr(target, "__qualname__", None)
+    return qualname if isinstance(qualname, str) else None

@@ -17,6 +17,7 @@ from typing import Any
 from .. import _errors
 from .._callables import check_coro, coroutine_or_error
 from .._scope import CancelScope
+from . import child_name
 from ._asyncio_anyio import open_anyio_shield
 from ._asyncio_deadlines import schedule_point
 from ._asyncio_delivery import (
@@ -75,7 +76,7 @@ class AsyncioTaskGroup:
         if self._closed or self._members is None:
             coro.close()
             raise RuntimeError(_errors.group_finished())
-        label = None if name is None else _name(name)
+        label = child_name(name, coro)
         if self._eager:
             task = self._loop.create_task(self._child(coro, status, root, members), name=label)
             # A factory may also be lazy: then attach here, as below.
@@ -192,7 +193,7 @@ class AsyncioTaskGroup:
         if self._closed:
             raise RuntimeError(_errors.group_finished())
         coro = coroutine_or_error(fn, args, "start_soon", "fn")
-        self._spawn(coro, name, self._abort, self._members)
+        self._spawn(coro, child_name(name, fn), self._abort, self._members)
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
@@ -214,7 +215,7 @@ class AsyncioTaskGroup:
         try:
             # In the try: a wrong fn must not leave `members` registered.
             coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
-            task = self._spawn(coro, name, root, members, status)
+            task = self._spawn(coro, child_name(name, fn), root, members, status)
             try:
                 return await _wait_started(started, task)
             except BaseException:
@@ -396,9 +397,3 @@ def _retrieve(task: Task[Any]) -> None:
     """Mark a failed child's exception retrieved: the group reports it."""
     if not task.cancelled():
         task.exception()
-
-
-def _name(name: object) -> str | None:
-    if name is None or isinstance(name, str):
-        return name
-    return getattr(name, "__qualname__", None) or repr(name)
