@@ -28,7 +28,7 @@ from ._asyncio_private import fut_waiter
 if TYPE_CHECKING:
     from .._scope import CancelScope
 
-__all__ = ["Members", "members_under", "reach"]
+__all__ = ["Members", "members_under", "reach", "reparented"]
 
 
 class Members:
@@ -51,7 +51,10 @@ class Members:
         # could have wrapped it in some other awaitable.
         self.native = True
         self.registered: list[CancelScope] = []
-        scope = root
+        self._register()
+
+    def _register(self) -> None:
+        scope = self.root
         while scope is not None:
             members_under.setdefault(scope, set()).add(self)
             self.registered.append(scope)
@@ -74,6 +77,18 @@ class Members:
 
 #: scope -> Members registered below it (only scopes that have some).
 members_under: dict[CancelScope, set[Members]] = {}
+
+
+def reparented(scope: CancelScope) -> None:
+    """*scope* got a new ``_parent`` (``task_status.started()`` moved it into
+    the group): every Members below it was registered with the old chain
+    above it, so register it with the new one, or cancelling the new parent
+    would not reach the tasks of groups opened inside *scope* (nor deeper)."""
+    below = members_under.get(scope)
+    if below:
+        for members in list(below):
+            members.close()
+            members._register()
 
 
 #: Counts reach() calls: a scope of some chain was cancelled or changed its

@@ -22,7 +22,7 @@ from ._asyncio_delivery import (
     schedule,
 )
 from ._asyncio_private import current_task, task_running_in
-from ._asyncio_reach import Members
+from ._asyncio_reach import Members, reparented
 
 __all__ = ["AsyncioTaskGroup"]
 
@@ -306,6 +306,7 @@ def _reparent(task: Task[Any], new_root: CancelScope) -> None:
         innermost[task] = new_root
     else:
         own._parent = new_root
+        reparented(own)
 
 
 async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
