@@ -218,7 +218,9 @@ class AsyncioTaskGroup:
         for task in self._fresh:
             task.add_done_callback(self._fresh_done)
         external: CancelledError | None = None
+        foreign: CancelledError | None = None  # a cancellation from outside, absorbed here
         if isinstance(exc, CancelledError) and catcher(innermost.get(host)) is None:
+            foreign = exc
             # A cancellation unicancel did not make (asyncio.timeout,
             # Task.cancel(), anyio): the children are not inside it, so cancel
             # them as asyncio.TaskGroup does; the error propagates at the end.
@@ -259,6 +261,9 @@ class AsyncioTaskGroup:
         for scope in (self._abort, self.cancel_scope):
             if scope.__exit__(type(scope_exc) if scope_exc else None, scope_exc, None):
                 scope_exc = None
+        foreign = foreign or external
+        if foreign is not None and (self._base_error is not None or self._errors):
+            _keep_pending(host, foreign)
         if self._base_error is not None:
             raise self._base_error
         if self._errors:
@@ -271,6 +276,39 @@ class AsyncioTaskGroup:
                 return False
             raise scope_exc
         return exc is not None  # the body's CancelledError was swallowed
+
+
+def _keep_pending(host: Task[Any], cancelled: CancelledError) -> None:
+    """The errors leaving the group replace *cancelled*, a cancellation asked
+    for from outside (Task.cancel(), asyncio.timeout): make it land at the
+    host's next await, as on trio (level-triggered) and 3.13's TaskGroup.
+
+    Not by cancel() from inside this step, as 3.13's TaskGroup does: that
+    sets _must_cancel, which uncancel() leaves behind on 3.11/3.12
+    (gh-116720), so an asyncio.timeout taking its cancellation back as the
+    errors pass would cancel an unrelated await later. Right after the step
+    instead, and only if whoever asked has not taken it back meanwhile."""
+    pending = _foreign_cancels(host)
+    if pending > 0:
+        message = cancelled.args[0] if cancelled.args else None
+        host.get_loop().call_soon(_redeliver, host, pending, message)
+
+
+def _redeliver(host: Task[Any], pending: int, message: object) -> None:
+    if not host.done() and _foreign_cancels(host) >= pending:
+        host.uncancel()  # the same request again: cancelling() stays as it is
+        host.cancel(message)
+
+
+def _foreign_cancels(host: Task[Any]) -> int:
+    """cancelling() of *host*, less the cancels that its unicancel scopes
+    were charged for and will take back when they exit."""
+    charged = 0
+    scope = innermost.get(host)
+    while scope is not None and scope._host is host:
+        charged += getattr(scope, "_delivered", 0)
+        scope = scope._parent
+    return host.cancelling() - charged
 
 
 class _Status:
