@@ -228,3 +228,43 @@ async def test_cancelling_the_callers_group_after_started_does_not_reach_the_mov
             target.cancel_scope.cancel()
     assert not guard.cancelled_caught, "the cancellation did not reach the grandchild"
     assert sorted(ended) == ["child", "grandchild"]
+
+
+async def test_started_called_by_a_grandchild_moves_the_child() -> None:
+    """As on trio: task_status handed to a grandchild; its started() moves
+    the child (the task start() ran), with its group, not the grandchild."""
+    ended: list[str] = []
+    released = Event()  # ends the child only if the cancellation missed it
+
+    async def grandchild(task_status: TaskStatus[str]) -> None:
+        try:
+            task_status.started("up")
+            await sleep_forever()
+        finally:
+            ended.append("grandchild")
+
+    async def child(task_status: TaskStatus[str]) -> None:
+        try:
+            async with TaskGroup() as inner:
+                inner.start_soon(grandchild, task_status)
+                await released.wait()
+        finally:
+            ended.append("child")
+
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as outer:
+            target = await outer.start(_owner)
+            async with TaskGroup() as origin:
+                assert await target.start(child) == "up"
+                origin.cancel_scope.cancel()
+            await wait_all_tasks_blocked()
+            after_origin = sorted(ended)
+            try:
+                target.cancel_scope.cancel()
+                await wait_all_tasks_blocked()
+                after_target = sorted(ended)
+            finally:
+                released.set()  # a failing run ends instead of hanging
+    assert not guard.cancelled_caught
+    assert after_origin == []
+    assert after_target == ["child", "grandchild"]

@@ -322,14 +322,20 @@ class _Status:
     def started(self, value: Any = None) -> None:
         if self._started.done():
             raise RuntimeError(_errors.started_twice())
-        task = current_task()
+        # The child moves, whichever task calls started() (as on trio, where
+        # a grandchild may be handed task_status): the child is the one task
+        # in our Members, attached before its first line ran.
+        task = next(iter(self._members.tasks), None)
+        if task is not None and task.done():
+            task = None  # it ended without started(): start() has raised
         group = self._group
-        _reparent(task, group._abort)
-        self._members.tasks.pop(task, None)
-        assert group._members is not None
-        group._members.add(task)
+        if task is not None:
+            _reparent(task, group._abort)
+            self._members.tasks.pop(task)
+            assert group._members is not None
+            group._members.add(task)
         self._started.set_result(value)
-        if catcher(group._abort) is not None:
+        if task is not None and catcher(group._abort) is not None:
             schedule(task)
 
 
