@@ -24,6 +24,7 @@ from .program import (
     CancelGroup,
     Child,
     Group,
+    Interrupt,
     MoveDeadline,
     Probe,
     Program,
@@ -32,8 +33,11 @@ from .program import (
     Scope,
     SetShield,
     Spawn,
+    Start,
+    Started,
     Stmt,
     TryFinally,
+    Work,
 )
 
 __all__ = ["Limits", "programs"]
@@ -50,6 +54,8 @@ AWAITS: tuple[AwaitKind, ...] = (
     "checkpoint_if_cancelled",
     "cancel_shielded_checkpoint",
 )
+#: CPU work (virtual seconds that pass inside one task step).
+WORK = (1.0, 0.5, 2.0, 0.25, 3.0, 1.5)
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,8 @@ class Limits:
     statements: int = 14  # in the whole program
     depth: int = 4  # nesting of blocks
     block: int = 4  # statements per block
-    children: int = 3  # child task bodies
-    groups: int = 2
+    children: int = 4  # child task bodies
+    groups: int = 3
 
 
 @dataclass
@@ -70,6 +76,7 @@ class _Ctx:
     scopes: list[int] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
+    started: set[int] = field(default_factory=set)  # started children that called started()
 
     def label(self) -> int:
         n = self.next_n
@@ -84,15 +91,23 @@ class _Frame:
     depth: int = 0
     scopes: tuple[int, ...] = ()  # enclosing scopes of this task
     groups: tuple[int, ...] = ()  # task groups whose body this is
+    #: The child run by Start whose own body this is (not inside a Repeat):
+    #: where task_status.started() may go.
+    status: int | None = None
 
     def inner(
-        self, *, scopes: tuple[int, ...] | None = None, groups: tuple[int, ...] | None = None
+        self,
+        *,
+        scopes: tuple[int, ...] | None = None,
+        groups: tuple[int, ...] | None = None,
+        loop: bool = False,
     ) -> _Frame:
-        """The frame of a nested block, one level deeper."""
+        """The frame of a nested block, one level deeper (*loop*: a Repeat's body)."""
         return _Frame(
             self.depth + 1,
             self.scopes if scopes is None else scopes,
             self.groups if groups is None else groups,
+            None if loop else self.status,
         )
 
 
@@ -109,6 +124,10 @@ Kind = Literal[
     "set_shield",
     "move_deadline",
     "cancel_group",
+    "start",
+    "started",
+    "work",
+    "interrupt",
 ]
 _KINDS: tuple[Kind, ...] = (
     "await",
@@ -127,6 +146,11 @@ _KINDS: tuple[Kind, ...] = (
     "cancel_group",
     "scope",
     "spawn",
+    "start",
+    "started",
+    "started",
+    "work",
+    "interrupt",
 )
 
 
@@ -164,6 +188,14 @@ def _available(ctx: _Ctx, frame: _Frame, kind: Kind) -> bool:
         return deep_ok and len(ctx.groups) < ctx.limits.groups
     if kind == "spawn":
         return bool(frame.groups) and deep_ok and len(ctx.children) < ctx.limits.children
+    if kind == "start":
+        return bool(ctx.groups) and deep_ok and len(ctx.children) < ctx.limits.children
+    if kind == "started":
+        return frame.status is not None and frame.status not in ctx.started
+    if kind == "work":
+        return not ctx.timeless
+    if kind == "interrupt":
+        return bool(ctx.children)
     if kind == "cancel":
         return bool(ctx.scopes)
     if kind == "cancel_group":
@@ -225,7 +257,7 @@ def _stmt(draw: st.DrawFn, ctx: _Ctx, frame: _Frame) -> Stmt:
         return TryFinally(n, body, final)
     if kind == "repeat":
         count = draw(st.sampled_from((2, 3)))
-        return Repeat(n, count, _block(draw, ctx, frame.inner()))
+        return Repeat(n, count, _block(draw, ctx, frame.inner(loop=True)))
     if kind == "group":
         ctx.groups.append(n)
         inner = frame.inner(groups=(*frame.groups, n))
@@ -238,4 +270,25 @@ def _stmt(draw: st.DrawFn, ctx: _Ctx, frame: _Frame) -> Stmt:
         body = _block(draw, ctx, _Frame(depth=frame.depth + 1), first=True)
         ctx.children.append(Child(child, body))
         return Spawn(n, group, child)
+    if kind == "start":
+        # Any group, of this task (innermost first) or of another one: a
+        # group opened by a started child is a destination that lives in
+        # another task (the shape of issue 11's bug 2).
+        targets = list(reversed(frame.groups)) + [g for g in ctx.groups if g not in frame.groups]
+        group = draw(st.sampled_from(targets))
+        child = ctx.label()
+        body = _block(draw, ctx, _Frame(depth=frame.depth + 1, status=child), first=True)
+        if child not in ctx.started and not (body and isinstance(body[-1], Raise)):
+            body = (*body, Started(ctx.label()))  # started() after all the rest
+        ctx.children.append(Child(child, body, started=True))
+        return Start(n, group, child)
+    if kind == "started":
+        assert frame.status is not None
+        ctx.started.add(frame.status)
+        return Started(n)
+    if kind == "work":
+        return Work(n, draw(st.sampled_from(WORK)))
+    if kind == "interrupt":
+        # The main task (0) or any child body's latest task (maybe finished).
+        return Interrupt(n, draw(st.sampled_from([0] + [c.n for c in ctx.children])))
     raise AssertionError(kind)  # pragma: no cover
