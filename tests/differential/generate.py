@@ -346,6 +346,8 @@ def _started_in_a_group(draw: st.DrawFn, ctx: _Ctx, frame: _Frame) -> tuple[Stmt
     inner = frame.inner(groups=(group,))
     spawn = _spawn(draw, ctx, inner, ctx.label(), group)
     before = _block(draw, ctx, inner)
+    if before and isinstance(before[-1], Raise):
+        return (Group(group, (spawn, *before)),)  # started() would be unreachable
     ctx.started.add(frame.status)
     started = Started(ctx.label())
     after = _block(draw, ctx, inner)
