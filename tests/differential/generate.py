@@ -294,9 +294,9 @@ def _stmt(draw: st.DrawFn, ctx: _Ctx, frame: _Frame) -> Stmt:
         # another task (the shape of issue 11's bug 2).
         own = list(reversed(frame.groups))
         other = [g for g in ctx.groups if g not in frame.groups]
-        targets = own or other
-        if own and other and draw(st.booleans()):
-            targets = other  # half the time another task's group
+        # Half the time another task's group, when there are both kinds.
+        use_other = bool(own) and bool(other) and draw(st.booleans())
+        targets = other if use_other or not own else own
         group = draw(st.sampled_from(targets))
         child = ctx.label()
         inner = _Frame(depth=frame.depth + 1, status=child)
