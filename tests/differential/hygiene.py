@@ -49,16 +49,30 @@ _TABLES = (
 _CONSTANT = (str, bytes, int, float, bool, type(None), type, FunctionType, ModuleType)
 
 
+#: (qualified name, module, attribute) of every module-level table; recomputed
+#: when a module is imported (scanning every module at every run would cost
+#: more than the run).
+_found: list[tuple[str, ModuleType, str]] = []
+_modules_seen = -1  # len(sys.modules) when _found was computed
+
+
 def _tables() -> Iterator[tuple[str, Any]]:
-    for name, module in list(sys.modules.items()):
-        if not (name == "unicancel" or name.startswith("unicancel.")):
-            continue
-        if name.startswith("unicancel._compare"):
-            continue  # the comparison catalogue: constant tables, not runtime state
-        for attr, value in list(vars(module).items()):
-            if attr.startswith("__") or not isinstance(value, _TABLES):
-                continue
-            yield f"{name}.{attr}", value
+    global _modules_seen
+    if len(sys.modules) != _modules_seen:
+        _modules_seen = len(sys.modules)
+        _found[:] = [
+            (f"{name}.{attr}", module, attr)
+            for name, module in list(sys.modules.items())
+            if (name == "unicancel" or name.startswith("unicancel."))
+            # the comparison catalogue: constant tables, not runtime state
+            and not name.startswith("unicancel._compare")
+            for attr, value in list(vars(module).items())
+            if not attr.startswith("__") and isinstance(value, _TABLES)
+        ]
+    for qualified, module, attr in _found:
+        value = getattr(module, attr, None)
+        if isinstance(value, _TABLES):
+            yield qualified, value
 
 
 def _entries(table: Any) -> list[tuple[tuple[int, ...], Any]]:
