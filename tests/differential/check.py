@@ -134,7 +134,7 @@ def check(program: Program, *, samples: int = SAMPLES) -> Verdict:
     diverging = [s for s in traces if s in unmatched]
     signatures = tuple(f"{s}: {first_difference(oracle, traces[s])[0]}" for s in diverging)
     signatures += tuple(dict.fromkeys(problems))
-    where = ", ".join([*diverging, *dict.fromkeys(p.split(":")[0] for p in problems)])
+    where = ", ".join(dict.fromkeys([*diverging, *(p.split(":")[0] for p in problems)]))
     return Verdict(program, "diverged", where, traces, signatures, False, interrupted)
 
 
