@@ -109,13 +109,15 @@ class Leftovers:
         try:
             gc.set_debug(gc.DEBUG_SAVEALL)
             gc.collect()
-            kinds = Counter(_kind(obj) for obj in _on_cycles(gc.garbage))
+            ours = _on_cycles(gc.garbage)
+            kinds = Counter(_kind(obj) for obj in ours)
             if kinds:
                 total = sum(kinds.values())
                 listed = ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items()))
                 self.found.append(
                     f"cyclic garbage: {total} unicancel object(s) on reference cycles "
-                    f"({len(gc.garbage)} unreachable objects in all): {listed}"
+                    f"({len(gc.garbage)} unreachable objects in all): {listed}; "
+                    f"one cycle: {_cycle(ours[0], gc.garbage)}"
                 )
         finally:
             gc.set_debug(self._debug)
@@ -166,6 +168,29 @@ def _on_cycles(garbage: list[Any]) -> list[Any]:
             seen.add(id(ref))
             todo.extend(r for r in gc.get_referents(ref) if id(r) in inside)
     return found
+
+
+def _cycle(start: object, garbage: list[Any]) -> str:
+    """The shortest reference path from *start* back to itself, as text (what
+    a developer needs first to break the cycle)."""
+    inside = {id(obj) for obj in garbage}
+    paths: deque[list[object]] = deque([[start]])
+    seen = {id(start)}
+    while paths:
+        path = paths.popleft()
+        for ref in gc.get_referents(path[-1]):
+            if ref is start:
+                return " -> ".join(_short(obj) for obj in [*path, start])
+            if id(ref) in inside and id(ref) not in seen:
+                seen.add(id(ref))
+                paths.append([*path, ref])
+    return "(not found)"
+
+
+def _short(obj: object) -> str:
+    if isinstance(obj, FrameType):
+        return f"frame {obj.f_code.co_qualname}:{obj.f_lineno}"
+    return type(obj).__qualname__
 
 
 def _describe(entry: Any) -> str:
