@@ -18,6 +18,7 @@ from unicancel import (
     TaskStatus,
     current_effective_deadline,
     current_time,
+    get_cancelled_exc_class,
     move_on_after,
 )
 
@@ -268,3 +269,54 @@ async def test_started_called_by_a_grandchild_moves_the_child() -> None:
     assert not guard.cancelled_caught
     assert after_origin == []
     assert after_target == ["child", "grandchild"]
+
+
+async def test_start_follows_a_child_that_swallowed_the_callers_cancellation() -> None:
+    """start() is no cancel point of its own, as on trio: the caller's
+    cancellation reaches the child (it runs in the caller's scopes), and a
+    child that swallows it and calls started() makes start() return its value;
+    the caller's next checkpoint raises (found by the differential generator:
+    on asyncio start() raised at once)."""
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            with CancelScope() as caller:
+
+                async def child(task_status: TaskStatus[str]) -> None:
+                    caller.cancel()
+                    try:
+                        await sleep_forever()  # cancelled by the caller's scope...
+                    except get_cancelled_exc_class():
+                        pass  # ...which the child swallows (the bad habit)
+                    task_status.started("value")
+
+                assert await tg.start(child) == "value"
+                got = "value"
+                await sleep_forever()  # the caller's scope is still cancelled
+            assert caller.cancelled_caught
+    assert not guard.cancelled_caught
+    assert got == "value"
+
+
+async def test_started_in_a_cancelled_caller_does_not_move_the_child() -> None:
+    """As on trio: when where start() was called is already cancelled,
+    started() leaves the child there; start() then follows how the child
+    ends (here the cancellation it raises, for the caller's scope)."""
+    ended: list[str] = []
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            with CancelScope() as caller:
+
+                async def child(task_status: TaskStatus[None]) -> None:
+                    try:
+                        caller.cancel()
+                        task_status.started()
+                        await sleep_forever()
+                    finally:
+                        ended.append("child")
+
+                await tg.start(child)
+                ended.append("start returned")  # not reached
+            assert caller.cancelled_caught
+            assert not tg.cancel_scope.cancel_called
+    assert not guard.cancelled_caught
+    assert ended == ["child"]

@@ -58,7 +58,7 @@ class AsyncioBackend:
         loop = running_loop()
         if loop is None:
             return False
-        host = task_running_in(loop)
+        host: Task[Any] | None = task_running_in(loop)
         if host is None:
             return False
         scope._host = host
@@ -66,7 +66,7 @@ class AsyncioBackend:
         scope._thread = get_ident()
         # The task's innermost scope is kept on the task (see _asyncio_delivery).
         scope._parent = getattr(host, "_unicancel_scope", None)
-        host._unicancel_scope = scope
+        host._unicancel_scope = scope  # type: ignore[attr-defined]
         scope._entry_cancelling = host.cancelling()
         # _busy: exit has work beyond unlinking (a timer, cancels to balance,
         # a shield to leave). _delivered exists only once needed.
@@ -300,6 +300,7 @@ class AsyncioBackend:
             # uncounted one would be taken for theirs. The forced check
             # ignores the retry-loop rule and lands on this sleep(0).
             force(task)
+            del task  # the CancelledError's traceback keeps this frame; the task keeps it
             await sleep(0)
 
     async def cancel_shielded_checkpoint(self) -> None:

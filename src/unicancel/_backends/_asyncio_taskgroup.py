@@ -46,7 +46,6 @@ class AsyncioTaskGroup:
         self._child_cancel: CancelScope | None = None
         self._waiter: Future[None] | None = None
         self._closed = False
-        self._host: Task[Any] | None = None
         self._starting = 0  # start() calls in progress
         # Children whose first step has not run, with their coroutine: a
         # Task.cancel() before it ends them without running _child, so the
@@ -56,8 +55,9 @@ class AsyncioTaskGroup:
     async def aenter(self) -> None:
         self.cancel_scope.__enter__()
         self._abort.__enter__()
-        self._host = current_task()
-        self._loop = self._host.get_loop()
+        # The host task is not kept: it keeps its exception, whose traceback
+        # keeps the frame that holds this group (a cycle).
+        self._loop = current_task().get_loop()
         # A task factory may start tasks eagerly, running their first step
         # inside create_task(): then the child attaches itself (_child).
         self._eager = self._loop.get_task_factory() is not None
@@ -137,7 +137,9 @@ class AsyncioTaskGroup:
             # The exception's traceback keeps this frame, and the task keeps
             # the exception: without this the task would be in a cycle with
             # itself (and its locals with it) until the garbage collector ran.
-            del task, status, members, root, coro
+            # The group goes too: it keeps the loop, and whatever the loop
+            # keeps that holds the task (a user's registry) would close a cycle.
+            del task, status, members, root, coro, self
             raise
         self._child_ended(task, None, None)
         return result
@@ -206,8 +208,7 @@ class AsyncioTaskGroup:
         """Until ``started()``, the child lives in the caller's scopes."""
         if self._closed:
             raise RuntimeError(_errors.group_finished())
-        caller = current_task()
-        root = innermost(caller)
+        root = innermost(current_task())  # the task is not kept: see _wait_started
         members = Members(root)
         started: Future[Any] = self._loop.create_future()
         status = _Status(self, members, started)
@@ -217,7 +218,7 @@ class AsyncioTaskGroup:
             coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
             task = self._spawn(coro, child_name(name, fn), root, members, status)
             try:
-                return await _wait_started(started, task)
+                return await _wait_started(started, task, status)
             except BaseException:
                 # As trio does: a start() that fails takes its child down and
                 # waits for it, so no child outlives the call unaccounted for.
@@ -327,7 +328,7 @@ class AsyncioTaskGroup:
                 raise scope_exc
             return exc is not None  # the body's CancelledError was swallowed
         finally:
-            del errors, external, foreign, scope_exc, exc
+            del errors, external, foreign, scope_exc, exc, host
 
     def _closing(self, exc: GeneratorExit) -> bool:
         """The body's coroutine is being closed: by the garbage collector
@@ -378,17 +379,28 @@ def _foreign_cancels(host: Task[Any]) -> int:
     return host.cancelling() - charged
 
 
+_NO_VALUE: Any = object()
+
+
 class _Status:
-    __slots__ = ("_group", "_members", "_started")
+    __slots__ = ("_group", "_members", "_started", "_value")
 
     def __init__(self, group: AsyncioTaskGroup, members: Members, started: Future[Any]) -> None:
         self._group = group
         self._members = members
         self._started = started
+        self._value = _NO_VALUE
 
     def started(self, value: Any = None) -> None:
-        if self._started.done():
+        if self._value is not _NO_VALUE:
             raise RuntimeError(_errors.started_twice())
+        self._value = value
+        if catcher(self._members.root) is not None:
+            # As trio: where start() was called is cancelled, so the child
+            # stays there (moving it could carry a cancellation it is
+            # raising to where nothing catches it); start() then follows
+            # how the child ends (its value if it returns normally).
+            return
         # The child moves, whichever task calls started() (as on trio, where
         # a grandchild may be handed task_status): the child is the one task
         # in our Members, attached before its first line ran.
@@ -420,22 +432,69 @@ def _reparent(task: Task[Any], new_root: CancelScope) -> None:
         reparented(own)
 
 
-async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
-    """Wait for ``started()``, or fail if the child ends first."""
-    if not started.done():
-        await wait([started, task], return_when=FIRST_COMPLETED)
-    if started.done():
-        return started.result()
-    error = None if task.cancelled() else task.exception()
-    # The error is the task's own, and its traceback will keep this frame:
-    # neither may hold the task (a cycle only the garbage collector frees).
-    del task
-    if error is not None:
-        try:
+async def _wait_started(started: Future[Any], task: Task[Any], status: _Status) -> Any:
+    """Wait for ``started()``, or fail if the child ends first.
+
+    As on trio, ``start()`` only waits: it is no cancel point of its own. The
+    child runs inside the caller's scopes, so their cancellation reaches the
+    child, and ``start()`` follows the child: it returns what the child passed
+    to ``started()`` (even if the child swallowed that cancellation first) or
+    raises how the child ended; the caller's next checkpoint raises the
+    cancellation (level-triggered). Our scopes cannot interrupt the wait (the
+    shield). A cancellation that ignores shields (``Task.cancel()``,
+    ``asyncio.timeout``) is passed on to the child, which is not inside it,
+    and is raised (or kept pending) once the child has started or ended.
+    """
+    external: CancelledError | None = None
+    error: BaseException | None = None
+    shield = CancelScope(shield=True)
+    shield._native = False  # no anyio shield: anyio's cancels must reach the child too
+    with shield:
+        while not started.done() and not task.done():
+            try:
+                await wait([started, task], return_when=FIRST_COMPLETED)
+            except CancelledError as cancelled:
+                external = external or cancelled
+                task.cancel()
+    try:
+        if started.done():
+            if external is not None:
+                raise external
+            return started.result()
+        if task.cancelled():
+            # The child's cancellation leaves through start(), as on trio
+            # (for the caller's scope that cancelled it to catch).
+            error = _cancellation_of(task)
+        else:
+            error = task.exception()
+            if error is None and status._value is not _NO_VALUE:
+                # started() while start()'s caller was cancelled, then a normal end.
+                del task
+                if external is not None:
+                    raise external
+                value = status._value
+                status._value = None  # started() twice still raises
+                return value
+        # The error is the task's own, and its traceback will keep this frame:
+        # neither may hold the task (a cycle only the garbage collector frees).
+        del task
+        if error is not None:
+            if external is not None and not isinstance(error, CancelledError):
+                _keep_pending(current_task(), external)
             raise error
-        finally:
-            del error
-    raise RuntimeError(_errors.never_started())
+        if external is not None:
+            raise external
+        raise RuntimeError(_errors.never_started())
+    finally:
+        del external, error
+
+
+def _cancellation_of(task: Task[Any]) -> CancelledError:
+    try:
+        task.result()
+    except CancelledError as cancelled:
+        return cancelled
+    raise AssertionError("not cancelled")  # pragma: no cover
 
 
 def _retrieve(task: Task[Any]) -> None:
