@@ -267,3 +267,29 @@ async def test_deadline_passed_then_exit_without_checkpoint() -> None:
         assert not unread.cancel_called
         assert not unread.cancelled_caught
         await sleep(0)
+
+
+async def test_setting_shield_notices_a_deadline_that_passed() -> None:
+    """trio recalculates a scope's cancel status when its shield is set, which
+    reads cancel_called: a deadline that passed during CPU work is then on
+    record, even when the shield keeps its value (found by the differential
+    generator's CPU-work statement)."""
+    with CancelScope(relative_deadline=SHORT) as scope:
+        work_past(scope.deadline)
+        scope.shield = False  # the same value: still a recalculation on trio
+        assert scope._cancel_called  # recorded, not just answered by the property
+    assert scope.cancel_called
+    assert scope.cancel_origin is CancelOrigin.DEADLINE
+    assert not scope.cancelled_caught  # no checkpoint saw it
+
+
+async def test_moving_a_deadline_that_passed_unnoticed_never_cancels() -> None:
+    """A deadline that passed during CPU work and is moved before any schedule
+    point never cancels: trio's setter does not look at the old deadline
+    (the trio backend used to apply it while moving it)."""
+    with CancelScope(relative_deadline=SHORT) as scope:
+        work_past(scope.deadline)
+        scope.relative_deadline = 3600
+        await unicancel.checkpoint()  # no cancellation
+    assert not scope.cancel_called
+    assert scope.cancel_origin is None

@@ -314,6 +314,11 @@ class CancelScope:
             raise TypeError(f"unicancel: shield must be a bool, got {value!r}")
         if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
             raise RuntimeError(_errors.wrong_thread("setting CancelScope.shield"))
+        if self._state == _ACTIVE and self._deadline != inf:
+            # trio recalculates the scope's cancel status here, which reads
+            # cancel_called: a deadline that passed during CPU work is noticed
+            # (even when the value does not change). So do we, on every backend.
+            self.cancel_called  # noqa: B018
         if value is self._shield:
             return
         self._shield = value

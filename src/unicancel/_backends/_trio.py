@@ -19,6 +19,7 @@ from trio.lowlevel import current_task, in_trio_task
 
 from .. import _errors
 from .._scope import _EXITED, DEADLINE_EXCEEDED, CancelOrigin, CancelScope
+from ._trio_private import cancel_recorded
 from ._trio_taskgroup import TrioTaskGroup
 
 __all__ = ["TrioBackend"]
@@ -148,8 +149,11 @@ class TrioBackend:
 
     def deadline_changed(self, scope: CancelScope) -> None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]
-        # The old deadline may already have cancelled the scope: keep that on record.
-        _note_deadline(scope, native)
+        # The old deadline may already have cancelled the scope: keep that on
+        # record, but do not apply it now if it passed unnoticed (trio's
+        # setter does not, so moving it first means it never cancels).
+        if not scope._cancel_called and cancel_recorded(native):
+            _note_deadline(scope, native)
         native.deadline = scope._deadline
         # trio applies a deadline moved into the past at the next schedule
         # point; reading cancel_called applies it now ("cancels at once").

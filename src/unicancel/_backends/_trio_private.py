@@ -1,0 +1,25 @@
+"""The only place unicancel reads trio internals. Read-only, never written.
+
+Checked on trio 0.35.0 (Python 3.11-3.15).
+"""
+
+from __future__ import annotations
+
+import trio
+
+__all__ = ["cancel_recorded"]
+
+
+def cancel_recorded(native: trio.CancelScope) -> bool:
+    """Whether *native* has been cancelled already, without applying a
+    deadline that passed unnoticed.
+
+    The public ``cancel_called`` cancels the scope when its deadline has
+    passed. That is wrong just before moving the deadline: trio's own setter
+    does not look, so a deadline that passed during CPU work and is moved
+    before any schedule point never cancels (what trio code observes, and
+    what the asyncio backend does). No public API answers without that side
+    effect (``repr()`` does, as text).
+    """
+    recorded: bool = native._cancel_called
+    return recorded
