@@ -20,6 +20,7 @@ import textwrap
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -124,7 +125,7 @@ async def test_to_thread_async_callable_object_same_error_on_every_backend() -> 
     trio's raw 'Trio expected a sync function, but ... appears to be
     asynchronous' (issue 11: same text on both backends)."""
     with pytest.raises(TypeError, match=r"^unicancel: to_thread\(\)"):
-        await unicancel.to_thread(_AsyncCallable())
+        await unicancel.to_thread(_AsyncCallable())  # type: ignore[unused-coroutine]
 
 
 _STARTED_FROM_THREAD = """
@@ -204,12 +205,18 @@ async def test_request_stop_is_seen_by_the_next_checkpoint_on_every_backend() ->
 # -- bug 1: deadlines that pass while the task is busy -------------------------
 
 
+def _block_past(deadline: float) -> None:
+    """CPU work: block the task (no await) until *deadline* has passed."""
+    while unicancel.current_time() <= deadline:
+        time.sleep(0.002)
+
+
 @pytest.mark.anyio
 async def test_guard_busy_deadline_nested_scopes_twice() -> None:
     for _ in range(3):
         with move_on_after(10) as outer:
             with move_on_after(0.01) as inner:
-                time.sleep(0.03)
+                _block_past(inner.deadline)
                 await unicancel.checkpoint()
                 pytest.fail("checkpoint missed the passed deadline")  # pragma: no cover
         assert inner.cancelled_caught and not outer.cancelled_caught
@@ -221,7 +228,7 @@ async def test_guard_busy_deadline_under_a_shield_lands_after_it() -> None:
         reached = []
         with move_on_after(0.01) as outer:
             with CancelScope(shield=True):
-                time.sleep(0.03)
+                _block_past(outer.deadline)
                 await unicancel.checkpoint()
                 reached.append("shielded")
             await unicancel.checkpoint()
@@ -234,7 +241,7 @@ async def test_guard_busy_deadline_shield_dropped_while_busy() -> None:
     for _ in range(2):
         with move_on_after(0.01) as outer:
             with CancelScope(shield=True) as inner:
-                time.sleep(0.03)
+                _block_past(outer.deadline)
                 inner.shield = False
                 await unicancel.checkpoint()
                 pytest.fail("checkpoint missed the passed deadline")  # pragma: no cover
@@ -250,7 +257,7 @@ async def test_guard_busy_deadline_set_while_entered(which: str) -> None:
                 scope.deadline = unicancel.current_time() + 0.01
             else:
                 scope.relative_deadline = 0.01
-            time.sleep(0.03)
+            _block_past(scope.deadline)
             await unicancel.checkpoint()
             pytest.fail("checkpoint missed the passed deadline")  # pragma: no cover
         assert scope.cancelled_caught
@@ -262,12 +269,12 @@ async def test_guard_busy_deadline_seen_by_set_event_to_thread_and_group_exit() 
     event.set()
     for _ in range(2):
         with move_on_after(0.01) as scope:
-            time.sleep(0.03)
+            _block_past(scope.deadline)
             await event.wait()
             pytest.fail("Event.wait() missed the passed deadline")  # pragma: no cover
         assert scope.cancelled_caught
         with move_on_after(0.01) as scope:
-            time.sleep(0.03)
+            _block_past(scope.deadline)
             await unicancel.to_thread(lambda: None)
             await unicancel.checkpoint()
             pytest.fail("to_thread + checkpoint missed the deadline")  # pragma: no cover
@@ -279,7 +286,7 @@ async def test_guard_busy_deadline_seen_by_set_event_to_thread_and_group_exit() 
         with move_on_after(0.01) as scope:
             async with TaskGroup() as tg:
                 tg.start_soon(quick)
-                time.sleep(0.03)
+                _block_past(scope.deadline)
             await unicancel.checkpoint()
             pytest.fail("group exit + checkpoint missed the deadline")  # pragma: no cover
         assert scope.cancelled_caught
@@ -290,7 +297,7 @@ async def test_guard_busy_deadline_seen_in_a_busy_child() -> None:
     for _ in range(2):
 
         async def child() -> None:
-            time.sleep(0.03)
+            _block_past(unicancel.current_effective_deadline())
             await unicancel.checkpoint()
             pytest.fail("the child's checkpoint missed the deadline")  # pragma: no cover
 
@@ -561,7 +568,11 @@ async def test_guard_scope_and_group_from_another_loops_thread_raise() -> None:
     answers: list[str] = []
 
     async def touch(scope: CancelScope, tg: TaskGroup) -> None:
-        for call in (scope.cancel, lambda: tg.start_soon(unicancel.checkpoint)):
+        def start() -> None:
+            tg.start_soon(unicancel.checkpoint)
+
+        calls: list[Callable[[], None]] = [scope.cancel, start]
+        for call in calls:
             try:
                 call()
             except RuntimeError as exc:
@@ -618,7 +629,7 @@ async def test_guard_numbers_accepted_as_seconds(value: Any) -> None:
 @pytest.mark.anyio
 async def test_guard_nan_float_subclass_refused_by_setter() -> None:
     with CancelScope() as scope:
-        with pytest.raises(ValueError, match="^unicancel: deadline must not be NaN"):
+        with pytest.raises(ValueError, match=r"^unicancel: deadline must not be NaN"):
             scope.deadline = _F("nan")
     assert scope.deadline == math.inf
 
@@ -658,7 +669,7 @@ def test_guard_on_stop_callables_with_defaults_and_partials() -> None:
     source.token.on_stop(varargs)
     source.token.on_stop(functools.partial(needs, "partial"))
     with pytest.raises(TypeError, match=r"^unicancel: on_stop\(\)"):
-        source.token.on_stop(needs)
+        source.token.on_stop(needs)  # type: ignore[arg-type]
 
     async def later() -> None:
         pass  # pragma: no cover
