@@ -165,17 +165,89 @@ def test_task_status_started_from_another_thread_raises(name: str) -> None:
     good (no deadline ends it; native trio does the same). Issue 11's rule
     for the other TaskGroup methods: a RuntimeError at once naming the
     thread-safe way, nothing changed. Run in a subprocess: trio hangs."""
+    out = _run_script(_STARTED_FROM_THREAD, name)
+    assert out.startswith("RuntimeError: unicancel:"), out
+
+
+_BASE_EXCEPTION_IN_START = """
+import sys
+import unicancel
+from unicancel import CancelScope, TaskGroup
+
+exc_type = {"KeyboardInterrupt": KeyboardInterrupt, "SystemExit": SystemExit}[sys.argv[2]]
+
+
+async def main():
+    import sniffio
+
+    if sniffio.current_async_library() == "trio":
+        from trio import sleep
+    else:
+        from asyncio import sleep
+    log = []
+
+    async def cleanup():
+        try:
+            await sleep(3600)
+        finally:
+            with CancelScope(shield=True):
+                await sleep(0.01)
+                log.append("cleanup finished")
+
+    async def child(*, task_status):
+        await sleep(0)
+        raise exc_type
+
+    try:
+        async with TaskGroup() as tg:
+            tg.start_soon(cleanup)
+            await tg.start(child)
+    except BaseException as exc:
+        inner = [type(e).__name__ for e in getattr(exc, "exceptions", ())]
+        log.append(":".join([type(exc).__name__, *inner]))
+    print("|".join(log))
+
+
+try:
+    unicancel.run(main, backend=sys.argv[1])
+except BaseException as exc:
+    print("left run():", repr(exc))
+"""
+
+
+def _run_script(script: str, *args: str) -> str:
+    """Run *script* in a fresh interpreter (a bare KeyboardInterrupt would end
+    pytest's session; a hang must not hang the suite); return its stdout."""
     try:
         done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(_STARTED_FROM_THREAD), name],
+            [sys.executable, "-c", textwrap.dedent(script), *args],
             capture_output=True,
             text=True,
             timeout=30,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("the program hung after task_status.started() from another thread")
-    assert done.stdout.startswith("RuntimeError: unicancel:"), done.stdout + done.stderr
+        pytest.fail(f"the program hung ({args})")
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("exc_name", ["KeyboardInterrupt", "SystemExit"])
+@pytest.mark.parametrize("name", ["asyncio", "trio"])
+def test_base_exception_in_a_start_child_before_started_is_grouped(
+    name: str, exc_name: str
+) -> None:
+    """Issue 11 bug 8 through start(): a KeyboardInterrupt/SystemExit raised
+    by the child of tg.start() BEFORE task_status.started(). trio (native
+    and unicancel): the sibling's shielded cleanup finishes and the group
+    raises BaseExceptionGroup([KeyboardInterrupt()]), which the program can
+    catch. asyncio/uvloop/eager: the exception goes straight out of the event
+    loop; the group body only sees CancelledError from asyncio.run's
+    teardown and a bare KeyboardInterrupt leaves run().
+    Suspect: _asyncio_taskgroup._child(): the KeyboardInterrupt/SystemExit
+    branch applies only when `status is None or status._started.done()`;
+    before started() it re-raises from the task's step."""
+    out = _run_script(_BASE_EXCEPTION_IN_START, name, exc_name)
+    assert out == f"cleanup finished|BaseExceptionGroup:{exc_name}\n", out
 
 
 @pytest.mark.anyio
