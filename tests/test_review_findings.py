@@ -31,6 +31,7 @@ import unicancel
 from unicancel import CancelScope, StopSource, TaskGroup, TaskStatus, move_on_after, move_on_when
 
 from ._helpers import (
+    Event,
     backend,
     is_unicancel_object,
     no_cyclic_garbage,
@@ -42,6 +43,54 @@ from ._helpers import (
 # =============================================================================
 # Findings (these fail today)
 # =============================================================================
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("how", ["caller deadline", "caller scope cancelled", "group cancelled"])
+async def test_start_child_shield_holds_when_the_caller_is_cancelled(how: str) -> None:
+    """A start() child shielded before started(): on asyncio/uvloop/eager the
+    shield is broken (CancelledError inside `with CancelScope(shield=True)`)
+    as soon as the caller's scope (deadline or cancel()) or the group is
+    cancelled; start() then raises at once instead of waiting for the child.
+    trio (native and unicancel): the shielded part finishes, started() is
+    called, the child is cancelled at its next unshielded checkpoint and
+    start() raises Cancelled. Suspect: _asyncio_taskgroup.AsyncioTaskGroup.
+    start(): on any exception from _wait_started() it calls task.cancel(), a
+    native cancel that no shield can stop; the child is in the caller's
+    scopes already, so the scope tree would reach it (shield-aware)."""
+    log: list[str] = []
+    entered = Event()
+    release = Event()
+
+    async def child(*, task_status: TaskStatus[None]) -> None:
+        with CancelScope(shield=True):
+            entered.set()
+            try:
+                await release.wait()
+            except BaseException:
+                log.append("shield broken")
+                raise
+            log.append("shielded work done")
+            task_status.started()
+        await unicancel.checkpoint()
+        log.append("child went on")  # pragma: no cover
+
+    async def cancel_once_shielded(scope: CancelScope) -> None:
+        await entered.wait()
+        if how == "caller deadline":
+            scope.deadline = unicancel.current_time()
+        else:
+            scope.cancel()
+        with CancelScope(shield=True):  # this task is in the group: cancelled too
+            await wait_all_tasks_blocked()
+        release.set()
+
+    async with TaskGroup() as tg:
+        with CancelScope() as caller:
+            target = tg.cancel_scope if how == "group cancelled" else caller
+            tg.start_soon(cancel_once_shielded, target)
+            await tg.start(child)
+    assert log == ["shielded work done"]
 
 
 async def _child_group_cancelled_from_outside() -> None:
