@@ -868,3 +868,43 @@ async def test_guard_no_cyclic_garbage(name: str) -> None:
     with no_cyclic_garbage(is_unicancel_object):
         await scenario()
         await wait_all_tasks_blocked()
+
+
+@pytest.mark.anyio
+async def test_guard_start_without_await_before_started_moves_nested_groups() -> None:
+    """No await before started() (eager tasks run it all inside start()),
+    two nested groups, a grandchild started after started(): the caller's
+    cancel reaches none of them; the destination's cancel reaches all."""
+    log: list[str] = []
+
+    async def grandchild(name: str) -> None:
+        try:
+            await sleep_forever()
+        finally:
+            log.append(name)
+
+    async def child(*, task_status: TaskStatus[None]) -> None:
+        async with TaskGroup() as inner:
+            inner.start_soon(grandchild, "g1")
+            async with TaskGroup() as inner2:
+                inner2.start_soon(grandchild, "g2")
+                task_status.started()
+                inner2.start_soon(grandchild, "g3")
+                await sleep_forever()
+
+    async def owner(*, task_status: TaskStatus[TaskGroup]) -> None:
+        async with TaskGroup() as target:
+            task_status.started(target)
+            await sleep_forever()
+
+    async with TaskGroup() as outer:
+        target = await outer.start(owner)
+        with CancelScope() as caller:
+            await target.start(child)
+            caller.cancel()
+        await wait_all_tasks_blocked()
+        assert log == []
+        with move_on_after(30) as guard:
+            target.cancel_scope.cancel()
+            outer.cancel_scope.cancel()
+    assert sorted(log) == ["g1", "g2", "g3"] and not guard.cancelled_caught
