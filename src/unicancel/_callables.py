@@ -106,6 +106,15 @@ def check_coro(coro: object, where: str, param: str) -> None:
     )
 
 
+def _is_async(fn: object) -> bool:
+    """An async function, or an object whose class defines ``async def
+    __call__`` (which inspect.iscoroutinefunction does not see)."""
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        return True
+    call = getattr(type(fn), "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call)
+
+
 def check_sync_fn(fn: object, where: str, param: str) -> None:
     """Refuse what cannot run in a worker thread: an async function, a
     coroutine object (closed here), a non-callable."""
@@ -119,7 +128,7 @@ def check_sync_fn(fn: object, where: str, param: str) -> None:
         raise TypeError(
             f"unicancel: {where}() expected a sync function for {param}, got {_short(fn)}"
         )
-    if inspect.iscoroutinefunction(fn):
+    if _is_async(fn):
         raise TypeError(
             f"unicancel: {where}() expected a sync function for {param}, but {_name(fn)} is "
             "asynchronous; await it directly instead"
@@ -145,7 +154,7 @@ def check_callback(fn: object, where: str, param: str) -> None:
             return
     elif not callable(fn):
         raise TypeError(_callback_error(fn, where, param, "is not callable"))
-    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+    if _is_async(fn):
         raise TypeError(
             _callback_error(
                 fn, where, param, "is asynchronous; its coroutine would never be awaited"

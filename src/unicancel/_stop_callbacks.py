@@ -18,7 +18,7 @@ process-wide condition; the runner only touches it when someone waits.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Final, final
 
@@ -144,7 +144,18 @@ class StopRegistration:
             if self._waiting:
                 with _finished:
                     _finished.notify_all()
-        return result if isinstance(result, Descend) else None
+        if isinstance(result, Descend):
+            return result
+        if isinstance(result, Coroutine):
+            # A sync wrapper around an async function (`lambda: cleanup()`):
+            # nothing would ever await it. Say so, as to_thread() does.
+            result.close()
+            return TypeError(
+                f"unicancel: the stop callback {fn!r} returned a coroutine, which nothing "
+                "awaits (it has been closed); stop callbacks run synchronously: do the async "
+                "work in a task that waits for token.wait() instead"
+            )
+        return None
 
     def _wait(self) -> None:
         # Dekker-style: we publish _waiting before reading _done, the runner

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, wait
 from collections.abc import Awaitable, Callable, Coroutine
+from threading import get_ident
 from typing import Any
 
 from .. import _errors
@@ -124,15 +125,16 @@ class AsyncioTaskGroup:
             raise
         except BaseException as exc:
             self._child_ended(task, exc, status)
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and (
-                status is None or status._started.done()
-            ):
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 # asyncio re-raises these out of the event loop from the
                 # task's step, ending the run while siblings' (shielded)
                 # cleanup is still pending. trio's nursery treats them as
                 # any error: the siblings are cancelled and waited for, and
                 # the group raises them in its BaseExceptionGroup. So do we:
-                # the group has recorded it, the task ends quietly.
+                # the group has recorded it (or, before started(), start()'s
+                # caller raises it), the task ends quietly.
+                if status is not None and not status._started.done():
+                    status._error = exc
                 return None
             # The exception's traceback keeps this frame, and the task keeps
             # the exception: without this the task would be in a cycle with
@@ -383,15 +385,19 @@ _NO_VALUE: Any = object()
 
 
 class _Status:
-    __slots__ = ("_group", "_members", "_started", "_value")
+    __slots__ = ("_error", "_group", "_members", "_started", "_value")
 
     def __init__(self, group: AsyncioTaskGroup, members: Members, started: Future[Any]) -> None:
         self._group = group
         self._members = members
         self._started = started
         self._value = _NO_VALUE
+        self._error: BaseException | None = None  # KeyboardInterrupt/SystemExit before started()
 
     def started(self, value: Any = None) -> None:
+        scope = self._group.cancel_scope
+        if get_ident() != scope._thread and scope._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("task_status.started()"))
         if self._value is not _NO_VALUE:
             raise RuntimeError(_errors.started_twice())
         self._value = value
@@ -466,7 +472,8 @@ async def _wait_started(started: Future[Any], task: Task[Any], status: _Status) 
             # (for the caller's scope that cancelled it to catch).
             error = _cancellation_of(task)
         else:
-            error = task.exception()
+            error = task.exception() or status._error
+            status._error = None  # its traceback keeps the frame that holds status
             if error is None and status._value is not _NO_VALUE:
                 # started() while start()'s caller was cancelled, then a normal end.
                 del task

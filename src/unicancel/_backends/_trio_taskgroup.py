@@ -119,6 +119,10 @@ class _OnceStatus:
         self._used = False
 
     def started(self, value: Any = None) -> None:
+        if not trio.lowlevel.in_trio_run():
+            # trio itself fails half-way here (the child already moved) and
+            # the run then hangs: refuse before anything changes.
+            raise RuntimeError(_errors.wrong_thread("task_status.started()"))
         if self._used:
             raise RuntimeError(_errors.started_twice())
         self._used = True
