@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from unicancel.__main__ import main
-from unicancel._compare import (
+from unicancel._tools.compare import (
     SCENARIOS,
     SYSTEMS,
     Report,
@@ -40,9 +40,9 @@ from unicancel._compare import (
     select_scenarios,
     select_systems,
 )
-from unicancel._compare._model import UVLOOP, Trace, comparable, exc_name
-from unicancel._compare._report import NATIVE_DISAGREEMENTS, unicancel_agree, verdict
-from unicancel._compare._runner import run_one
+from unicancel._tools.compare._model import UVLOOP, Trace, comparable, exc_name
+from unicancel._tools.compare._report import NATIVE_DISAGREEMENTS, unicancel_agree, verdict
+from unicancel._tools.compare._runner import run_one
 
 DOCS = Path(__file__).parent.parent / "docs" / "backend-semantics.md"
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"

@@ -18,7 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from . import _demo, run
+from . import run
+from ._tools import demo as _demo
 
 __all__ = ["main"]
 
@@ -114,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the same cancel-scope code on asyncio (and uvloop) and trio, "
         "print what each observed side by side, and exit 1 if they differ.",
     )
-    from ._compare import _cli
+    from ._tools.compare import _cli
 
     _cli.add_parser(commands)
     return parser
@@ -127,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return demo()
     if args.command == "compare":
-        from ._compare import _cli
+        from ._tools.compare import _cli
 
         return _cli.run(args)
     parser.print_help()

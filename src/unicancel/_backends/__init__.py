@@ -11,11 +11,11 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Protocol
 
-from .._errors import already_entered, no_running_backend, no_task, unknown_backend
+from .._core._errors import already_entered, no_running_backend, no_task, unknown_backend
 
 if TYPE_CHECKING:
-    from .._scope import CancelScope
-    from .._taskgroup import GroupImpl
+    from .._facade._scope import CancelScope
+    from .._facade._taskgroup import GroupImpl
 
 __all__ = ["Backend", "backend_by_name", "current_backend", "enter_scope"]
 
@@ -101,7 +101,7 @@ def _load_asyncio() -> Backend | _Absent:
     global _asyncio_backend
     if "asyncio" not in sys.modules:
         return _ABSENT
-    from ._asyncio import AsyncioBackend
+    from .asyncio._backend import AsyncioBackend
 
     backend: Backend = AsyncioBackend()
     _asyncio_backend = backend
@@ -112,7 +112,7 @@ def _load_trio() -> Backend | _Absent:
     global _trio_backend
     if "trio" not in sys.modules:
         return _ABSENT
-    from ._trio import TrioBackend
+    from .trio._backend import TrioBackend
 
     backend: Backend = TrioBackend()
     _trio_backend = backend
@@ -149,7 +149,7 @@ def enter_scope(scope: CancelScope) -> CancelScope:
 
 def _why_no_backend() -> str:
     if "asyncio" in sys.modules:
-        from ._asyncio_private import running_loop
+        from .asyncio._private import running_loop
 
         if running_loop() is not None:
             return no_task()  # a loop runs, but this is a callback, not a task
@@ -172,7 +172,7 @@ def current_backend() -> Backend:
             _trio_first = trio_first
             return backend  # type: ignore[return-value]
     if "asyncio" in sys.modules:
-        from ._asyncio_private import running_loop
+        from .asyncio._private import running_loop
 
         if running_loop() is not None:
             return _asyncio_backend or _load_asyncio()  # type: ignore[return-value]

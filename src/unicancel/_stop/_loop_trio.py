@@ -8,7 +8,7 @@ from contextlib import suppress
 import trio
 from trio.lowlevel import Task, TrioToken, current_trio_token, spawn_system_task
 
-from ._stop_loop import describe_await, no_undo
+from ._loop import describe_await, no_undo
 
 __all__ = ["TrioLoop"]
 

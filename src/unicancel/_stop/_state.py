@@ -21,11 +21,11 @@ from math import inf
 from time import monotonic
 from typing import TYPE_CHECKING, Final, final
 
-from ._stop_callbacks import Descend, Registry, StopRegistration, callback_errors, drain
+from ._callbacks import Descend, Registry, StopRegistration, callback_errors, drain
 
 if TYPE_CHECKING:
-    from ._stop_bind import Binding
-    from ._stop_loop import Timer
+    from ._binding import Binding
+    from ._loop import Timer
 
 __all__ = ["DEADLINE_REASON", "NEVER", "Expire", "State"]
 

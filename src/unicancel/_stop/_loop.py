@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._backends import current_backend
+from .._backends import current_backend
 
 __all__ = ["Loop", "Timer", "current_loop", "describe_await", "no_undo"]
 
@@ -79,11 +79,11 @@ def current_loop(backend: str | None = None) -> Loop:
     factory = _LOOPS.get(name)
     if factory is None:
         if name == "trio":
-            from ._stop_trio import TrioLoop
+            from ._loop_trio import TrioLoop
 
             factory = _LOOPS[name] = TrioLoop
         else:
-            from ._stop_asyncio import AsyncioLoop
+            from ._loop_asyncio import AsyncioLoop
 
             factory = _LOOPS[name] = AsyncioLoop
     return factory()

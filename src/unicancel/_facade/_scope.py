@@ -13,14 +13,14 @@ from math import inf
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, final
 
-from . import _errors
-from ._backends import current_backend, enter_scope
-from ._deadline import check_deadline, check_timeout
+from .._backends import current_backend, enter_scope
+from .._core import _errors
+from .._core._deadline import check_deadline, check_timeout
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
 
-    from ._backends import Backend
+    from .._backends import Backend
 
 __all__ = ["CancelOrigin", "CancelScope", "fail_after", "fail_at", "move_on_after", "move_on_at"]
 

@@ -28,11 +28,11 @@ import weakref
 from asyncio import AbstractEventLoop, Future, Task
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ._asyncio_private import fut_waiter
-from ._asyncio_retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
+from ._private import fut_waiter
+from ._retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
 if TYPE_CHECKING:
-    from .._scope import CancelScope
+    from ..._facade._scope import CancelScope
 
 __all__ = [
     "catcher",

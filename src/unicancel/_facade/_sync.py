@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, final
 
-from ._backends import current_backend
+from .._backends import current_backend
 
 __all__ = ["Event"]
 

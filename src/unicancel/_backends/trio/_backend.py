@@ -15,9 +15,9 @@ from trio import CancelScope as _NativeScope
 from trio import current_time
 from trio.lowlevel import current_task, in_trio_task
 
-from .. import _errors
-from .._scope import _EXITED, DEADLINE_EXCEEDED, CancelOrigin, CancelScope
-from ._trio_taskgroup import TrioTaskGroup
+from ..._core import _errors
+from ..._facade._scope import _EXITED, DEADLINE_EXCEEDED, CancelOrigin, CancelScope
+from ._taskgroup import TrioTaskGroup
 
 __all__ = ["TrioBackend"]
 

@@ -10,13 +10,13 @@ from math import inf
 from types import TracebackType
 from typing import TYPE_CHECKING, final
 
-from . import _stop_errors
-from ._deadline import check_deadline, check_timeout
-from ._stop_callbacks import StopRegistration
-from ._stop_state import DEADLINE_REASON, NEVER, Expire, State
+from .._core._deadline import check_deadline, check_timeout
+from . import _errors as _stop_errors
+from ._callbacks import StopRegistration
+from ._state import DEADLINE_REASON, NEVER, Expire, State
 
 if TYPE_CHECKING:
-    from ._stop_loop import Loop
+    from ._loop import Loop
 
 __all__ = ["StopRequested", "StopSource", "StopToken"]
 
@@ -128,7 +128,7 @@ class StopToken:
         stop). Waits without polling on either backend, even when the request
         comes from another thread or a signal handler. It is a checkpoint:
         it raises the cancelled exception if the current code is cancelled."""
-        from ._stop_bind import wait
+        from ._binding import wait
 
         await wait(self)
 
@@ -211,7 +211,7 @@ class StopSource:
         once (in this call). Call it from async code: the timer runs on its
         event loop. No effect once stopped or closed."""
         deadline = check_deadline(deadline)
-        from ._stop_loop import current_loop
+        from ._loop import current_loop
 
         loop = current_loop()
         self._arm(deadline, loop.time(), loop)
@@ -219,7 +219,7 @@ class StopSource:
     def stop_after(self, seconds: float) -> None:
         """:meth:`stop_at` ``current_time() + seconds``."""
         seconds = check_timeout(seconds, "seconds")
-        from ._stop_loop import current_loop
+        from ._loop import current_loop
 
         loop = current_loop()
         now = loop.time()

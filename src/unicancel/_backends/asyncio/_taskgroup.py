@@ -14,15 +14,15 @@ from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, sleep, wait
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from .. import _errors
-from .._scope import CancelScope
-from ._asyncio_delivery import (
+from ..._core import _errors
+from ..._facade._scope import CancelScope
+from ._delivery import (
     catcher,
     innermost,
     schedule,
 )
-from ._asyncio_private import current_task, task_running_in
-from ._asyncio_reach import Members
+from ._private import current_task, task_running_in
+from ._reach import Members
 
 __all__ = ["AsyncioTaskGroup"]
 

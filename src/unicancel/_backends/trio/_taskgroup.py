@@ -12,9 +12,9 @@ from typing import Any
 
 import trio
 
-from .. import _errors
-from .._handle import TaskHandle
-from .._scope import CancelScope
+from ..._core import _errors
+from ..._facade._scope import CancelScope
+from ._handle import TaskHandle
 
 __all__ = ["TrioTaskGroup"]
 

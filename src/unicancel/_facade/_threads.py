@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
-from ._backends import current_backend
+from .._backends import current_backend
 from ._scope import CancelScope
 
 if TYPE_CHECKING:

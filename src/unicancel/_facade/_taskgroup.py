@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, final
 
-from . import _errors
-from ._backends import current_backend
+from .._backends import current_backend
+from .._core import _errors
 from ._scope import CancelScope
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from ._backends._asyncio_private import running_loop, task_or_none
-from ._errors import no_running_backend
-from ._stop_loop import describe_await, no_undo
+from .._backends.asyncio._private import running_loop, task_or_none
+from .._core._errors import no_running_backend
+from ._loop import describe_await, no_undo
 
 __all__ = ["AsyncioLoop"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, TypeVarTuple
 
-from ._errors import unknown_backend
+from .._core._errors import unknown_backend
 
 __all__ = ["run"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._backends import backend_by_name, current_backend
+from .._backends import backend_by_name, current_backend
 
 __all__ = [
     "cancel_shielded_checkpoint",

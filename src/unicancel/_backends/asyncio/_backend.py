@@ -16,19 +16,19 @@ from itertools import count
 from math import inf
 from typing import Any
 
-from .. import _errors
-from .._scope import _ABANDONED, _EXITED, _NEW, CancelScope
-from . import _asyncio_deadlines as deadlines
-from ._asyncio_delivery import (
+from ..._core import _errors
+from ..._facade._scope import _ABANDONED, _EXITED, _NEW, CancelScope
+from . import _deadlines as deadlines
+from ._delivery import (
     catcher,
     effectively_cancelled,
     force,
     innermost,
     schedule,
 )
-from ._asyncio_private import current_task, running_loop, task_running_in
-from ._asyncio_reach import reach
-from ._asyncio_taskgroup import AsyncioTaskGroup
+from ._private import current_task, running_loop, task_running_in
+from ._reach import reach
+from ._taskgroup import AsyncioTaskGroup
 
 __all__ = ["AsyncioBackend"]
 

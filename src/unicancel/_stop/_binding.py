@@ -15,14 +15,14 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, final
 
-from ._functions import checkpoint
-from ._scope import CancelScope
-from ._stop import StopRequested, StopToken, _check_token
-from ._stop_loop import Loop, current_loop
-from ._stop_state import State
+from .._facade._functions import checkpoint
+from .._facade._scope import CancelScope
+from ._loop import Loop, current_loop
+from ._state import State
+from ._token import StopRequested, StopToken, _check_token
 
 if TYPE_CHECKING:
-    from ._stop_callbacks import StopRegistration
+    from ._callbacks import StopRegistration
 
 __all__ = ["Binding", "fail_when", "move_on_when", "wait"]
 

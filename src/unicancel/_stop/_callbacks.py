@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, final
 
-from ._stop_errors import callbacks_raised
+from ._errors import callbacks_raised
 
 __all__ = ["Descend", "Registry", "StopRegistration", "callback_errors", "drain"]
 

@@ -15,7 +15,7 @@ from threading import get_ident
 from typing import Any
 from weakref import ref
 
-from .._errors import no_running_backend, no_task
+from ..._core._errors import no_running_backend, no_task
 
 __all__ = ["current_task", "fut_waiter", "running_loop", "task_or_none", "task_running_in"]
 

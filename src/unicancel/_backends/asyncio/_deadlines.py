@@ -20,10 +20,10 @@ from math import inf
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary, ref
 
-from ._asyncio_delivery import deliver_now
+from ._delivery import deliver_now
 
 if TYPE_CHECKING:
-    from .._scope import CancelScope
+    from ..._facade._scope import CancelScope
 
 __all__ = ["arm", "disarm"]
 

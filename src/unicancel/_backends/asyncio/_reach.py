@@ -13,7 +13,7 @@ from asyncio import Task
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from ._asyncio_delivery import (
+from ._delivery import (
     _batch,
     _deliveries,
     _Delivery,
@@ -23,10 +23,10 @@ from ._asyncio_delivery import (
     innermost,
     schedule,
 )
-from ._asyncio_private import fut_waiter
+from ._private import fut_waiter
 
 if TYPE_CHECKING:
-    from .._scope import CancelScope
+    from ..._facade._scope import CancelScope
 
 __all__ = ["Members", "members_under", "reach"]
 

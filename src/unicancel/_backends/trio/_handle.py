@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, final
 
-from ._scope import CancelScope
+from ..._facade._scope import CancelScope
 
 __all__ = ["TaskHandle"]
 
@@ -53,7 +53,7 @@ class TaskHandle:
     def cancelled(self) -> bool:
         """Whether the child ended because it was cancelled (by :meth:`cancel`
         or by an enclosing scope), like ``asyncio.Task.cancelled()``."""
-        from ._functions import get_cancelled_exc_class
+        from ..._facade._functions import get_cancelled_exc_class
 
         return self._scope.cancelled_caught or isinstance(
             self._exc, get_cancelled_exc_class("trio")

@@ -18,16 +18,16 @@ from math import inf
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, final
 
-from . import _stop_errors
-from ._deadline import check_timeout
-from ._run import run
-from ._scope import CancelScope
-from ._stop import StopSource, StopToken
-from ._stop_loop import current_loop
+from .._core._deadline import check_timeout
+from .._facade._run import run
+from .._facade._scope import CancelScope
+from . import _errors as _stop_errors
+from ._loop import current_loop
+from ._token import StopSource, StopToken
 
 if TYPE_CHECKING:
-    from ._stop_callbacks import StopRegistration
-    from ._stop_loop import Loop, Timer
+    from ._callbacks import StopRegistration
+    from ._loop import Loop, Timer
 
 __all__ = ["ForcedShutdown", "GracefulShutdown", "run_graceful"]
 
