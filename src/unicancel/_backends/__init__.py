@@ -1,6 +1,7 @@
-"""Backend detection and the contract every backend implements.
+"""Backend detection: which backend runs the current task.
 
-The facade (:mod:`unicancel._scope`) asks :func:`current_backend` once per
+The contract every backend implements is :class:`unicancel._core._contract.Backend`.
+The facade (:mod:`unicancel._facade._scope`) asks :func:`current_backend` once per
 scope, at ``__enter__``, and then talks only to the returned object. Backend
 modules are imported lazily, so running on asyncio never imports trio and the
 reverse.
@@ -9,72 +10,14 @@ reverse.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Protocol
+from typing import TypeVar
 
+from .._core._contract import Backend, Scope
 from .._core._errors import already_entered, no_running_backend, no_task, unknown_backend
 
-if TYPE_CHECKING:
-    from .._facade._scope import CancelScope
-    from .._facade._taskgroup import GroupImpl
+__all__ = ["backend_by_name", "current_backend", "enter_scope"]
 
-__all__ = ["Backend", "backend_by_name", "current_backend", "enter_scope"]
-
-
-class Backend(Protocol):
-    """What the facade needs from an event loop library (14 members).
-
-    Scope state common to all backends (deadline, shield, cancel_called,
-    origin and reason) lives on the :class:`~unicancel.CancelScope`; the
-    backend keeps its own bookkeeping in the scope's backend slots and makes
-    the native cancel mechanism follow that state.
-    """
-
-    #: "asyncio" or "trio".
-    name: str
-    #: The exception class the backend raises to cancel a task.
-    cancelled_exc_class: type[BaseException]
-
-    def running(self) -> bool:
-        """Whether this backend is running the current task."""
-
-    def try_enter(self, scope: CancelScope) -> bool:
-        """If this backend runs the current task, bind *scope* to that task
-        (make a relative deadline absolute, arm the deadline, deliver a cancel
-        made before entry) and return True; otherwise return False. Probing
-        and binding are one call because the probe finds the task to bind."""
-
-    def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
-        """Unbind *scope*. Return the exception to propagate: ``None`` if the
-        scope swallowed its own cancellation, *exc* unchanged, or a new error
-        (misnesting) chained to *exc*. Raises for errors that change no state."""
-
-    def cancel(self, scope: CancelScope) -> None:
-        """*scope* (entered) has just been marked cancelled: deliver."""
-
-    def deadline_changed(self, scope: CancelScope) -> None:
-        """The deadline of the entered *scope* changed: re-arm or expire."""
-
-    def shield_changed(self, scope: CancelScope) -> None:
-        """The shield of the entered *scope* changed: deliver if now exposed."""
-
-    def current_time(self) -> float:
-        """The clock that deadlines are measured on."""
-
-    def current_effective_deadline(self) -> float:
-        """Earliest deadline that applies to the current task, shields respected;
-        ``-inf`` if it is already cancelled."""
-
-    async def checkpoint(self) -> None:
-        """Raise if cancelled, else yield to the scheduler once."""
-
-    async def checkpoint_if_cancelled(self) -> None:
-        """Raise if cancelled; never yields otherwise."""
-
-    async def cancel_shielded_checkpoint(self) -> None:
-        """Yield to the scheduler once without raising a cancellation."""
-
-    def task_group(self) -> GroupImpl:
-        """A fresh task group implementation for :class:`~unicancel.TaskGroup`."""
+S = TypeVar("S", bound=Scope)
 
 
 class _Absent:
@@ -84,7 +27,7 @@ class _Absent:
     def running(self) -> bool:
         return False
 
-    def try_enter(self, scope: CancelScope) -> bool:
+    def try_enter(self, scope: Scope) -> bool:
         return False
 
 
@@ -119,7 +62,7 @@ def _load_trio() -> Backend | _Absent:
     return backend
 
 
-def enter_scope(scope: CancelScope) -> CancelScope:
+def enter_scope(scope: S) -> S:
     """Enter *scope*: find the backend running the current task, bind the
     scope to it, return the scope. This *is* ``CancelScope.__enter__``.
 

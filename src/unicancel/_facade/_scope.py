@@ -8,45 +8,28 @@ validation and error text are identical everywhere.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from math import inf
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, final
 
 from .._backends import current_backend, enter_scope
-from .._core import _errors
+from .._core import _contract, _errors
 from .._core._deadline import check_deadline, check_timeout
+from .._core._scope_state import (
+    _ABANDONED,
+    _ACTIVE,
+    _EXITED,
+    _NEW,
+    DEADLINE_EXCEEDED,
+    CancelOrigin,
+)
 
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
 
-    from .._backends import Backend
+    from .._core._contract import Backend, Scope
 
 __all__ = ["CancelOrigin", "CancelScope", "fail_after", "fail_at", "move_on_after", "move_on_at"]
-
-# Scope life cycle. ABANDONED: an enclosing scope was exited while this one
-# was still open (misnesting); our own __exit__ then only finishes the job.
-_NEW: Final = 0
-_ACTIVE: Final = 1
-_EXITED: Final = 2
-_ABANDONED: Final = 3
-
-#: cancel_reason of a deadline, on every backend.
-DEADLINE_EXCEEDED: Final = "deadline exceeded"
-
-
-@final
-class CancelOrigin(StrEnum):
-    """Why a scope's body was cancelled (see :attr:`CancelScope.cancel_origin`)."""
-
-    #: :meth:`CancelScope.cancel` was called on this scope.
-    EXPLICIT = "explicit"
-    #: This scope's deadline passed.
-    DEADLINE = "deadline"
-    #: The cancellation came from outside this scope: an enclosing scope, a
-    #: task group, ``asyncio.timeout``, ``Task.cancel()`` or a trio scope.
-    ENCLOSING = "enclosing"
-
 
 @final
 class CancelScope:
@@ -102,7 +85,7 @@ class CancelScope:
     # are declared here (not on per-backend subclasses) so entering a scope allocates nothing extra.
     _backend: Backend
     _host: object
-    _parent: CancelScope | None
+    _parent: Scope | None
     _native: object
     _loop: AbstractEventLoop
     _timer: object
@@ -110,7 +93,7 @@ class CancelScope:
     _delivered: int
     _outer_delivered: int
     _cancel_seq: int
-    _shield_log: tuple[int, tuple[float, CancelScope] | None]
+    _shield_log: tuple[int, tuple[float, Scope] | None]
     _busy: bool
     _origin: CancelOrigin
     _reason: str | None
@@ -366,6 +349,11 @@ class CancelScope:
                 message = "unicancel: CancelScope at " + hex(id(self)) + " cancelled" + tail
             self._message = message
         return message
+
+
+# Backends open scopes of their own (a task group's, a shielded wait) through
+# the contract, so that they never import this module.
+_contract.new_scope = CancelScope
 
 
 def _clock_here() -> float:

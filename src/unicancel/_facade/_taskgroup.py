@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, final
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, final
 
 from .._backends import current_backend
 from .._core import _errors
-from ._scope import CancelScope
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from .._core._contract import GroupImpl
+    from ._scope import CancelScope
 
 __all__ = ["TaskGroup", "TaskStatus"]
 
@@ -29,22 +31,6 @@ class TaskStatus(Protocol[T_contra]):
 
     def started(self, value: T_contra | None = None) -> None:
         """Tell :meth:`TaskGroup.start` that initialisation is done, handing it *value*."""
-
-
-class GroupImpl(Protocol):
-    """What a backend provides for a task group (see _backends/*_taskgroup.py)."""
-
-    cancel_scope: CancelScope
-
-    async def aenter(self) -> None: ...
-    async def aexit(self, exc: BaseException | None) -> bool: ...
-    def start_soon(
-        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
-    ) -> None: ...
-    async def start(
-        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
-    ) -> Any: ...
-    def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Any: ...
 
 
 @final
@@ -97,7 +83,8 @@ class TaskGroup:
     @property
     def cancel_scope(self) -> CancelScope:
         """The group's own scope: cancelling it cancels the body and every child."""
-        return self._live().cancel_scope
+        # Backends build it with new_scope(): the facade's CancelScope.
+        return cast("CancelScope", self._live().cancel_scope)
 
     def cancel(self, reason: str | None = None) -> None:
         """Cancel the body and every child (same as ``cancel_scope.cancel(reason)``)."""

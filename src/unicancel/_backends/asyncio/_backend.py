@@ -16,8 +16,9 @@ from itertools import count
 from math import inf
 from typing import Any
 
-from ..._core import _errors
-from ..._facade._scope import _ABANDONED, _EXITED, _NEW, CancelScope
+from ..._core import _contract, _errors
+from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
+from ..._core._scope_state import _ABANDONED, _EXITED, _NEW
 from . import _deadlines as deadlines
 from ._delivery import (
     catcher,
@@ -242,7 +243,7 @@ class AsyncioBackend:
             await sleep(0)
 
     async def cancel_shielded_checkpoint(self) -> None:
-        with CancelScope(shield=True):
+        with _contract.new_scope(shield=True):
             await sleep(0)
 
     def task_group(self) -> AsyncioTaskGroup:

@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary, ref
 from ._delivery import deliver_now
 
 if TYPE_CHECKING:
-    from ..._facade._scope import CancelScope
+    from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 
 __all__ = ["arm", "disarm"]
 

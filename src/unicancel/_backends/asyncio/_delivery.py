@@ -32,7 +32,7 @@ from ._private import fut_waiter
 from ._retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
 if TYPE_CHECKING:
-    from ..._facade._scope import CancelScope
+    from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 
 __all__ = [
     "catcher",

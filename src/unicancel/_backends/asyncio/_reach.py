@@ -26,7 +26,7 @@ from ._delivery import (
 from ._private import fut_waiter
 
 if TYPE_CHECKING:
-    from ..._facade._scope import CancelScope
+    from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 
 __all__ = ["Members", "members_under", "reach"]
 

@@ -14,8 +14,8 @@ from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, sleep, wait
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from ..._core import _errors
-from ..._facade._scope import CancelScope
+from ..._core import _contract, _errors
+from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 from ._delivery import (
     catcher,
     innermost,
@@ -29,11 +29,11 @@ __all__ = ["AsyncioTaskGroup"]
 
 class AsyncioTaskGroup:
     def __init__(self) -> None:
-        self.cancel_scope = CancelScope()
+        self.cancel_scope = _contract.new_scope()
         # Errors cancel the body and the children through this inner scope,
         # as trio's nursery does through its own: tg.cancel_scope reports
         # only what the user (or an enclosing deadline) did to it.
-        self._abort = CancelScope()
+        self._abort = _contract.new_scope()
         self._members: Members | None = None
         self._errors: list[BaseException] = []
         self._base_error: BaseException | None = None
@@ -198,7 +198,7 @@ class AsyncioTaskGroup:
                 # waits for it, so no child outlives the call unaccounted for.
                 if not task.done():
                     task.cancel()
-                    with CancelScope(shield=True):
+                    with _contract.new_scope(shield=True):
                         await wait([task])
                 raise
         finally:
@@ -231,7 +231,7 @@ class AsyncioTaskGroup:
         # trap 1). What ignores shields (Task.cancel(), asyncio.timeout)
         # cancels the children and is re-raised at the end, as
         # asyncio.TaskGroup does.
-        with CancelScope(shield=True):
+        with _contract.new_scope(shield=True):
             if not self._live_children():
                 # Nothing to wait for: trio's cancel_shielded_checkpoint().
                 self._closed = True

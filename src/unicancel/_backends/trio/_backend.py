@@ -16,7 +16,8 @@ from trio import current_time
 from trio.lowlevel import current_task, in_trio_task
 
 from ..._core import _errors
-from ..._facade._scope import _EXITED, DEADLINE_EXCEEDED, CancelOrigin, CancelScope
+from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
+from ..._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
 from ._taskgroup import TrioTaskGroup
 
 __all__ = ["TrioBackend"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, final
 
-from ..._facade._scope import CancelScope
+from ..._core import _contract
 
 __all__ = ["TaskHandle"]
 
@@ -27,7 +27,7 @@ class TaskHandle:
 
         self._coro = coro
         self._name = name
-        self._scope = CancelScope()
+        self._scope = _contract.new_scope()
         self._done = trio.Event()
         self._result: Any = None
         self._exc: BaseException | None = None
@@ -53,11 +53,9 @@ class TaskHandle:
     def cancelled(self) -> bool:
         """Whether the child ended because it was cancelled (by :meth:`cancel`
         or by an enclosing scope), like ``asyncio.Task.cancelled()``."""
-        from ..._facade._functions import get_cancelled_exc_class
+        import trio
 
-        return self._scope.cancelled_caught or isinstance(
-            self._exc, get_cancelled_exc_class("trio")
-        )
+        return self._scope.cancelled_caught or isinstance(self._exc, trio.Cancelled)
 
     def result(self) -> Any:
         """The child's return value. Raises the child's exception, or

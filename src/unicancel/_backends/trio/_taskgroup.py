@@ -12,8 +12,7 @@ from typing import Any
 
 import trio
 
-from ..._core import _errors
-from ..._facade._scope import CancelScope
+from ..._core import _contract, _errors
 from ._handle import TaskHandle
 
 __all__ = ["TrioTaskGroup"]
@@ -21,7 +20,7 @@ __all__ = ["TrioTaskGroup"]
 
 class TrioTaskGroup:
     def __init__(self) -> None:
-        self.cancel_scope = CancelScope()
+        self.cancel_scope = _contract.new_scope()
         self._closed = False
 
     def _open(self) -> trio.Nursery:
