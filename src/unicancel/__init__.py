@@ -23,13 +23,13 @@ from ._facade._sync import Event as Event
 from ._facade._taskgroup import TaskGroup as TaskGroup
 from ._facade._taskgroup import TaskStatus as TaskStatus
 from ._facade._threads import to_thread as to_thread
-from ._stop._binding import fail_when as fail_when
-from ._stop._binding import move_on_when as move_on_when
 from ._stop._callbacks import StopRegistration as StopRegistration
+from ._stop._errors import StopRequested as StopRequested
+from ._stop._scopes import fail_when as fail_when
+from ._stop._scopes import move_on_when as move_on_when
 from ._stop._shutdown import ForcedShutdown as ForcedShutdown
 from ._stop._shutdown import GracefulShutdown as GracefulShutdown
 from ._stop._shutdown import run_graceful as run_graceful
-from ._stop._token import StopRequested as StopRequested
 from ._stop._token import StopSource as StopSource
 from ._stop._token import StopToken as StopToken
 

@@ -11,20 +11,20 @@ batch. 10,000 bound scopes cost one hop, not 10,000.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, final
 
 from .._facade._functions import checkpoint
 from .._facade._scope import CancelScope
-from ._loop import Loop, current_loop
+from ._errors import StopRequested
+from ._loop import Loop
+from ._loop_current import current_loop
 from ._state import State
-from ._token import StopRequested, StopToken, _check_token
 
 if TYPE_CHECKING:
     from ._callbacks import StopRegistration
 
-__all__ = ["Binding", "fail_when", "move_on_when", "wait"]
+__all__ = ["Binding", "wait"]
 
 
 @final
@@ -114,32 +114,8 @@ class _StopScope:
         return swallowed
 
 
-def move_on_when(token: StopToken, *, shield: bool = False) -> AbstractContextManager[CancelScope]:
-    """A :class:`CancelScope` cancelled when *token* stops; the block is left.
-
-    ``with move_on_when(token) as scope:`` enters a new scope (given to the
-    ``as`` target) that is cancelled, through the backend's native mechanism,
-    as soon as a stop is requested, with the token's reason as
-    :attr:`CancelScope.cancel_reason` (``cancel_origin`` is ``EXPLICIT``).
-    The request may come from any thread or a signal handler: the scope is
-    cancelled on its event loop, at its next turn. A token already stopped
-    at entry cancels the scope before the block's first checkpoint.
-    """
-    state = _check_token(token, "move_on_when")
-    return _StopScope(state, CancelScope(shield=shield), False)
-
-
-def fail_when(token: StopToken, *, shield: bool = False) -> AbstractContextManager[CancelScope]:
-    """Like :func:`move_on_when`, but if the token's stop cut the block short,
-    leaving it raises :exc:`StopRequested` (chained to the cancelled
-    exception). An explicit ``scope.cancel()`` that came first just leaves
-    the block, as with :func:`fail_after`."""
-    state = _check_token(token, "fail_when")
-    return _StopScope(state, CancelScope(shield=shield), True)
-
-
-async def wait(token: StopToken) -> None:
-    state = token._state
+async def wait(state: State) -> None:
+    """``StopToken.wait()`` of the token whose state is *state*."""
     if state.record() is not None:
         await checkpoint()
         return

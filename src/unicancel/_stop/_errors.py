@@ -1,9 +1,10 @@
-"""Messages of the stop-token errors, built in one place (as ``_errors``)
-so that every backend raises the same text."""
+"""The stop-token exception, and the messages of the stop-token errors, built
+in one place (as ``_errors``) so that every backend raises the same text."""
 
 from __future__ import annotations
 
 __all__ = [
+    "StopRequested",
     "bad_reason",
     "bad_signals",
     "callbacks_raised",
@@ -66,3 +67,17 @@ def signals_need_main_thread() -> str:
         "in the main thread; use it in the main thread, or pass signals=() and call "
         "request_stop() yourself"
     )
+
+
+class StopRequested(Exception):
+    """Raised by :meth:`StopToken.raise_if_stop_requested` once a stop was
+    requested, and when leaving a :func:`fail_when` block that the token's
+    stop cut short. :attr:`reason` is the reason given to ``request_stop()``.
+
+    An ordinary ``Exception``: it means "this work was abandoned because a
+    stop was requested", for the code that started the work to catch.
+    """
+
+    def __init__(self, reason: str | None) -> None:
+        self.reason = reason
+        super().__init__(stop_requested(reason))

@@ -5,8 +5,8 @@ handler; everything that touches a loop goes through a :class:`Loop`:
 :meth:`Loop.soon` is the only way in from outside (``call_soon_threadsafe``
 on asyncio, ``TrioToken.run_sync_soon`` on trio, both documented as safe in
 threads and signal handlers). The implementations live in
-``_stop_asyncio``/``_stop_trio`` and are imported lazily, so running on
-asyncio never imports trio.
+``_loop_asyncio``/``_loop_trio``; :func:`._loop_current.current_loop` imports
+them lazily, so running on asyncio never imports trio.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .._backends import current_backend
-
-__all__ = ["Loop", "Timer", "current_loop", "describe_await", "no_undo"]
+__all__ = ["Loop", "Timer", "describe_await", "no_undo"]
 
 
 class Timer(Protocol):
@@ -67,26 +65,6 @@ class Loop(Protocol):
 
 def no_undo() -> None:
     """What :meth:`Loop.wake_on_signals` returns when it had nothing to do."""
-
-
-_LOOPS: dict[str, Callable[[], Loop]] = {}
-
-
-def current_loop(backend: str | None = None) -> Loop:
-    """The loop running the current code; raises RuntimeError outside one.
-    *backend*: its name, when the caller knows it (skips the detection)."""
-    name = backend or current_backend().name
-    factory = _LOOPS.get(name)
-    if factory is None:
-        if name == "trio":
-            from ._loop_trio import TrioLoop
-
-            factory = _LOOPS[name] = TrioLoop
-        else:
-            from ._loop_asyncio import AsyncioLoop
-
-            factory = _LOOPS[name] = AsyncioLoop
-    return factory()
 
 
 def _library_dirs() -> tuple[str, ...]:

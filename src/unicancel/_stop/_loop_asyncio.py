@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import signal
 import socket
-from asyncio import AbstractEventLoop, Task, TimerHandle, all_tasks
+from asyncio import AbstractEventLoop, Task, TimerHandle, all_tasks, current_task, get_running_loop
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
-from .._backends.asyncio._private import running_loop, task_or_none
 from .._core._errors import no_running_backend
 from ._loop import describe_await, no_undo
 
@@ -35,9 +34,11 @@ class AsyncioLoop:
     __slots__ = ("_loop", "key")
 
     def __init__(self, loop: AbstractEventLoop | None = None) -> None:
-        loop = loop or running_loop()
         if loop is None:
-            raise RuntimeError(no_running_backend())
+            try:
+                loop = get_running_loop()
+            except RuntimeError:
+                raise RuntimeError(no_running_backend()) from None
         self._loop = loop
         self.key: object = loop
 
@@ -57,7 +58,8 @@ class AsyncioLoop:
         await self._loop.create_future()
 
     def current_task(self) -> object:
-        return task_or_none()
+        # Called on the loop's thread: the task it runs now, or None (a callback).
+        return current_task(self._loop)
 
     def wake_on_signals(self) -> Callable[[], None]:
         # A plain signal.signal() handler runs only when the main thread

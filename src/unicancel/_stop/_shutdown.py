@@ -22,7 +22,7 @@ from .._core._deadline import check_timeout
 from .._facade._run import run
 from .._facade._scope import CancelScope
 from . import _errors as _stop_errors
-from ._loop import current_loop
+from ._loop_current import current_loop
 from ._token import StopSource, StopToken
 
 if TYPE_CHECKING:

@@ -19,12 +19,11 @@ import weakref
 from collections.abc import Callable
 from math import inf
 from time import monotonic
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from ._callbacks import Descend, Registry, StopRegistration, callback_errors, drain
 
 if TYPE_CHECKING:
-    from ._binding import Binding
     from ._loop import Timer
 
 __all__ = ["DEADLINE_REASON", "NEVER", "Expire", "State"]
@@ -72,8 +71,9 @@ class State:
         self.links: list[StopRegistration] = []
         self.source_alive = True
         self.timer: Expire | None = None
-        # Per event loop: the scopes bound to this token (._stop_bind).
-        self.bindings: dict[object, Binding] = {}
+        # Per event loop: the scopes bound to this token (a ._binding.Binding;
+        # typed loosely because that module sits above this one).
+        self.bindings: dict[object, Any] = {}
 
     def record(self) -> _Stopped | None:
         """The stop record; None if not stopped (closed counts as not)."""

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, final
 from .._core._deadline import check_deadline, check_timeout
 from . import _errors as _stop_errors
 from ._callbacks import StopRegistration
+from ._errors import StopRequested
 from ._state import DEADLINE_REASON, NEVER, Expire, State
 
 if TYPE_CHECKING:
     from ._loop import Loop
 
-__all__ = ["StopRequested", "StopSource", "StopToken"]
+__all__ = ["StopSource", "StopToken"]
 
 
 def _check_token(token: object, where: str) -> State:
@@ -31,20 +32,6 @@ def _check_reason(reason: object) -> str | None:
     if reason is not None and not isinstance(reason, str):
         raise TypeError(_stop_errors.bad_reason(reason))
     return reason
-
-
-class StopRequested(Exception):
-    """Raised by :meth:`StopToken.raise_if_stop_requested` once a stop was
-    requested, and when leaving a :func:`fail_when` block that the token's
-    stop cut short. :attr:`reason` is the reason given to ``request_stop()``.
-
-    An ordinary ``Exception``: it means "this work was abandoned because a
-    stop was requested", for the code that started the work to catch.
-    """
-
-    def __init__(self, reason: str | None) -> None:
-        self.reason = reason
-        super().__init__(_stop_errors.stop_requested(reason))
 
 
 @final
@@ -130,7 +117,7 @@ class StopToken:
         it raises the cancelled exception if the current code is cancelled."""
         from ._binding import wait
 
-        await wait(self)
+        await wait(self._state)
 
     def child(self) -> StopSource:
         """A new :class:`StopSource` whose token stops when this one does,
@@ -211,7 +198,7 @@ class StopSource:
         once (in this call). Call it from async code: the timer runs on its
         event loop. No effect once stopped or closed."""
         deadline = check_deadline(deadline)
-        from ._loop import current_loop
+        from ._loop_current import current_loop
 
         loop = current_loop()
         self._arm(deadline, loop.time(), loop)
@@ -219,7 +206,7 @@ class StopSource:
     def stop_after(self, seconds: float) -> None:
         """:meth:`stop_at` ``current_time() + seconds``."""
         seconds = check_timeout(seconds, "seconds")
-        from ._loop import current_loop
+        from ._loop_current import current_loop
 
         loop = current_loop()
         now = loop.time()
