@@ -62,3 +62,17 @@ __all__ = [
     "run_graceful",
     "to_thread",
 ]
+
+
+def _report_public_module() -> None:
+    # Public classes name the package they are used from, not the private
+    # module that defines them: reprs, tracebacks, pickles and docs then say
+    # unicancel.CancelScope, whatever the layout inside (as trio does).
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type):
+            obj.__module__ = __name__
+
+
+_report_public_module()
+del _report_public_module
