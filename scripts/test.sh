@@ -8,14 +8,14 @@
 # `pip install -e '.[test]'` is run into it only when the install-relevant
 # parts of pyproject.toml (or the interpreter) changed since the last install.
 # Then `python -m pytest -q` runs with the given args. With the newest Python,
-# `ruff check src tests benchmarks` and `python -m mypy` (config in
-# pyproject.toml) run once as well.
+# `ruff check src tests benchmarks`, `python -m mypy` and `lint-imports` (the
+# layering contracts; config for all three in pyproject.toml) run once as well.
 # A summary is printed at the end; the exit status is 1 if anything failed
 # (pytest exit 5, "no tests collected", counts as a failure).
 #
 # Environment knobs:
 #   TEST_PYTHONS="3.12 3.13"   only these minor versions
-#   SKIP_LINT=1                skip ruff and mypy
+#   SKIP_LINT=1                skip ruff, mypy and lint-imports
 # Full logs of the last run are kept in .venv/test-logs/.
 set -euo pipefail
 
@@ -54,7 +54,7 @@ bad = n["errors"] + n["failures"]
 print(f"{n['tests'] - bad - n['skipped']} passed, {bad} failed")
 PY
 }
-LINT_LAST='^(Found [0-9]+ error|All checks passed|Success:)'  # ruff's and mypy's
+LINT_LAST='^(Found [0-9]+ error|All checks passed|Success:|Contracts: )'  # ruff, mypy, lint-imports
 # pytest's closing line ("2 failed, 10 passed in 1.2s") or its error message.
 PYTEST_LAST=' in [0-9.]+s( \([0-9:]+\))?( =+)?$|: error: |^(INTERNAL)?ERROR:'
 
@@ -168,7 +168,7 @@ done
 
 if [[ ${SKIP_LINT:-0} != 1 ]]; then
     m=${MINORS[-1]} venv=$ROOT/.venv/py3.${MINORS[-1]}
-    for tool in ruff mypy; do
+    for tool in ruff mypy lint-imports; do
         log=$LOGS/$tool.log t0=$(now)
         heading "$tool (Python 3.$m)"
         if [[ ! -f $venv/.unicancel-stamp ]]; then
@@ -180,8 +180,10 @@ if [[ ${SKIP_LINT:-0} != 1 ]]; then
         if [[ $tool == ruff ]]; then
             "$venv/bin/python" -m ruff check --output-format=concise src tests benchmarks \
                 </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
-        else
+        elif [[ $tool == mypy ]]; then
             "$venv/bin/python" -m mypy </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+        else
+            "$venv/bin/lint-imports" --no-cache </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
         fi
         status=ok
         ((rc == 0)) || { status=FAILED; FAILED=1; }
