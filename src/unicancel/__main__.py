@@ -1,10 +1,10 @@
 """Command line: ``python -m unicancel demo`` and ``python -m unicancel compare``.
 
-The demo runs the same cancellation code (:mod:`unicancel._demo`) on asyncio,
+The demo runs the same cancellation code (:mod:`unicancel._tools.demo`) on asyncio,
 on asyncio with uvloop and on trio (each when installed), prints what each run
 observed side by side, and exits with status 1 if the runs disagree.
 
-``compare`` (:mod:`unicancel._compare`) runs a catalogue of scenarios, each
+``compare`` (:mod:`unicancel._tools.compare`) runs a catalogue of scenarios, each
 written idiomatically for plain asyncio, trio, anyio and unicancel, on every
 installed system, and prints a scenario x system table.
 """
@@ -75,7 +75,7 @@ def demo() -> int:
     col = max([18, *(len(v) for trace in traces.values() for _, _, v in trace)]) + 2
 
     print(f"Python {sys.version.split()[0]}; {_versions(names)}")
-    print("Each column ran the same code: src/unicancel/_demo.py.")
+    print("Each column ran the same code: src/unicancel/_tools/demo.py.")
     print(f"\n{'':{what_width + 4}}" + "".join(f"{name:{col}}" for name in names).rstrip())
     title = None
     differences = 0

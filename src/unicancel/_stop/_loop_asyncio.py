@@ -1,4 +1,4 @@
-"""The :class:`~unicancel._stop_loop.Loop` of a running asyncio loop."""
+"""The :class:`~unicancel._stop._loop.Loop` of a running asyncio loop."""
 
 from __future__ import annotations
 

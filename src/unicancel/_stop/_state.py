@@ -1,7 +1,7 @@
 """The state a :class:`~unicancel.StopSource` shares with its tokens: the
 lock-free stop, closing, callbacks, links to parents and the deadline timer.
 
-Stopping takes no lock (see :mod:`._stop_callbacks`), so it is safe from any
+Stopping takes no lock (see :mod:`._callbacks`), so it is safe from any
 thread and from a signal handler. The first request is decided by one atomic
 ``dict.setdefault`` on ``box``, which also publishes the reason and time in
 the same step; ``close()`` competes for the same slot, so a state is either

@@ -1,6 +1,6 @@
 """Stop tokens: a :class:`StopSource` requests a stop, its :class:`StopToken`
 only observes it. Backend-neutral and thread-safe; the shared state and its
-lock-free stop live in :mod:`._stop_state`.
+lock-free stop live in :mod:`._state`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """asyncio backend: scope bookkeeping and deadlines (origination side).
 
-Delivery lives in :mod:`._asyncio_delivery`. The counting rules follow
+Delivery lives in :mod:`._delivery`. The counting rules follow
 CPython's ``asyncio.timeout``: every ``Task.cancel()`` we issue is matched by
 exactly one ``uncancel()`` when the scope that was charged for it exits, even
 if the body swallowed the error; a scope swallows ``CancelledError`` only when

@@ -5,7 +5,7 @@ innermost scope it is in. A task is *effectively cancelled* when walking up
 from there meets a cancelled scope before a shielded one (trio's rule).
 
 Delivery is ``Task.cancel(msg)`` and nothing else. A suspended task is
-cancelled at once, as trio does (:func:`._asyncio_reach.reach`). It never runs from inside
+cancelled at once, as trio does (:func:`._reach.reach`). It never runs from inside
 the task's own step: a ``cancel()`` of the running task only sets
 ``_must_cancel``, which on 3.11/3.12 survives ``uncancel()`` and would hit an
 unrelated later await (gh-116720). So the running task's delivery goes
@@ -19,7 +19,7 @@ own code that *defers* cancellation in a retry loop (``TaskGroup.__aexit__``,
 ``Condition.wait`` re-acquiring its lock) would turn that into a busy loop, so
 after :data:`SAME_SITE_LIMIT` re-deliveries in a row at the same await site in
 such code we wait until the task is woken by something else before delivering
-again (:mod:`._asyncio_retry`; docs/semantics.md, difference 1).
+again (:mod:`._retry`; docs/semantics.md, difference 1).
 """
 
 from __future__ import annotations

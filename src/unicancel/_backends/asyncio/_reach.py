@@ -4,7 +4,7 @@ Scopes only point up (``_parent``); a task group's children are attached
 below a scope that is not theirs. :class:`Members` registers such tasks with
 every scope above their root, so that :func:`reach`, run when a scope is
 cancelled or its shield changes, finds its host and every attached task and
-hands each to delivery (:mod:`._asyncio_delivery`).
+hands each to delivery (:mod:`._delivery`).
 """
 
 from __future__ import annotations

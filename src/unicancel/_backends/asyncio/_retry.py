@@ -2,7 +2,7 @@
 
 asyncio's own code (``TaskGroup.__aexit__``, ``Condition.wait()``) and anyio's
 catch a cancellation and await again at the same place; re-cancelling them at
-every await would spin (ANCHORS trap 1). :mod:`._asyncio_delivery` asks two
+every await would spin (ANCHORS trap 1). :mod:`._delivery` asks two
 questions here before a re-delivery: is the task suspended at the same await
 site as last time (:func:`await_site`), and did the code that caught and
 retried belong to asyncio or anyio (:func:`retried_by_edge_triggered_code`)?

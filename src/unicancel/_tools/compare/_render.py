@@ -121,7 +121,7 @@ def _verdict(report: Report) -> list[str]:
         lines.append(
             "Listed as documented disagreements, but the columns agree: "
             + ", ".join(found.stale)
-            + " (remove them from NATIVE_DISAGREEMENTS in unicancel/_compare/_report.py)."
+            + " (remove them from NATIVE_DISAGREEMENTS in unicancel/_tools/compare/_report.py)."
         )
     return lines
 
