@@ -79,9 +79,9 @@ class ScopeFactory(Protocol):
 
 #: The facade's :class:`~unicancel.CancelScope` class, installed by
 #: :mod:`unicancel._facade._scope` when it is imported (``import unicancel``
-#: does that before any backend module is loaded). Backends open scopes of
-#: their own (a task group's scope, a shielded wait) with ``new_scope()``
-#: and so never import the facade.
+#: does that, so before any backend can run). Backends open scopes of their
+#: own (a task group's scope, a shielded wait) with ``new_scope()`` and so
+#: never import the facade.
 new_scope: ScopeFactory
 
 
