@@ -3,19 +3,22 @@
 #
 #   bash scripts/test.sh [pytest args...]     e.g. bash scripts/test.sh -x -k deadline
 #
-# For each interpreter found (pyenv versions, then python3.N / python3 on PATH;
-# one per minor version), a venv .venv/py3.N is created or reused and
-# `pip install -e '.[test]'` is run into it only when the install-relevant
-# parts of pyproject.toml (or the interpreter) changed since the last install.
-# Then `python -m pytest -q` runs with the given args. With the newest Python,
-# `ruff check src tests benchmarks`, `python -m mypy` and `lint-imports` (the
-# layering contracts; config for all three in pyproject.toml) run once as well.
+# For each interpreter found (pyenv versions, then python3.N / python3 on PATH,
+# after ../shared/pythons/install.sh, where present, has put the CPython 3.14/3.15
+# builds shipped beside the project on PATH; one per minor version), a venv
+# .venv/py3.N is created or reused and `pip install -e '.[test]'` is run into it
+# only when the install-relevant parts of pyproject.toml (or the interpreter)
+# changed since the last install. Then `python -m pytest -q` runs with the given
+# args. With the newest Python, `ruff check src tests benchmarks` and `lint-imports`
+# (the layering contracts) run once and `python -m mypy --python-version 3.N` once
+# for every Python found (config for all three in pyproject.toml).
 # A summary is printed at the end; the exit status is 1 if anything failed
 # (pytest exit 5, "no tests collected", counts as a failure).
 #
 # Environment knobs:
 #   TEST_PYTHONS="3.12 3.13"   only these minor versions
 #   SKIP_LINT=1                skip ruff, mypy and lint-imports
+#   UNICANCEL_NO_SHARED_PYTHONS=1  do not run ../shared/pythons/install.sh
 # Full logs of the last run are kept in .venv/test-logs/.
 set -euo pipefail
 
@@ -72,6 +75,13 @@ print(getattr(sys, "_base_executable", "") or sys.executable)' </dev/null 2>/dev
     case "$exe" in "$ROOT"/.venv/*) return 0 ;; esac  # never build a venv from our own venvs
     [[ -n ${PY_BY_MINOR[$minor]:-} ]] || PY_BY_MINOR[$minor]=$exe
 }
+# CPython builds shipped beside the project (3.14, 3.15): install.sh unpacks them
+# (root only) and prints their bin folders; it prints nothing where it cannot.
+if [[ -f $ROOT/../shared/pythons/install.sh && ${UNICANCEL_NO_SHARED_PYTHONS:-0} != 1 ]]; then
+    while IFS= read -r bin; do
+        [[ -d $bin ]] && PATH=$bin:$PATH
+    done < <(bash "$ROOT/../shared/pythons/install.sh" </dev/null 2>/dev/null || true)
+fi
 for cand in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/*/bin/python3.*; do
     [[ $cand =~ /python3\.[0-9]+$ && -x $cand ]] && add_python "$cand"
 done
@@ -168,7 +178,8 @@ done
 
 if [[ ${SKIP_LINT:-0} != 1 ]]; then
     m=${MINORS[-1]} venv=$ROOT/.venv/py3.${MINORS[-1]}
-    for tool in ruff mypy lint-imports; do
+    # mypy once per Python found, so version-specific stdlib stubs are all checked.
+    for tool in ruff lint-imports $(for mm in "${MINORS[@]}"; do printf 'mypy-3.%s ' "$mm"; done); do
         log=$LOGS/$tool.log t0=$(now)
         heading "$tool (Python 3.$m)"
         if [[ ! -f $venv/.unicancel-stamp ]]; then
@@ -180,10 +191,11 @@ if [[ ${SKIP_LINT:-0} != 1 ]]; then
         if [[ $tool == ruff ]]; then
             "$venv/bin/python" -m ruff check --output-format=concise src tests benchmarks \
                 </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
-        elif [[ $tool == mypy ]]; then
-            "$venv/bin/python" -m mypy </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
-        else
+        elif [[ $tool == lint-imports ]]; then
             "$venv/bin/lint-imports" --no-cache </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+        else
+            "$venv/bin/python" -m mypy --python-version "${tool#mypy-}" </dev/null 2>&1 \
+                | tee "$log" || rc=${PIPESTATUS[0]}
         fi
         status=ok
         ((rc == 0)) || { status=FAILED; FAILED=1; }

@@ -29,7 +29,8 @@ _PARAMS = ["asyncio", "trio"] + (["eager"] if sys.version_info >= (3, 12) else [
 
 def _eager_virtual_loop() -> asyncio.AbstractEventLoop:
     loop = VirtualClockLoop()
-    loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined]
+    if sys.version_info >= (3, 12):  # only parametrized there: the factory is new in 3.12
+        loop.set_task_factory(asyncio.eager_task_factory)
     return loop
 
 

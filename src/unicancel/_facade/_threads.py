@@ -58,12 +58,20 @@ async def to_thread(fn: Callable[[*Ts], T], *args: *Ts, abandon_on_cancel: bool 
     context = contextvars.copy_context()
     future = get_running_loop().run_in_executor(None, _call, context, fn, args)
     if abandon_on_cancel:
+        if future.done():
+            await _schedule_point()  # see _wait_for_thread
         return await future
     # Keeps unicancel's cancellations (and deadlines) out until the thread is
     # done; leaving the shield re-delivers them at the next await.
     with CancelScope(shield=True):
         result = await _wait_for_thread(future)
     return result
+
+
+async def _schedule_point() -> None:
+    from .._backends.asyncio._deadlines import schedule_point  # asyncio only
+
+    await schedule_point()
 
 
 def _call(context: contextvars.Context, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -78,6 +86,14 @@ async def _wait_for_thread(future: Future[T]) -> T:
     from asyncio import CancelledError, wait
 
     cancelled: CancelledError | None = None
+    if future.done():
+        # The thread finished before we could wait (3.14+ then sets the
+        # future at once): still one schedule point, as trio's run_sync
+        # always is, so that a passed deadline is applied here too.
+        try:
+            await _schedule_point()
+        except CancelledError as exc:
+            cancelled = exc
     while not future.done():
         try:
             # asyncio.wait() never cancels what it waits for, so a native

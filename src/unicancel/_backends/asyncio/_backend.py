@@ -227,9 +227,9 @@ class AsyncioBackend:
         return deadline
 
     async def checkpoint(self) -> None:
-        # Yield first, then look (as trio does): a cancel made while we were
-        # away must raise here, not at the next await.
-        await sleep(0)
+        # Yield first, then look (as trio does): a cancel made, or a deadline
+        # passed, while we were away must raise here, not at the next await.
+        await deadlines.schedule_point()
         await self.checkpoint_if_cancelled()
 
     async def checkpoint_if_cancelled(self) -> None:
@@ -244,7 +244,7 @@ class AsyncioBackend:
 
     async def cancel_shielded_checkpoint(self) -> None:
         with _contract.new_scope(shield=True):
-            await sleep(0)
+            await deadlines.schedule_point()
 
     def task_group(self) -> AsyncioTaskGroup:
         return AsyncioTaskGroup()

@@ -9,23 +9,35 @@ compacted when dead entries outnumber live ones, so it stays O(live scopes).
 
 An entry is live while ``scope._timer is entry``: moving a deadline pushes a
 new entry and so retires the old one.
+
+trio expires deadlines in its scheduler, before it runs the next batch of
+tasks, so every schedule point applies a deadline that passed while the task
+was busy. asyncio's ``_run_once`` appends due timers to the ready queue
+*behind* the callbacks already there, and a task that yielded with
+``sleep(0)`` is one of those: it resumes before our timer runs. So
+unicancel's own schedule points (:func:`schedule_point`) run the expiry
+themselves when they resume and the timer is due: one clock read while a
+deadline is armed, no polling.
 """
 
 from __future__ import annotations
 
 import heapq
 from asyncio import AbstractEventLoop, TimerHandle
+from collections.abc import Generator
 from itertools import count
 from math import inf
+from types import coroutine
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary, ref
 
 from ._delivery import deliver_now
+from ._private import running_loop
 
 if TYPE_CHECKING:
     from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 
-__all__ = ["arm", "disarm"]
+__all__ = ["arm", "disarm", "expire_passed", "schedule_point"]
 
 Entry = tuple[float, int, "CancelScope"]
 
@@ -88,6 +100,27 @@ class _Deadlines:
             return
         limit = max(self.when, loop.time())
         self.when = inf
+        for scope in self._due(limit):
+            scope._expire()
+            # We run between task steps, so the cancellation can go out now
+            # instead of one loop iteration later.
+            deliver_now(scope._host)  # type: ignore[arg-type]
+
+    def fire_early(self, now: float) -> None:
+        """What the timer would do, run from inside a task step (the timer
+        is due but queued behind that step)."""
+        handle = self.handle() if self.handle is not None else None
+        if handle is not None:
+            handle.cancel()  # already in the ready queue: it is skipped
+        self.handle = None
+        self.when = inf
+        for scope in self._due(now):
+            # reach() (through _expire) delivers to suspended tasks now and
+            # to the running one after its step: no deliver_now() here.
+            scope._expire()
+
+    def _due(self, limit: float) -> list[CancelScope]:
+        """Pop the live entries due by *limit*, re-arm the timer for the rest."""
         heap = self.heap
         due: list[CancelScope] = []
         while heap and heap[0][0] <= limit:
@@ -101,11 +134,7 @@ class _Deadlines:
             heapq.heappop(heap)
         if heap:
             self._rearm(heap[0][0])
-        for scope in due:
-            scope._expire()
-            # We run between task steps, so the cancellation can go out now
-            # instead of one loop iteration later.
-            deliver_now(scope._host)  # type: ignore[arg-type]
+        return due
 
 
 def _for(loop: AbstractEventLoop) -> _Deadlines:
@@ -129,3 +158,32 @@ def disarm(scope: CancelScope, loop: AbstractEventLoop) -> None:
     if scope._timer is not None:
         scope._timer = None
         _for(loop).forget()
+
+
+def expire_passed(loop: AbstractEventLoop) -> None:
+    """Expire now every deadline of *loop* that has passed (as trio's
+    scheduler does before running a task again), instead of when the timer
+    callback gets its turn. For code running inside a task step."""
+    last_loop, deadlines = _last
+    if last_loop is None or last_loop() is not loop or deadlines is None:
+        deadlines = _by_loop.get(loop)
+        if deadlines is None:
+            return  # no deadline was ever armed on this loop
+    # `when` (the armed timer) is never later than the earliest live deadline,
+    # so this one comparison rules out the common case.
+    if deadlines.live and deadlines.when != inf:
+        now = loop.time()
+        if now >= deadlines.when:
+            deadlines.fire_early(now)
+
+
+@coroutine
+def schedule_point() -> Generator[None, None, None]:
+    """Yield to the loop once, then apply the deadlines that passed meanwhile
+    (or before: while this task was busy). Every unicancel schedule point on
+    asyncio goes through here. A bare yield is ``asyncio.sleep(0)``, one
+    frame cheaper."""
+    yield
+    loop = running_loop()
+    if loop is not None:
+        expire_passed(loop)

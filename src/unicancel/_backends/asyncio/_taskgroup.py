@@ -10,12 +10,13 @@ lets a cancellation of any enclosing scope reach the children.
 
 from __future__ import annotations
 
-from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, sleep, wait
+from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, wait
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..._core import _contract, _errors
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
+from ._deadlines import schedule_point
 from ._delivery import (
     catcher,
     innermost,
@@ -236,7 +237,7 @@ class AsyncioTaskGroup:
                 # Nothing to wait for: trio's cancel_shielded_checkpoint().
                 self._closed = True
                 try:
-                    await sleep(0)
+                    await schedule_point()
                 except CancelledError as cancelled:
                     external = cancelled
             while self._live_children():
