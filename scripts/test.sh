@@ -7,6 +7,7 @@
 # after ../shared/pythons/install.sh, where present, has put the CPython 3.14/3.15
 # builds shipped beside the project on PATH; one per minor version), a venv
 # .venv/py3.N is created or reused and `pip install -e '.[test]'` is run into it
+# (`.[test,docs]` for the newest Python, which also builds the docs site)
 # only when the install-relevant parts of pyproject.toml (or the interpreter)
 # changed since the last install. Then `python -m pytest -q` runs with the given
 # args. With the newest Python, `ruff check src tests benchmarks` and `lint-imports`
@@ -149,11 +150,25 @@ T_ALL=$(now)
 FAILED=0
 declare -a SUMMARY=()
 
+# --- docs site (tests/test_docs_site.py) -------------------------------------
+# The newest Python's venv also gets the `docs` extra (mkdocs, mkdocstrings,
+# selenium): the strict site build and the browser test run once, there, and
+# skip elsewhere. Chromium comes from Debian, as root only; if apt fails the
+# browser test skips and says why.
+extras_for() { if [[ $1 == "${MINORS[-1]}" ]]; then echo test,docs; else echo test; fi; }
+if [[ $(id -u) == 0 ]] && ! command -v chromium >/dev/null 2>&1 \
+    && command -v apt-get >/dev/null 2>&1; then
+    heading "apt-get install chromium chromium-driver (for tests/test_docs_site.py)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        chromium chromium-driver; } </dev/null >"$LOGS/apt-chromium.log" 2>&1 \
+        || echo "apt-get failed (see $LOGS/apt-chromium.log): the browser test will skip"
+fi
+
 for m in "${MINORS[@]}"; do
     ver=3.$m venv=$ROOT/.venv/py3.$m log=$LOGS/py3.$m.log t0=$(now)
     heading "Python $ver: $venv"
     : >"$log"
-    if ! ensure_venv "${PY_BY_MINOR[$m]}" "$venv" test 2>&1 | tee -a "$log"; then
+    if ! ensure_venv "${PY_BY_MINOR[$m]}" "$venv" "$(extras_for "$m")" 2>&1 | tee -a "$log"; then
         SUMMARY+=("$(printf '%-12s %-7s %-30s %7s  %s' "python $ver" FAILED "venv/install failed" \
             "$(elapsed "$t0")" "see $log")")
         FAILED=1

@@ -10,6 +10,10 @@ Conventions (stated in the documents themselves):
   which is then run once per backend (``sys.argv[1]`` is the backend name);
   ``# runnable: asyncio`` blocks are plain-asyncio programs, run once. The
   ```text block after a runnable block is its exact output.
+* docs/structured-concurrency.md and the site's other guide pages (GUIDES
+  below: concepts, migrating from anyio, FAQ) follow the same markers; every
+  ```python block of docs/ is run by some test, except on the pages of
+  signatures (api.md).
 
 These are plain sync tests (no anyio_backend fixture): each program starts its
 own event loop, through ``unicancel.run`` or ``asyncio.run``.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import subprocess
 import sys
@@ -172,9 +177,18 @@ def test_migration_guide_blocks_are_all_marked() -> None:
     ]
     assert not unmarked, f"python blocks without a '# runnable' marker at lines {unmarked}"
     assert len(_HEADERS) == 1
-    # Scenarios 1, 2, 3, 4, 6 and 7 each have a unicancel version.
-    assert len(_BOTH) >= 6
-    assert len(_ASYNCIO_ONLY) >= 6
+    # Problems 1 to 9 each have a unicancel version (10 is a list of tools).
+    assert len(_BOTH) >= 9
+    assert len(_ASYNCIO_ONLY) >= 9
+
+
+def test_migration_guide_covers_the_ten_problems_without_placeholders() -> None:
+    """One section per asyncio cancellation problem the guide promises (1-10),
+    none of them a 'planned' placeholder."""
+    text = MIGRATING.read_text(encoding="utf-8")
+    numbers = [int(n) for n in re.findall(r"^## (\d+)\. ", text, re.M)]
+    assert numbers == list(range(1, 11)), numbers
+    assert not re.search(r"\bplanned\b|not part of unicancel yet", text, re.I)
 
 
 @pytest.mark.parametrize("block", _BOTH, ids=[f"line{block.line}" for block in _BOTH])
@@ -252,3 +266,97 @@ def test_readme_lists_every_public_name() -> None:
     listed = text[text.index("## What you get") : text.index("## How it works")]
     missing = [name for name in unicancel.__all__ if f"`{name}" not in listed]
     assert not missing, f"README 'What you get' does not mention {missing}"
+
+
+# -- the other guide pages, and every example on the site ---------------------------
+
+DOCS = ROOT / "docs"
+# Pages written with the ``# runnable`` markers, and run here; stop-tokens.md
+# is run by tests/test_stop_docs.py.
+GUIDES = ("concepts.md", "migrating-from-anyio.md", "faq.md")
+# Pages whose ```python blocks are signatures, not programs.
+SIGNATURES_ONLY = ("api.md",)
+_RUN_ELSEWHERE = ("migrating-from-asyncio.md", "structured-concurrency.md", "stop-tokens.md")
+
+
+def _guide_blocks(kind: str) -> list[tuple[str, Block]]:
+    return [
+        (page, block)
+        for page in GUIDES
+        for block in _python_blocks(DOCS / page)
+        if block.marker == kind
+    ]
+
+
+_GUIDE_BOTH = _guide_blocks(BOTH)
+_GUIDE_ASYNCIO = _guide_blocks(ASYNCIO_ONLY)
+
+
+def _guide_header(page: str) -> list[Block]:
+    return [b for b in _python_blocks(DOCS / page) if b.marker == HEADER]
+
+
+def test_every_python_block_on_the_site_is_run() -> None:
+    """A ```python block in docs/ is a program that some test runs, except on
+    the pages of signatures; a new page must be added to a runner."""
+    pages = {path.name for path in DOCS.glob("*.md")}
+    known = set(GUIDES) | set(SIGNATURES_ONLY) | set(_RUN_ELSEWHERE)
+    with_code = {page for page in pages if _python_blocks(DOCS / page)}
+    assert with_code <= known, f"pages with python blocks that no test runs: {with_code - known}"
+    for page in GUIDES:
+        blocks = _python_blocks(DOCS / page)
+        unmarked = [b.line for b in blocks if b.marker not in (HEADER, BOTH, ASYNCIO_ONLY)]
+        assert not unmarked, f"{page}: python blocks without a '# runnable' marker: {unmarked}"
+        assert len(_guide_header(page)) <= 1, page
+
+
+@pytest.mark.parametrize(
+    ("page", "block"), _GUIDE_BOTH, ids=[f"{p}:line{b.line}" for p, b in _GUIDE_BOTH]
+)
+def test_guide_example_runs_on_both_backends(page: str, block: Block) -> None:
+    header = _guide_header(page)
+    outputs = {backend: _run_in_process([*header, block], backend) for backend in BACKENDS}
+    assert outputs["asyncio"] == outputs["trio"], outputs
+    assert block.output is not None, f"{page}:{block.line}: no ```text output block after it"
+    assert outputs["asyncio"] == block.output
+
+
+@pytest.mark.parametrize(
+    ("page", "block"), _GUIDE_ASYNCIO, ids=[f"{p}:line{b.line}" for p, b in _GUIDE_ASYNCIO]
+)
+def test_guide_asyncio_example(page: str, block: Block) -> None:
+    output = _run_in_process([block], "asyncio")
+    assert block.output is not None, f"{page}:{block.line}: no ```text output block after it"
+    assert output == block.output
+
+
+# Files a user cannot look up: the project's internal notes.
+_INTERNAL = re.compile(r"ANCHORS|SCENARIOS(\.md| item)|\btraps? \d|\b[ST]\d{1,2}/[ST]\d{1,2}\b")
+
+
+def test_user_facing_text_cites_no_internal_notes() -> None:
+    """The docs, the README and the texts of `python -m unicancel compare`
+    (descriptions, `--explain`, the generated page) say what they mean instead
+    of citing internal notes such as "ANCHORS trap 7" or "SCENARIOS item 5"."""
+    texts = {f"docs/{path.name}": path.read_text(encoding="utf-8") for path in DOCS.glob("*.md")}
+    texts["README.md"] = README.read_text(encoding="utf-8")
+    # What the CLI shows (also with --explain): each scenario's title, description, topics.
+    command = ["compare", "--format", "json", "--systems", "unicancel-asyncio"]
+    report = subprocess.run(
+        [sys.executable, "-m", "unicancel", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    for scenario in json.loads(report.stdout)["scenarios"]:
+        texts[f"compare {scenario['name']}"] = " ".join(
+            (scenario["title"], scenario["description"], *scenario["covers"])
+        )
+    assert len(texts) > 40, sorted(texts)
+    cited = {
+        where: match.group(0)
+        for where, text in texts.items()
+        if (match := _INTERNAL.search(text))
+    }
+    assert not cited, cited

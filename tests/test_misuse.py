@@ -233,6 +233,31 @@ def test_async_generator_misnesting_same_text_everywhere() -> None:
     assert "async generator" in text  # the advice names the likely cause
 
 
+async def _gen_yielding_in_a_cancelled_scope() -> AsyncGenerator[int, None]:
+    with unicancel.move_on_after(0):  # cancelled from entry: no clock involved
+        yield 1
+        yield 2  # pragma: no cover
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+# trio warns that the generator was abandoned: part of what is tested.
+@pytest.mark.filterwarnings("ignore:Async generator .* was garbage collected:ResourceWarning")
+def test_run_reports_the_misnesting_not_a_bare_cancellation(backend: str) -> None:
+    """The generator's scope is cancelled while the generator is suspended in
+    it: the caller's next checkpoint raises, the cancellation leaves the task
+    (no scope of the task catches it) and the generator's finaliser raises the
+    misnesting error, seen only by a log. run() raises that error instead."""
+
+    async def main() -> None:
+        async for _ in _gen_yielding_in_a_cancelled_scope():
+            await checkpoint()
+
+    with pytest.raises(RuntimeError, match=r"was entered in task .* but exited in task") as info:
+        unicancel.run(main, backend=backend)
+    assert "async generator" in str(info.value)  # the advice names the cause
+    assert isinstance(info.value.__cause__, unicancel.get_cancelled_exc_class(backend))
+
+
 def test_misnesting_recovers_state() -> None:
     """Trap 6: after a misnesting error, scopes work normally again and no
     cancellation is lost or left pending."""

@@ -185,7 +185,9 @@ async def test_to_thread_rejects_an_async_function() -> None:
     async def not_sync() -> None:
         pass
 
-    with pytest.raises(TypeError, match=r"expected a sync function, but .*not_sync is async"):
+    with pytest.raises(
+        TypeError, match=r"expected a sync function for fn, but .*not_sync is async"
+    ):
         await to_thread(not_sync)  # type: ignore[unused-coroutine]
 
 

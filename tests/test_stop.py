@@ -297,7 +297,9 @@ def test_error_of_a_callback_run_at_once_propagates_from_on_stop() -> None:
 
 
 def test_on_stop_needs_a_callable() -> None:
-    with pytest.raises(TypeError, match=r"on_stop\(\) needs a callable .*functools\.partial"):
+    with pytest.raises(
+        TypeError, match=r"on_stop\(\) needs a sync callable .*for fn.*functools\.partial"
+    ):
         StopSource().token.on_stop(5)  # type: ignore[arg-type]
 
 
@@ -456,9 +458,11 @@ def test_stop_possible_through_parents() -> None:
 
 def test_parents_must_be_tokens() -> None:
     source = StopSource()
-    with pytest.raises(TypeError, match=r"takes StopToken arguments, .*; pass source\.token$"):
+    with pytest.raises(
+        TypeError, match=r"takes StopToken arguments for parents, .*; pass source\.token$"
+    ):
         StopSource(source)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"takes StopToken arguments, got 3$"):
+    with pytest.raises(TypeError, match=r"takes StopToken arguments for parents, got 3$"):
         StopSource(3)  # type: ignore[arg-type]
 
 

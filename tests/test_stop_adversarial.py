@@ -366,9 +366,12 @@ async def test_shutdown_restores_handlers_when_a_signal_cannot_be_handled() -> N
     """Bug: __aenter__ installed the handlers one by one; when one could not
     be installed (SIGKILL: OSError) it raised with the handlers before it
     left installed for good (and its cancel scope entered, never exited).
-    Fix: undo both on the way out of __aenter__."""
+    Fix: undo both on the way out of __aenter__. (The constructor now refuses
+    SIGKILL; the undo path stays for any failure, so it is reached here by
+    handing SIGKILL past the constructor's check.)"""
     previous = signal.getsignal(signal.SIGUSR1)
-    shutdown = GracefulShutdown(signals=(signal.SIGUSR1, signal.SIGKILL))
+    shutdown = GracefulShutdown(signals=(signal.SIGUSR1,))
+    shutdown._signals = (signal.SIGUSR1, signal.SIGKILL)
     with pytest.raises(OSError, match="Invalid argument"):
         async with shutdown:
             pytest.fail("entered")  # pragma: no cover

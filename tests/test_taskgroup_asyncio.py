@@ -42,8 +42,9 @@ async def test_no_leaked_tasks_or_counts() -> None:
     assert all(c.done() for c in children)
     assert asyncio.all_tasks() == before
     assert _task().cancelling() == 0
-    assert not any(c in _asyncio_delivery.innermost for c in children)
-    assert not _asyncio_reach.members_under
+    assert not any(_asyncio_delivery.innermost(c) for c in children)
+    group_scopes = (scope, tg.cancel_scope, tg._impl._abort)  # type: ignore[union-attr]
+    assert not any(_asyncio_reach.members_under(s) for s in group_scopes)
 
 
 async def test_external_cancel_of_host_while_group_waits() -> None:
@@ -184,7 +185,8 @@ async def test_child_cancelled_before_its_first_step() -> None:
             late = tg.create_task(work())
             late.cancel()
     assert early.cancelled() and late.cancelled()
-    assert early not in _asyncio_delivery.innermost and late not in _asyncio_delivery.innermost
+    assert _asyncio_delivery.innermost(early) is None
+    assert _asyncio_delivery.innermost(late) is None
 
 
 async def test_lazy_task_factory_children_are_waited_for() -> None:

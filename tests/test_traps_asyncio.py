@@ -295,8 +295,8 @@ async def test_delivery_state_is_released() -> None:
     task = asyncio.create_task(cancelled_once())
     await task
     await asyncio.sleep(0)
-    assert task not in _asyncio_delivery._deliveries
-    assert task not in _asyncio_delivery.innermost
+    assert _asyncio_delivery.delivery_state(task) is None
+    assert _asyncio_delivery.innermost(task) is None
 
 
 async def test_deadline_heap_stays_small() -> None:

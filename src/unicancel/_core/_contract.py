@@ -40,12 +40,14 @@ class Scope(Protocol):
     _parent: Scope | None
     _native: object
     _loop: AbstractEventLoop
+    _thread: int
     _timer: object
     _entry_cancelling: int
     _delivered: int
     _outer_delivered: int
     _cancel_seq: int
     _shield_log: tuple[int, tuple[float, Scope] | None]
+    _below: set[Any] | None
     _busy: bool
     _origin: CancelOrigin
     _reason: str | None
@@ -71,6 +73,7 @@ class Scope(Protocol):
     def _expire(self) -> None: ...
     def _set_enclosing(self, reason: str | None) -> None: ...
     def _cancel_message(self) -> str: ...
+    def _wrong_loop(self) -> bool: ...
 
 
 class ScopeFactory(Protocol):
@@ -86,7 +89,7 @@ new_scope: ScopeFactory
 
 
 class Backend(Protocol):
-    """What the facade needs from an event loop library (14 members).
+    """What the facade needs from an event loop library (15 members).
 
     Scope state common to all backends (deadline, shield, cancel_called,
     origin and reason) lives on the :class:`~unicancel.CancelScope`; the
@@ -115,6 +118,11 @@ class Backend(Protocol):
 
     def cancel(self, scope: Scope) -> None:
         """*scope* (entered) has just been marked cancelled: deliver."""
+
+    def outside_loop(self, scope: Scope) -> bool:
+        """Whether the caller runs outside the event loop (or trio run) that
+        the entered *scope* belongs to, e.g. in another thread. Cheap: it
+        guards cancel(), the setters and the group's start calls."""
 
     def deadline_changed(self, scope: Scope) -> None:
         """The deadline of the entered *scope* changed: re-arm or expire."""

@@ -7,16 +7,21 @@ traceback (the scope is usually closed far from where it was opened).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 __all__ = [
     "MISNESTING_ADVICE",
     "already_entered",
     "already_exited",
     "exited_in_other_task",
     "exited_out_of_order",
+    "misnesting_error",
     "never_entered",
     "no_running_backend",
     "no_task",
     "unknown_backend",
+    "unseen_misnesting",
+    "wrong_thread",
 ]
 
 MISNESTING_ADVICE = """\
@@ -86,6 +91,39 @@ def exited_out_of_order(scope: object, task: str) -> str:
         "reverse order of entry. The nested scopes have been closed with it, so the "
         f"task's state is consistent again.\n{MISNESTING_ADVICE}"
     )
+
+
+def wrong_thread(what: str) -> str:
+    return (
+        f"unicancel: {what} was called outside the event loop (or trio run) running the "
+        "scope, e.g. from another thread; cancel scopes and task groups are not "
+        "thread-safe. From another thread, use a StopSource: bind the scope with "
+        "'with unicancel.move_on_when(source.token):' and call source.request_stop(), "
+        "which is thread-safe; or hand the call to the loop: "
+        "loop.call_soon_threadsafe(scope.cancel) on asyncio, "
+        "trio.from_thread.run_sync(scope.cancel, trio_token=token) on trio"
+    )
+
+
+#: Misnesting errors raised where the user does not see them: a scope exited
+#: by another task, typically an async generator's finaliser after the task
+#: that entered the scope was ended by that scope's cancellation. unicancel.run()
+#: sets a list here (its own, in the context the run copies) and raises the
+#: first one in place of the bare cancellation that escaped.
+unseen_misnesting: ContextVar[list[BaseException] | None] = ContextVar(
+    "unicancel_unseen_misnesting", default=None
+)
+
+
+def misnesting_error(message: str, exc: BaseException | None) -> RuntimeError:
+    """A misnesting RuntimeError raised in another task than the scope's:
+    also recorded for unicancel.run() (see unseen_misnesting)."""
+    error = RuntimeError(message)
+    error.__cause__ = exc
+    found = unseen_misnesting.get()
+    if found is not None:
+        found.append(error)
+    return error
 
 
 GROUP_ERRORS = "unhandled errors in a TaskGroup"

@@ -9,8 +9,9 @@ validation and error text are identical everywhere.
 from __future__ import annotations
 
 from math import inf
+from threading import get_ident
 from types import TracebackType
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Any, final
 
 from .._backends import current_backend, enter_scope
 from .._core import _contract, _errors
@@ -57,6 +58,7 @@ class CancelScope:
     __slots__ = (
         "__weakref__",
         "_backend",
+        "_below",
         "_busy",
         "_cancel_called",
         "_cancel_seq",
@@ -77,23 +79,28 @@ class CancelScope:
         "_shield",
         "_shield_log",
         "_state",
+        "_thread",
         "_timer",
     )
 
+    # _thread: the entering thread's ident (both backends), for the cheap wrong-thread test.
     # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
-    # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log; trio uses _native/_host. They
-    # are declared here (not on per-backend subclasses) so entering a scope allocates nothing extra.
+    # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log/_below; trio uses
+    # _native/_host. They are declared here (not on per-backend subclasses) so
+    # entering a scope allocates nothing extra.
     _backend: Backend
     _host: object
     _parent: Scope | None
     _native: object
     _loop: AbstractEventLoop
+    _thread: int
     _timer: object
     _entry_cancelling: int
     _delivered: int
     _outer_delivered: int
     _cancel_seq: int
     _shield_log: tuple[int, tuple[float, Scope] | None]
+    _below: set[Any] | None  # asyncio: the Members registered below (_asyncio_reach)
     _busy: bool
     _origin: CancelOrigin
     _reason: str | None
@@ -104,11 +111,13 @@ class CancelScope:
     def __init__(
         self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
     ) -> None:
-        if deadline != inf:
+        # Anything but a float is checked before any comparison: a str or
+        # Decimal('sNaN') must not reach "!=" (it would pass, or raise raw).
+        if deadline.__class__ is not float or deadline != inf:
             deadline = check_deadline(deadline)
-        if relative_deadline != inf:
+        if relative_deadline.__class__ is not float or relative_deadline != inf:
             relative_deadline = check_timeout(relative_deadline, "relative_deadline")
-            if deadline != inf:
+            if deadline != inf and relative_deadline != inf:
                 raise ValueError(
                     "unicancel: pass either deadline= (absolute) or relative_deadline= "
                     "(seconds from entry), not both"
@@ -171,11 +180,15 @@ class CancelScope:
         """Cancel this scope, now or, if not yet entered, from entry on.
 
         Idempotent: only the first call (or the deadline, if it passed first)
-        decides :attr:`cancel_origin` and :attr:`cancel_reason`. Must be called
-        from the thread running the event loop.
+        decides :attr:`cancel_origin` and :attr:`cancel_reason`. Once entered,
+        it must be called from the thread running the event loop (RuntimeError
+        otherwise); from another thread, use a StopSource and
+        :func:`move_on_when`.
         """
         if reason is not None and not isinstance(reason, str):
             raise TypeError(f"unicancel: reason must be a str or None, got {reason!r}")
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("CancelScope.cancel()"))
         if self.cancel_called:  # the property: a deadline that already passed wins
             return
         if self._state >= _EXITED:
@@ -189,6 +202,11 @@ class CancelScope:
         self._message = None
         if self._state == _ACTIVE:
             self._backend.cancel(self)
+
+    def _wrong_loop(self) -> bool:
+        """Called from another thread than the entry's: the scope's loop may
+        have moved there since (asyncio allows it); otherwise it is misuse."""
+        return self._backend.outside_loop(self)
 
     def _expire(self) -> None:
         """Deadline reached (called by the backend)."""
@@ -218,9 +236,15 @@ class CancelScope:
 
     @deadline.setter
     def deadline(self, value: float) -> None:
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.deadline"))
         value = check_deadline(value)
-        if self._state == _NEW:
-            self._relative = inf
+        if self._state == _NEW and self._relative != inf:
+            # As trio: no silent switch from "seconds from entry" to absolute.
+            raise RuntimeError(
+                "unicancel: this scope has a relative deadline, counted from entry; before "
+                "entry set relative_deadline instead, or create the scope with deadline="
+            )
         self._deadline = value
         if self._state == _ACTIVE:
             self._backend.deadline_changed(self)
@@ -244,10 +268,17 @@ class CancelScope:
 
     @relative_deadline.setter
     def relative_deadline(self, value: float) -> None:
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.relative_deadline"))
         value = check_timeout(value, "relative_deadline")
         if self._state == _NEW:
+            if self._deadline != inf:
+                # As trio: no silent switch from absolute to relative.
+                raise RuntimeError(
+                    "unicancel: this scope has an absolute deadline; before entry set "
+                    "deadline instead, or create the scope with relative_deadline="
+                )
             self._relative = value
-            self._deadline = inf
             return
         self.deadline = self._backend.current_time() + value
 
@@ -260,6 +291,8 @@ class CancelScope:
     def shield(self, value: bool) -> None:
         if value is not True and value is not False:
             raise TypeError(f"unicancel: shield must be a bool, got {value!r}")
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.shield"))
         if value is self._shield:
             return
         self._shield = value
@@ -371,7 +404,10 @@ def _new_scope(deadline: float, seconds: float, shield: bool, fail: bool) -> Can
     cls = seconds.__class__
     # The usual float or int is checked inline: one call per timeout fewer.
     if (cls is float or cls is int) and seconds >= 0:  # NaN fails the test
-        seconds = float(seconds)
+        try:
+            seconds = float(seconds)
+        except OverflowError:  # an int such as 10**400: check_timeout explains
+            seconds = check_timeout(seconds, "seconds")
     else:
         seconds = check_timeout(seconds, "seconds")
     if shield is not False and shield is not True:

@@ -8,11 +8,13 @@ reaches them); on trio it is a nursery inside the group's cancel scope.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
+from threading import get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, final
 
 from .._backends import current_backend
 from .._core import _errors
+from .._core._scope_state import _ACTIVE
 
 if TYPE_CHECKING:
     from typing import Self
@@ -52,7 +54,7 @@ class TaskGroup:
       (what ``asyncio.timeout``/``wait_for`` and enclosing scopes recognise).
     """
 
-    __slots__ = ("_entered", "_impl")
+    __slots__ = ("__weakref__", "_entered", "_impl")
 
     def __init__(self) -> None:
         self._impl: GroupImpl | None = None
@@ -80,6 +82,14 @@ class TaskGroup:
             raise RuntimeError(_errors.group_not_active())
         return self._impl
 
+    def _here(self, what: str) -> GroupImpl:
+        """The live group, checked to be used from its own loop's thread."""
+        impl = self._live()
+        scope = impl.cancel_scope
+        if scope._state == _ACTIVE and get_ident() != scope._thread and scope._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread(what))
+        return impl
+
     @property
     def cancel_scope(self) -> CancelScope:
         """The group's own scope: cancelling it cancels the body and every child."""
@@ -94,7 +104,7 @@ class TaskGroup:
         self, fn: Callable[..., Awaitable[Any]], *args: Any, name: object = None
     ) -> None:
         """Start ``fn(*args)`` as a child task; returns at once."""
-        self._live().start_soon(fn, args, name)
+        self._here("TaskGroup.start_soon()").start_soon(fn, args, name)
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], *args: Any, name: object = None
@@ -106,9 +116,9 @@ class TaskGroup:
         the caller cancels it too); afterwards it lives in the group. A child
         that returns or fails before calling ``started()`` makes this raise.
         """
-        return await self._live().start(fn, args, name)
+        return await self._here("TaskGroup.start()").start(fn, args, name)
 
     def create_task(self, coro: Coroutine[Any, Any, T], *, name: object = None) -> Any:
         """Start *coro* as a child and return it: the ``asyncio.Task`` on asyncio,
         a :class:`TaskHandle` on trio (trio has no task objects to hand out)."""
-        return self._live().create_task(coro, name)
+        return self._here("TaskGroup.create_task()").create_task(coro, name)

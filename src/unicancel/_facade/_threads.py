@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from .._backends import current_backend
+from .._core._callables import check_sync_fn
 from ._scope import CancelScope
 
 if TYPE_CHECKING:
@@ -45,8 +46,11 @@ async def to_thread(fn: Callable[[*Ts], T], *args: *Ts, abandon_on_cancel: bool 
     also waits for the thread, then raises, because such a cancellation is
     not delivered again at a later await.
     """
-    if inspect.iscoroutinefunction(fn):
-        raise TypeError(_not_sync(fn))
+    check_sync_fn(fn, "to_thread", "fn")
+    if abandon_on_cancel is not False and abandon_on_cancel is not True:
+        raise TypeError(
+            f"unicancel: to_thread() takes a bool for abandon_on_cancel, got {abandon_on_cancel!r}"
+        )
     backend = current_backend()
     if backend.name == "trio":
         import trio
@@ -111,6 +115,6 @@ async def _wait_for_thread(future: Future[T]) -> T:
 def _not_sync(fn: object) -> str:
     name = getattr(fn, "__qualname__", None) or repr(fn)
     return (
-        f"unicancel.to_thread() expected a sync function, but {name} is asynchronous; "
-        "await it directly instead"
+        f"unicancel: to_thread() expected a sync function for fn, but {name} returned a "
+        "coroutine; await it directly instead"
     )

@@ -7,10 +7,17 @@ event loop. Per token and event loop there is one :class:`Binding`: one
 registration on the token, whose callback only hops onto the loop
 (:meth:`Loop.soon`), where every scope bound there is cancelled in one
 batch. 10,000 bound scopes cost one hop, not 10,000.
+
+The token reaches a Binding only through a weak reference (``State.bindings``
+and the registration's callback): the bound scopes, that is the ``with``
+blocks still open, keep it alive. A long-lived token must not keep alive the
+tasks (and their loop) of a scope whose loop was closed while it was open;
+when such a Binding is collected, its registration is dropped.
 """
 
 from __future__ import annotations
 
+import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, final
 
@@ -31,15 +38,18 @@ __all__ = ["Binding", "wait"]
 class Binding:
     """The scopes bound to one token on one event loop (touched only there)."""
 
-    __slots__ = ("_loop", "_registration", "_state", "scopes")
+    __slots__ = ("__weakref__", "_loop", "_registration", "_state", "scopes")
 
     def __init__(self, state: State, loop: Loop) -> None:
         self._loop = loop
         self._state = state
         self.scopes: dict[_StopScope, None] = {}
-        state.bindings[loop.key] = self
+        hop = _Hop(state.bindings, loop.key)
+        me = hop.binding = weakref.ref(self, hop.collected)
+        state.bindings[loop.key] = me
         # Runs at once (and so hops at once) if the token stopped meanwhile.
-        self._registration: StopRegistration = state.on_stop(self._hop)
+        self._registration: StopRegistration = state.on_stop(hop)
+        hop.reg = self._registration
 
     def _hop(self) -> None:
         self._loop.soon(self._fire)
@@ -60,10 +70,42 @@ class Binding:
     def _unlist(self) -> bool:
         """Stop being the token's binding for this loop; False if it was not."""
         bindings = self._state.bindings
-        if bindings.get(self._loop.key) is not self:
+        me = bindings.get(self._loop.key)
+        if me is None or me() is not self:
             return False
         del bindings[self._loop.key]
         return True
+
+
+@final
+class _Hop:
+    """The registration's callback: hops to the Binding's loop, if the
+    Binding is still alive (held weakly: see the module docstring)."""
+
+    __slots__ = ("binding", "bindings", "key", "reg")
+
+    def __init__(self, bindings: dict[object, weakref.ref[Binding]], key: object) -> None:
+        self.bindings = bindings
+        self.key = key
+        self.binding: weakref.ref[Binding] | None = None
+        self.reg: StopRegistration | None = None
+
+    def __call__(self) -> None:
+        me = self.binding
+        binding = me() if me is not None else None
+        if binding is not None:
+            binding._hop()
+
+    def collected(self, me: weakref.ref[Binding]) -> None:
+        """The Binding was collected: normally after its last scope left
+        (nothing left to do), or with scopes still bound because their tasks
+        were dropped unfinished: then forget it, and its registration."""
+        self.binding = None  # breaks the cycle through the weakref's callback
+        if self.bindings.get(self.key) is me:
+            del self.bindings[self.key]
+        reg, self.reg = self.reg, None
+        if reg is not None:
+            reg._forget()
 
 
 @final
@@ -87,7 +129,8 @@ class _StopScope:
             self._stop(record.reason)  # in this task, before its first await
         elif not state.box:  # a closed token never stops: nothing to bind
             loop = current_loop(scope._backend.name)
-            binding = state.bindings.get(loop.key) or Binding(state, loop)
+            me = state.bindings.get(loop.key)
+            binding = (me() if me is not None else None) or Binding(state, loop)
             binding.scopes[self] = None
             self._binding = binding
         return scope

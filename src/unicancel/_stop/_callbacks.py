@@ -24,7 +24,14 @@ from typing import Final, final
 
 from ._errors import callbacks_raised
 
-__all__ = ["Descend", "Registry", "StopRegistration", "callback_errors", "drain"]
+__all__ = [
+    "Descend",
+    "Registry",
+    "StopRegistration",
+    "callback_errors",
+    "drain",
+    "new_registration",
+]
 
 #: Pending registrations of one token (a dict used as an ordered set).
 Registry = dict["StopRegistration", bool]
@@ -48,13 +55,18 @@ class StopRegistration:
 
     __slots__ = ("_claims", "_done", "_fn", "_regs", "_waiting")
 
-    def __init__(self, fn: Callable[[], object] | None, regs: Registry | None) -> None:
-        self._fn = fn
-        self._regs = regs
-        # First element: _CANCELLED, or (thread id,) of the run that won.
-        self._claims: list[tuple[object]] = [] if fn is not None else [_CANCELLED]
-        self._done = False
-        self._waiting = False
+    _fn: Callable[[], object] | None
+    _regs: Registry | None
+    # First element: _CANCELLED, or (thread id,) of the run that won.
+    _claims: list[tuple[object]]
+    _done: bool
+    _waiting: bool
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(
+            "unicancel: StopRegistration objects are created by StopToken.on_stop(fn), "
+            "not directly; call token.on_stop(fn) to register a callback"
+        )
 
     def cancel(self) -> bool:
         """Unregister the callback; return whether it ran.
@@ -141,6 +153,17 @@ class StopRegistration:
             self._waiting = True
             while not self._done:
                 _finished.wait()
+
+
+def new_registration(fn: Callable[[], object] | None, regs: Registry | None) -> StopRegistration:
+    """A StopRegistration (its constructor is closed to users)."""
+    reg = object.__new__(StopRegistration)
+    reg._fn = fn
+    reg._regs = regs
+    reg._claims = [] if fn is not None else [_CANCELLED]
+    reg._done = False
+    reg._waiting = False
+    return reg
 
 
 @final

@@ -10,27 +10,20 @@ __all__ = [
     "callbacks_raised",
     "forced_shutdown",
     "not_a_token",
-    "not_callable",
     "shutdown_reused",
     "signals_need_main_thread",
     "stop_requested",
+    "uncatchable_signal",
 ]
 
 
-def not_a_token(where: str, obj: object, is_source: bool) -> str:
+def not_a_token(where: str, obj: object, is_source: bool, param: str = "token") -> str:
     hint = "; pass source.token" if is_source else ""
-    return f"unicancel: {where}() takes StopToken arguments, got {obj!r}{hint}"
+    return f"unicancel: {where}() takes StopToken arguments for {param}, got {obj!r}{hint}"
 
 
 def bad_reason(reason: object) -> str:
     return f"unicancel: reason must be a str or None, got {reason!r}"
-
-
-def not_callable(fn: object) -> str:
-    return (
-        f"unicancel: on_stop() needs a callable taking no arguments, got {fn!r}; "
-        "use functools.partial(fn, arg) to pass arguments"
-    )
 
 
 def stop_requested(reason: str | None) -> str:
@@ -52,6 +45,13 @@ def forced_shutdown(why: str, stop_reason: str | None, unfinished: tuple[str, ..
 
 def bad_signals(signals: object) -> str:
     return f"unicancel: signals must be signal numbers such as signal.SIGTERM, got {signals!r}"
+
+
+def uncatchable_signal(name: str) -> str:
+    return (
+        f"unicancel: signals cannot include {name}: the operating system does not let a "
+        "program handle it; use SIGTERM or SIGINT"
+    )
 
 
 def shutdown_reused() -> str:

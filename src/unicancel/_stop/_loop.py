@@ -31,7 +31,8 @@ class Timer(Protocol):
 class Loop(Protocol):
     """One running asyncio loop or trio run."""
 
-    #: Identifies the loop (hashable; equal for the same loop).
+    #: Identifies the loop (hashable; equal for the same loop; must not
+    #: keep the loop alive: tokens that outlive it keep their keys).
     key: object
 
     def soon(self, fn: Callable[[], object]) -> None:

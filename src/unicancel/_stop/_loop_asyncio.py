@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import weakref
 from asyncio import AbstractEventLoop, Task, TimerHandle, all_tasks, current_task, get_running_loop
 from collections.abc import Callable
 from contextlib import suppress
@@ -40,7 +41,9 @@ class AsyncioLoop:
             except RuntimeError:
                 raise RuntimeError(no_running_backend()) from None
         self._loop = loop
-        self.key: object = loop
+        # Weak: a token keys its bindings by it, and must not keep a closed
+        # loop (and through it, what its deadline heap holds) alive.
+        self.key: object = weakref.ref(loop)
 
     def soon(self, fn: Callable[[], object]) -> None:
         # Documented as safe from another thread and from a signal handler

@@ -18,7 +18,9 @@ from math import inf
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, final
 
+from .._core._callables import check_async_fn, coroutine_or_error
 from .._core._deadline import check_timeout
+from .._core._errors import unknown_backend
 from .._facade._run import run
 from .._facade._scope import CancelScope
 from . import _errors as _stop_errors
@@ -56,9 +58,19 @@ class ForcedShutdown(Exception):
 
 def _check_signals(signals: Iterable[int]) -> tuple[signal.Signals, ...]:
     try:
-        return tuple(signal.Signals(sig) for sig in signals)
+        checked = tuple(signal.Signals(sig) for sig in signals)
     except (TypeError, ValueError):
         raise ValueError(_stop_errors.bad_signals(signals)) from None
+    for sig in checked:
+        # The OS refuses handlers for these: say so now, not as an OSError at entry.
+        if sig in _UNCATCHABLE:
+            raise ValueError(_stop_errors.uncatchable_signal(sig.name))
+    return checked
+
+
+_UNCATCHABLE = frozenset(
+    getattr(signal, name) for name in ("SIGKILL", "SIGSTOP") if hasattr(signal, name)
+)
 
 
 @final
@@ -100,7 +112,7 @@ class GracefulShutdown:
     )
 
     def __init__(self, *, grace: float = 5.0, signals: Iterable[int] = _DEFAULT_SIGNALS) -> None:
-        self._grace = check_timeout(grace, "grace")
+        self._grace = check_timeout(grace, "grace", "use 0 for no grace period")
         self._signals = _check_signals(signals)
         self._source = StopSource()
         self._entered = False
@@ -245,11 +257,15 @@ def run_graceful(
     after *grace* seconds (or a second signal) ``main`` is cancelled and
     :exc:`ForcedShutdown` is raised, listing what had not finished. Returns
     what ``main`` returns."""
+    if backend != "asyncio" and backend != "trio":
+        raise ValueError(unknown_backend(backend))
+    check_async_fn(main, "run_graceful", "main")
     shutdown = GracefulShutdown(grace=grace, signals=signals)
 
     async def body() -> T:
         async with shutdown as token:
-            return await main(token, *args)
+            result: T = await coroutine_or_error(main, (token, *args), "run_graceful", "main")
+            return result
 
     # trio names its main task after the function: report it as *main*.
     body.__module__ = getattr(main, "__module__", body.__module__)

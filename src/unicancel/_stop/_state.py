@@ -21,7 +21,14 @@ from math import inf
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final, final
 
-from ._callbacks import Descend, Registry, StopRegistration, callback_errors, drain
+from ._callbacks import (
+    Descend,
+    Registry,
+    StopRegistration,
+    callback_errors,
+    drain,
+    new_registration,
+)
 
 if TYPE_CHECKING:
     from ._loop import Timer
@@ -71,9 +78,10 @@ class State:
         self.links: list[StopRegistration] = []
         self.source_alive = True
         self.timer: Expire | None = None
-        # Per event loop: the scopes bound to this token (a ._binding.Binding;
-        # typed loosely because that module sits above this one).
-        self.bindings: dict[object, Any] = {}
+        # Per event loop: the scopes bound to this token (a ._binding.Binding,
+        # held weakly: the bound scopes hold it; typed loosely because that
+        # module sits above this one).
+        self.bindings: dict[object, weakref.ref[Any]] = {}
 
     def record(self) -> _Stopped | None:
         """The stop record; None if not stopped (closed counts as not)."""
@@ -126,14 +134,14 @@ class State:
     def on_stop(self, fn: Callable[[], object]) -> StopRegistration:
         regs = self.regs
         if not self.box:
-            reg = StopRegistration(fn, regs)
+            reg = new_registration(fn, regs)
             regs[reg] = True
             if not self.box:
                 return reg
             # Stopped (or closed) meanwhile: the drain may have taken it.
             regs.pop(reg, None)
         else:
-            reg = StopRegistration(fn, None)
+            reg = new_registration(fn, None)
         if self.box[_KEY] is _CLOSED:
             reg._forget()
             return reg

@@ -10,6 +10,7 @@ from math import inf
 from types import TracebackType
 from typing import TYPE_CHECKING, final
 
+from .._core._callables import check_callback
 from .._core._deadline import check_deadline, check_timeout
 from . import _errors as _stop_errors
 from ._callbacks import StopRegistration
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["StopSource", "StopToken"]
 
 
-def _check_token(token: object, where: str) -> State:
+def _check_token(token: object, where: str, param: str = "token") -> State:
     if not isinstance(token, StopToken):
-        raise TypeError(_stop_errors.not_a_token(where, token, isinstance(token, StopSource)))
+        raise TypeError(
+            _stop_errors.not_a_token(where, token, isinstance(token, StopSource), param)
+        )
     return token._state
 
 
@@ -106,8 +109,7 @@ class StopToken:
           unregisters it; see :meth:`StopRegistration.cancel` for the waiting
           rule. A token that can never stop does not keep ``fn``.
         """
-        if not callable(fn):
-            raise TypeError(_stop_errors.not_callable(fn))
+        check_callback(fn, "on_stop", "fn")
         return self._state.on_stop(fn)
 
     async def wait(self) -> None:
@@ -158,7 +160,7 @@ class StopSource:
     __slots__ = ("__weakref__", "_state", "_token")
 
     def __init__(self, *parents: StopToken) -> None:
-        states = tuple(_check_token(parent, "StopSource") for parent in parents)
+        states = tuple(_check_token(parent, "StopSource", "parents") for parent in parents)
         self._state = State()
         self._token = _token(self._state)
         if states:

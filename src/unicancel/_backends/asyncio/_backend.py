@@ -11,9 +11,12 @@ task cancelled. Our own cancellation is never recognised by message text.
 
 from __future__ import annotations
 
+import sys
 from asyncio import AbstractEventLoop, CancelledError, Task, sleep
 from itertools import count
 from math import inf
+from threading import get_ident
+from types import FrameType
 from typing import Any
 
 from ..._core import _contract, _errors
@@ -60,8 +63,10 @@ class AsyncioBackend:
             return False
         scope._host = host
         scope._loop = loop  # saves a get_loop() call at exit
-        scope._parent = innermost.get(host)
-        innermost[host] = scope
+        scope._thread = get_ident()
+        # The task's innermost scope is kept on the task (see _asyncio_delivery).
+        scope._parent = getattr(host, "_unicancel_scope", None)
+        host._unicancel_scope = scope
         scope._entry_cancelling = host.cancelling()
         # _busy: exit has work beyond unlinking (a timer, cancels to balance,
         # a shield to leave). _delivered exists only once needed.
@@ -105,21 +110,30 @@ class AsyncioBackend:
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         host: Task[Any] = scope._host  # type: ignore[assignment]
         running = task_running_in(scope._loop)
-        if running is not host:
-            if host.done():
-                # Its generator is being closed after the task ended: nothing
-                # can exit these scopes any more, so do not keep the task.
-                innermost.pop(host, None)
-            raise RuntimeError(
-                _errors.exited_in_other_task(scope, _task_name(host), _task_name(running))
-            ) from exc
+        # The thread test: from another thread the host may be running right
+        # now (its own thread busy), and unlinking would race with it. (An
+        # ident comparison: cheaper than a loop lookup on 3.11.)
+        if running is not host or get_ident() != scope._thread:
+            if running is not host and isinstance(exc, GeneratorExit) and _closing_a_coroutine():
+                # A coroutine is being closed outside its task: the task was
+                # dropped unfinished (its loop closed, or it waited on a
+                # future nobody holds) and the garbage collector is closing
+                # it, in whatever task it interrupted, or none. As with
+                # asyncio.timeout, unwind quietly so its `finally` runs. (An
+                # async generator closed from another task: misnesting, below.)
+                return self._unwind_closed(scope, host, exc)
+            self._check_exit(scope, host, running, exc)
         parent = scope._parent
-        top = innermost.pop(host, None)
+        top = host._unicancel_scope  # type: ignore[attr-defined]
         if top is not scope:
             exc = self._abandon_inner(scope, host, top, exc)
-        if parent is not None:
-            innermost[host] = parent
+        host._unicancel_scope = parent  # type: ignore[attr-defined]
         scope._state = _EXITED
+        # An exited scope lets go of its task: an exception raised from a
+        # frame that holds the scope (__exit__ raising TimeoutError, the body
+        # of a group child) may end up stored on that task, and the two
+        # would form a cycle (freed, with every local, only by the gc).
+        scope._host = None
         if exc is None and not scope._busy:
             return None
         # The rest, in the same frame: a cancelled scope's exit (the round
@@ -157,6 +171,36 @@ class AsyncioBackend:
         scope._cancelled_caught = True
         return rest
 
+    def _unwind_closed(
+        self, scope: CancelScope, host: Task[Any], exc: GeneratorExit
+    ) -> BaseException:
+        if scope._timer is not None:
+            deadlines.disarm(scope, scope._loop)
+        scope._state = _EXITED
+        scope._host = None
+        # The scopes are closed innermost first: this one is innermost now.
+        host._unicancel_scope = scope._parent  # type: ignore[attr-defined]
+        return exc
+
+    def _check_exit(
+        self, scope: CancelScope, host: Task[Any], running: object, exc: BaseException | None
+    ) -> None:
+        """Raise unless the scope may be exited here after all (its loop now
+        runs in another thread than at entry)."""
+        here = running_loop() is scope._loop
+        if running is host and here:
+            scope._thread = get_ident()
+            return
+        if host.done():
+            # Its generator is being closed after the task ended: nothing
+            # can exit these scopes any more, so do not keep the task.
+            host._unicancel_scope = None  # type: ignore[attr-defined]
+        if not here:
+            raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
+        raise _errors.misnesting_error(
+            _errors.exited_in_other_task(scope, _task_name(host), _task_name(running)), exc
+        )
+
     def _abandon_inner(
         self,
         scope: CancelScope,
@@ -164,9 +208,10 @@ class AsyncioBackend:
         top: CancelScope | None,
         exc: BaseException | None,
     ) -> BaseException:
-        """*scope* is exiting while scopes it encloses (from *top*, already
-        unlinked by exit()) are still open: close those, balancing their
-        cancel counts, and return the misnesting error to raise."""
+        """*scope* is exiting while scopes it encloses (from *top*, the task's
+        innermost) are still open: close those, balancing their cancel
+        counts, and return the misnesting error to raise (exit() then
+        unlinks them all)."""
         chain = []
         inner = top
         while inner is not None and inner is not scope and inner._host is host:
@@ -175,19 +220,24 @@ class AsyncioBackend:
         error = RuntimeError(_errors.exited_out_of_order(scope, _task_name(host)))
         error.__context__ = exc
         if inner is not scope:
-            # Not in this task's stack at all: change nothing.
-            if top is not None:
-                innermost[host] = top
-            raise error
+            raise error  # not in this task's stack at all: change nothing
         if any(abandoned._shield for abandoned in chain) and effectively_cancelled(scope):
             schedule(host)  # an abandoned shield was hiding a cancellation
         for abandoned in chain:
             abandoned._state = _ABANDONED
+            abandoned._host = None
             self._disarm(abandoned)
             for _ in range(getattr(abandoned, "_delivered", 0)):
                 host.uncancel()
             abandoned._delivered = 0
         return error
+
+    def outside_loop(self, scope: CancelScope) -> bool:
+        # The running loop is per thread: another thread has none, or its own.
+        if running_loop() is not scope._loop:
+            return True
+        scope._thread = get_ident()  # the loop moved to this thread
+        return False
 
     def cancel(self, scope: CancelScope) -> None:
         scope._cancel_seq = next(_order)
@@ -214,7 +264,7 @@ class AsyncioBackend:
         return loop.time()
 
     def current_effective_deadline(self) -> float:
-        scope = innermost.get(current_task())
+        scope = innermost(current_task())
         deadline = inf
         while scope is not None:
             if scope._cancel_called:
@@ -234,7 +284,7 @@ class AsyncioBackend:
 
     async def checkpoint_if_cancelled(self) -> None:
         task = current_task()
-        if catcher(innermost.get(task)) is not None:
+        if catcher(innermost(task)) is not None:
             # A counted delivery, not a bare raise: asyncio.timeout and
             # TaskGroup judge a CancelledError by cancelling(), so an
             # uncounted one would be taken for theirs. The forced check
@@ -248,6 +298,28 @@ class AsyncioBackend:
 
     def task_group(self) -> AsyncioTaskGroup:
         return AsyncioTaskGroup()
+
+
+# Code flags (inspect.CO_COROUTINE / CO_ASYNC_GENERATOR; inspect is a heavy import).
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _closing_a_coroutine() -> bool:
+    """Whether the block being exited is in a coroutine (not an async
+    generator): the first such frame above the scope's ``__exit__``. A
+    coroutine whose scope is exited with GeneratorExit outside its task is
+    being closed (by the garbage collector: its task was dropped); an async
+    generator closed from another task is the misnesting case."""
+    frame: FrameType | None = sys._getframe(2)  # above exit() and __exit__()
+    while frame is not None:
+        flags = frame.f_code.co_flags
+        if flags & _CO_ASYNC_GENERATOR:
+            return False
+        if flags & _CO_COROUTINE:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _message(exc: BaseException) -> str | None:

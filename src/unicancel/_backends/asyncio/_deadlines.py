@@ -10,6 +10,12 @@ compacted when dead entries outnumber live ones, so it stays O(live scopes).
 An entry is live while ``scope._timer is entry``: moving a deadline pushes a
 new entry and so retires the old one.
 
+The heap lives on its loop (``loop._unicancel_deadlines``), not in a
+module-level table: its entries hold scopes, so their tasks and the loop,
+and a table would keep them alive for good once the loop is closed with a
+scope still open in it. On the loop they are part of cycles the garbage
+collector frees with the loop.
+
 trio expires deadlines in its scheduler, before it runs the next batch of
 tasks, so every schedule point applies a deadline that passed while the task
 was busy. asyncio's ``_run_once`` appends due timers to the ready queue
@@ -29,7 +35,7 @@ from itertools import count
 from math import inf
 from types import coroutine
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary, ref
+from weakref import ref
 
 from ._delivery import deliver_now
 from ._private import running_loop
@@ -42,11 +48,6 @@ __all__ = ["arm", "disarm", "expire_passed", "schedule_point"]
 Entry = tuple[float, int, "CancelScope"]
 
 _seq = count()
-_by_loop: WeakKeyDictionary[AbstractEventLoop, _Deadlines] = WeakKeyDictionary()
-# The last loop used and its heap, read as one tuple so threads running
-# different loops never pair one loop with another's heap. Weak, like every
-# reference to a loop here: a closed loop must be freed.
-_last: tuple[ref[AbstractEventLoop] | None, _Deadlines | None] = (None, None)
 
 
 class _Deadlines:
@@ -56,8 +57,7 @@ class _Deadlines:
         self.loop = ref(loop)
         self.heap: list[Entry] = []
         self.live = 0
-        # Weak: the loop keeps its pending timer alive, and a strong reference
-        # here would keep the loop alive through our WeakKeyDictionary value.
+        # Weak: the loop keeps its pending timer alive.
         self.handle: ref[TimerHandle] | None = None
         self.when = inf
 
@@ -138,13 +138,9 @@ class _Deadlines:
 
 
 def _for(loop: AbstractEventLoop) -> _Deadlines:
-    global _last
-    last_loop, deadlines = _last
-    if last_loop is None or last_loop() is not loop or deadlines is None:
-        deadlines = _by_loop.get(loop)
-        if deadlines is None:
-            deadlines = _by_loop[loop] = _Deadlines(loop)
-        _last = (ref(loop), deadlines)
+    deadlines: _Deadlines | None = getattr(loop, "_unicancel_deadlines", None)
+    if deadlines is None:
+        deadlines = loop._unicancel_deadlines = _Deadlines(loop)  # type: ignore[attr-defined]
     return deadlines
 
 
@@ -164,11 +160,9 @@ def expire_passed(loop: AbstractEventLoop) -> None:
     """Expire now every deadline of *loop* that has passed (as trio's
     scheduler does before running a task again), instead of when the timer
     callback gets its turn. For code running inside a task step."""
-    last_loop, deadlines = _last
-    if last_loop is None or last_loop() is not loop or deadlines is None:
-        deadlines = _by_loop.get(loop)
-        if deadlines is None:
-            return  # no deadline was ever armed on this loop
+    deadlines: _Deadlines | None = getattr(loop, "_unicancel_deadlines", None)
+    if deadlines is None:
+        return  # no deadline was ever armed on this loop
     # `when` (the armed timer) is never later than the earliest live deadline,
     # so this one comparison rules out the common case.
     if deadlines.live and deadlines.when != inf:

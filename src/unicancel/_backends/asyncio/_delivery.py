@@ -1,7 +1,7 @@
 """asyncio: how a scope's cancellation reaches its tasks (propagation).
 
-Scopes form chains through ``_parent``; ``innermost`` maps each task to the
-innermost scope it is in. A task is *effectively cancelled* when walking up
+Scopes form chains through ``_parent``; :func:`innermost` gives the innermost
+scope a task is in. A task is *effectively cancelled* when walking up
 from there meets a cancelled scope before a shielded one (trio's rule).
 
 Delivery is ``Task.cancel(msg)`` and nothing else. A suspended task is
@@ -37,14 +37,44 @@ if TYPE_CHECKING:
 __all__ = [
     "catcher",
     "deliver_now",
+    "delivery_state",
     "effectively_cancelled",
     "force",
     "innermost",
     "schedule",
+    "set_innermost",
 ]
 
-#: Innermost unicancel scope of each task that is inside one.
-innermost: dict[Task[Any], CancelScope] = {}
+# Per-task and per-loop state lives on the task and the loop themselves, in
+# the attributes named below, never in a module-level table: a table would
+# keep every task (its coroutine, its frames, its loop) alive while the task
+# is inside a scope, so a task left pending in a closed loop, or waiting
+# forever on a future nobody holds, would never be collected and its
+# `finally` would never run. On the task and the loop they form cycles the
+# garbage collector frees, as asyncio's own task/loop cycles.
+# (asyncio tasks and loops accept attributes: see _asyncio_private.)
+#
+#   task._unicancel_scope: the task's innermost scope (None or missing: none);
+#   task._unicancel_delivery: its delivery state (_Delivery or light record);
+#   loop._unicancel_batch: the loop's batch of pending checks (see _batch()).
+# The hot paths read them inline; everything else uses the functions below.
+
+
+def innermost(task: Task[Any]) -> CancelScope | None:
+    """The innermost unicancel scope *task* is in, or None."""
+    scope: CancelScope | None = getattr(task, "_unicancel_scope", None)
+    return scope
+
+
+def set_innermost(task: Task[Any], scope: CancelScope | None) -> None:
+    task._unicancel_scope = scope  # type: ignore[attr-defined]
+
+
+def delivery_state(task: Task[Any]) -> _Delivery | _Light | None:
+    """The delivery state of *task* (tests and reach() read it)."""
+    state: _Delivery | _Light | None = getattr(task, "_unicancel_delivery", None)
+    return state
+
 
 #: A light record, (task, target, waiter): what a cancelled group's child gets
 #: on its first delivery (_asyncio_reach._nudge_members) instead of a _Delivery. It is the
@@ -54,8 +84,8 @@ innermost: dict[Task[Any], CancelScope] = {}
 #: needs the state makes it a _Delivery first (_delivery()).
 _Light: TypeAlias = "tuple[Task[Any], CancelScope, Future[Any]]"
 
-#: Delivery state of each task cancelled by a scope, until it finishes.
-_deliveries: dict[Task[Any], _Delivery | _Light] = {}
+# Delivery state of a task cancelled by a scope (task._unicancel_delivery),
+# until it finishes.
 
 
 def effectively_cancelled(scope: CancelScope | None) -> bool:
@@ -83,7 +113,7 @@ def catcher(scope: CancelScope | None) -> CancelScope | None:
 
 
 def _delivery(task: Task[Any]) -> _Delivery:
-    state = _deliveries.get(task)
+    state: _Delivery | _Light | None = getattr(task, "_unicancel_delivery", None)
     if state is None:
         return _new_delivery(task)
     if isinstance(state, tuple):
@@ -101,7 +131,7 @@ def _new_delivery(
     """State for a task never reached before or, with *target* and *waiter*,
     for one as after deliver() cancelled *waiter* for *target*."""
     # Not an __init__: a class call would run it as a second frame on 3.11.
-    delivery = _deliveries[task] = _Delivery()
+    delivery = task._unicancel_delivery = _Delivery()  # type: ignore[attr-defined]
     delivery._task = task
     delivery._loop = task.get_loop()
     delivery._pending = delivery._kept = False
@@ -113,20 +143,20 @@ def _new_delivery(
 
 
 def _forget(task: Task[Any]) -> None:
-    _deliveries.pop(task, None)
+    task._unicancel_delivery = None  # type: ignore[attr-defined]
 
 
-#: Checks waiting to run, per loop; one call_soon serves a whole batch (a
-#: cancelled group of 10,000 children costs one loop callback, not 10,000).
-_queues: dict[AbstractEventLoop, list[_Delivery | _Light]] = {}
+# Checks waiting to run, per loop (loop._unicancel_batch); one call_soon
+# serves a whole batch (a cancelled group of 10,000 children costs one loop
+# callback, not 10,000).
 
 
 def _flush(loop: AbstractEventLoop) -> None:
     # Checks scheduled while this batch runs go to a new batch whose callback
     # is queued only once the batch is done, i.e. behind every wake-up the
     # deliveries below caused: "after the step that receives it" holds.
-    queue = _queues[loop]
-    _queues[loop] = _FLUSHING
+    queue: list[_Delivery | _Light] = loop._unicancel_batch  # type: ignore[attr-defined]
+    loop._unicancel_batch = _FLUSHING  # type: ignore[attr-defined]
     try:
         for entry in queue:
             if isinstance(entry, tuple):
@@ -134,16 +164,17 @@ def _flush(loop: AbstractEventLoop) -> None:
                 if task.done():
                     # The usual end of a light record: its task died of the
                     # cancellation (all that deliver() would do).
-                    _deliveries.pop(task, None)
+                    task._unicancel_delivery = None  # type: ignore[attr-defined]
                     continue
                 entry = _delivery(task)
             entry._pending = False
             entry.deliver()
     finally:
-        later = _queues.pop(loop)
+        later = loop._unicancel_batch  # type: ignore[attr-defined]
         if later is not _FLUSHING:
-            _queues[loop] = later
             loop.call_soon(_flush, loop)
+        else:
+            loop._unicancel_batch = None  # type: ignore[attr-defined]
 
 
 _FLUSHING: list[_Delivery | _Light] = []  # marks a loop whose batch is running
@@ -157,7 +188,7 @@ def deliver_now(task: Task[Any]) -> None:
 
 def schedule(task: Task[Any]) -> None:
     """Make sure *task* is checked for delivery once the current step ends."""
-    delivery = _deliveries.get(task)
+    delivery = getattr(task, "_unicancel_delivery", None)
     if not isinstance(delivery, _Delivery):  # None, or a light record
         delivery = _delivery(task)
     delivery.schedule()
@@ -165,12 +196,12 @@ def schedule(task: Task[Any]) -> None:
 
 def _batch(loop: AbstractEventLoop) -> list[_Delivery | _Light]:
     """The batch of checks that runs after the callbacks queued so far."""
-    queue = _queues.get(loop)
+    queue: list[_Delivery | _Light] | None = getattr(loop, "_unicancel_batch", None)
     if queue is None:
-        queue = _queues[loop] = []
+        queue = loop._unicancel_batch = []  # type: ignore[attr-defined]
         loop.call_soon(_flush, loop)
     elif queue is _FLUSHING:
-        queue = _queues[loop] = []  # _flush queues the callback
+        queue = loop._unicancel_batch = []  # type: ignore[attr-defined]  # _flush queues the callback
     return queue
 
 
@@ -266,9 +297,9 @@ class _Delivery:
         True is returned when one is needed)."""
         task = self._task
         if task.done():
-            _deliveries.pop(task, None)
+            task._unicancel_delivery = None  # type: ignore[attr-defined]
             return False
-        inner = innermost.get(task)
+        inner: CancelScope | None = getattr(task, "_unicancel_scope", None)
         target = None  # catcher(inner), inlined: this runs once per delivery
         scope = inner
         while scope is not None:
@@ -341,7 +372,7 @@ class _Delivery:
 def _account(task: Task[Any], target: CancelScope) -> None:
     """Charge one ``cancel()`` to the outermost scope of *task* below *target*
     so that exactly one ``uncancel()`` follows it (CPython timeouts.py rule)."""
-    scope: CancelScope | None = innermost.get(task)
+    scope = innermost(task)
     owner = None
     while scope is not None and scope._host is task:
         owner = scope
@@ -353,7 +384,7 @@ def _account(task: Task[Any], target: CancelScope) -> None:
         owner._busy = True
         # Scopes inside *owner* see cancelling() one higher until *owner*
         # exits, after them: tell them it is ours, not a foreign cancel().
-        scope = innermost.get(task)
+        scope = innermost(task)
         while scope is not owner and scope is not None:
             scope._outer_delivered = getattr(scope, "_outer_delivered", 0) + 1
             scope = scope._parent

@@ -15,12 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._delivery import (
     _batch,
-    _deliveries,
     _Delivery,
     _delivery,
     _Light,
     catcher,
-    innermost,
     schedule,
 )
 from ._private import fut_waiter
@@ -29,6 +27,14 @@ if TYPE_CHECKING:
     from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 
 __all__ = ["Members", "members_under", "reach"]
+
+
+def members_under(scope: CancelScope) -> set[Members] | None:
+    """The Members registered below *scope* (None: none). Kept on the scope
+    itself (``_below``), not in a module-level table that would keep every
+    scope, and so its task and loop, alive."""
+    below: set[Members] | None = getattr(scope, "_below", None)
+    return below
 
 
 class Members:
@@ -53,7 +59,10 @@ class Members:
         self.registered: list[CancelScope] = []
         scope = root
         while scope is not None:
-            members_under.setdefault(scope, set()).add(self)
+            below = members_under(scope)
+            if below is None:
+                below = scope._below = set()
+            below.add(self)
             self.registered.append(scope)
             scope = scope._parent
 
@@ -64,16 +73,15 @@ class Members:
 
     def close(self) -> None:
         for scope in self.registered:
-            below = members_under.get(scope)
+            below = members_under(scope)
             if below is not None:
                 below.discard(self)
                 if not below:
-                    del members_under[scope]
+                    scope._below = None
         self.registered.clear()
-
-
-#: scope -> Members registered below it (only scopes that have some).
-members_under: dict[CancelScope, set[Members]] = {}
+        # Its tasks are done (or moved to a group): they may keep an error
+        # whose traceback holds a frame that holds us.
+        self.tasks.clear()
 
 
 #: Counts reach() calls: a scope of some chain was cancelled or changed its
@@ -89,7 +97,7 @@ def reach(scope: CancelScope) -> None:
     followed: list[_Delivery | _Light] = []
     running: list[Task[Any]] = []
     _nudge(scope._host, followed, running)  # type: ignore[arg-type]
-    below = members_under.get(scope)
+    below = members_under(scope)
     if below:
         for members in below:
             _nudge_members(members, followed, running)
@@ -146,8 +154,8 @@ def _nudge_members(
         if (
             waiter is not None
             and native  # so it is not running: no cr_running check (see _nudge)
-            and task not in _deliveries
-            and innermost.get(task) is root
+            and getattr(task, "_unicancel_delivery", None) is None
+            and getattr(task, "_unicancel_scope", None) is root
             and task is not host
         ):
             if seen != _reaches:
@@ -157,7 +165,7 @@ def _nudge_members(
                     message = target._cancel_message()
             if target is not None:
                 # What deliver() would do (inner is root, not the task's own).
-                light = _deliveries[task] = (task, target, waiter)
+                light = task._unicancel_delivery = (task, target, waiter)  # type: ignore[attr-defined]
                 followed.append(light)
                 task.cancel(message)
                 continue

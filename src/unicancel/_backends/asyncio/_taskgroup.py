@@ -4,7 +4,7 @@ It keeps ``asyncio.TaskGroup``'s guarantees (a child's error cancels the body
 and the siblings, errors leave as one ExceptionGroup, the parent waits for
 every child) and adds what asyncio lacks: the children live inside every
 scope that encloses the group. Each child's scope chain starts at the group's
-cancel scope (``innermost[child]``), and the group's :class:`Members` index
+cancel scope (``innermost(child)``), and the group's :class:`Members` index
 lets a cancellation of any enclosing scope reach the children.
 """
 
@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..._core import _contract, _errors
+from ..._core._callables import check_coro, coroutine_or_error
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 from ._deadlines import schedule_point
 from ._delivery import (
     catcher,
     innermost,
     schedule,
+    set_innermost,
 )
 from ._private import current_task, task_running_in
 from ._reach import Members
@@ -83,7 +85,7 @@ class AsyncioTaskGroup:
             started = False
         if not started:
             if root is not None:
-                innermost[task] = root
+                set_innermost(task, root)
             members.add(task)
             self._fresh[task] = coro
             if self._waiter is not None:  # the host already waits in aexit
@@ -109,18 +111,22 @@ class AsyncioTaskGroup:
             # A task factory that starts tasks eagerly runs this inside
             # create_task(): attach before the child's first line runs.
             if root is not None:
-                innermost[task] = root
+                set_innermost(task, root)
             members.add(task)
         try:
             result = await coro
         except GeneratorExit:
             # Destroyed unfinished (loop teardown): detach, wake nobody.
-            innermost.pop(task, None)
+            set_innermost(task, None)
             if self._members is not None:
                 self._members.tasks.pop(task, None)
             raise
         except BaseException as exc:
             self._child_ended(task, exc, status)
+            # The exception's traceback keeps this frame, and the task keeps
+            # the exception: without this the task would be in a cycle with
+            # itself (and its locals with it) until the garbage collector ran.
+            del task, status, members, root, coro
             raise
         self._child_ended(task, None, None)
         return result
@@ -129,7 +135,8 @@ class AsyncioTaskGroup:
         self, task: Task[Any], exc: BaseException | None, status: _Status | None
     ) -> None:
         # Detached first: an abort below then reaches the siblings only.
-        root = innermost.pop(task, None)
+        root = innermost(task)
+        set_innermost(task, None)
         members = self._members
         if members is not None:
             members.tasks.pop(task, None)
@@ -174,24 +181,32 @@ class AsyncioTaskGroup:
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
         assert self._members is not None
-        self._spawn(fn(*args), name, self._abort, self._members)  # type: ignore[arg-type]
+        if self._closed:
+            raise RuntimeError(_errors.group_finished())
+        coro = coroutine_or_error(fn, args, "start_soon", "fn")
+        self._spawn(coro, name, self._abort, self._members)
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
+        check_coro(coro, "create_task", "coro")
         return self._spawn(coro, name, self._abort, self._members)
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> Any:
         """Until ``started()``, the child lives in the caller's scopes."""
+        if self._closed:
+            raise RuntimeError(_errors.group_finished())
         caller = current_task()
-        root = innermost.get(caller)
+        root = innermost(caller)
         members = Members(root)
         started: Future[Any] = self._loop.create_future()
         status = _Status(self, members, started)
         self._starting += 1
         try:
-            task = self._spawn(_call(fn, args, status), name, root, members, status)
+            # In the try: a wrong fn must not leave `members` registered.
+            coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
+            task = self._spawn(coro, name, root, members, status)
             try:
                 return await _wait_started(started, task)
             except BaseException:
@@ -201,6 +216,7 @@ class AsyncioTaskGroup:
                     task.cancel()
                     with _contract.new_scope(shield=True):
                         await wait([task])
+                del task  # it keeps the error, whose traceback keeps this frame
                 raise
         finally:
             self._starting -= 1
@@ -210,6 +226,8 @@ class AsyncioTaskGroup:
     # -- exit --------------------------------------------------------------
 
     async def aexit(self, exc: BaseException | None) -> bool:
+        if isinstance(exc, GeneratorExit):
+            return self._closing(exc)
         if exc is not None and not isinstance(exc, CancelledError):
             if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                 self._base_error = exc
@@ -219,7 +237,7 @@ class AsyncioTaskGroup:
         for task in self._fresh:
             task.add_done_callback(self._fresh_done)
         external: CancelledError | None = None
-        if isinstance(exc, CancelledError) and catcher(innermost.get(host)) is None:
+        if isinstance(exc, CancelledError) and catcher(innermost(host)) is None:
             # A cancellation unicancel did not make (asyncio.timeout,
             # Task.cancel(), anyio): the children are not inside it, so cancel
             # them as asyncio.TaskGroup does; the error propagates at the end.
@@ -248,30 +266,54 @@ class AsyncioTaskGroup:
                     external = external or cancelled
                     self._abort.cancel("the task group's host task was cancelled")
         self._closed = True
+        self._waiter = None  # a cancelled waiter holds its CancelledError
         if self._members is not None:
             self._members.close()
         scope_exc: BaseException | None = exc if isinstance(exc, CancelledError) else None
         if scope_exc is None and self._child_cancel is not None:
             # A child raised a cancellation: it leaves the block (bare), for
             # the scope that owns it to catch, as trio's nursery re-raises it.
-            target = catcher(innermost.get(host)) or self._child_cancel
+            target = catcher(innermost(host)) or self._child_cancel
             scope_exc = CancelledError(target._cancel_message())
         # Leave the abort scope, then the group's scope; each swallows its own.
         for scope in (self._abort, self.cancel_scope):
             if scope.__exit__(type(scope_exc) if scope_exc else None, scope_exc, None):
                 scope_exc = None
-        if self._base_error is not None:
-            raise self._base_error
-        if self._errors:
-            errors, self._errors = self._errors, []
-            raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
-        if external is not None:
-            raise external
-        if scope_exc is not None:
-            if scope_exc is exc:
-                return False
-            raise scope_exc
-        return exc is not None  # the body's CancelledError was swallowed
+        # What is raised below keeps this frame (its traceback): the group
+        # and this frame must not keep the exceptions, or they would form a
+        # cycle with it (freed only by the garbage collector, with the
+        # children's locals).
+        base_error, self._base_error = self._base_error, None
+        errors, self._errors = self._errors, []
+        try:
+            if base_error is not None:
+                raise base_error
+            if errors:
+                raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
+            if external is not None:
+                raise external
+            if scope_exc is not None:
+                if scope_exc is exc:
+                    return False
+                raise scope_exc
+            return exc is not None  # the body's CancelledError was swallowed
+        finally:
+            del base_error, errors, external, scope_exc, exc
+
+    def _closing(self, exc: GeneratorExit) -> bool:
+        """The body's coroutine is being closed: by the garbage collector
+        (its task was dropped unfinished: its loop closed, or it waited on a
+        future nobody holds), or by hand. Nothing can be awaited now: cancel
+        the children (where their loop still runs), leave the scopes and let
+        GeneratorExit go on, so that the enclosing ``finally`` blocks run."""
+        self._closed = True
+        if not self._loop.is_closed():
+            self._abort.cancel("the task group's host coroutine was closed")
+        if self._members is not None:
+            self._members.close()
+        for scope in (self._abort, self.cancel_scope):
+            scope.__exit__(GeneratorExit, exc, None)
+        return False
 
 
 class _Status:
@@ -298,13 +340,13 @@ class _Status:
 
 def _reparent(task: Task[Any], new_root: CancelScope) -> None:
     """Move *task* (and any scopes it has open) under *new_root*."""
-    scope = innermost.get(task)
+    scope = innermost(task)
     own = None
     while scope is not None and scope._host is task:
         own = scope
         scope = scope._parent
     if own is None:
-        innermost[task] = new_root
+        set_innermost(task, new_root)
     else:
         own._parent = new_root
 
@@ -315,17 +357,16 @@ async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
         await wait([started, task], return_when=FIRST_COMPLETED)
     if started.done():
         return started.result()
-    if not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]
+    error = None if task.cancelled() else task.exception()
+    # The error is the task's own, and its traceback will keep this frame:
+    # neither may hold the task (a cycle only the garbage collector frees).
+    del task
+    if error is not None:
+        try:
+            raise error
+        finally:
+            del error
     raise RuntimeError(_errors.never_started())
-
-
-async def _call(
-    fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], status: _Status | None = None
-) -> Any:
-    if status is None:
-        return await fn(*args)
-    return await fn(*args, task_status=status)
 
 
 def _retrieve(task: Task[Any]) -> None:

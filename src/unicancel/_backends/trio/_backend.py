@@ -9,6 +9,7 @@ the text every backend shares.
 from __future__ import annotations
 
 from math import inf
+from threading import get_ident
 
 import trio
 from trio import CancelScope as _NativeScope
@@ -58,17 +59,24 @@ class TrioBackend:
                 # trio's __enter__ applies a past deadline, as a deadline.
                 native.deadline = -inf
         scope._host = host
+        scope._thread = get_ident()
         scope._native = native
         native.__enter__()
         return True
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]
-        task = current_task()
+        try:
+            task = current_task()
+        except RuntimeError:  # not in a trio task: another thread, say
+            raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
         if task is not scope._host:
-            raise RuntimeError(
-                _errors.exited_in_other_task(scope, scope._host.name, task.name)  # type: ignore[attr-defined]
-            ) from exc
+            if _root(task) is not _root(scope._host):  # another trio run: another thread
+                raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
+            raise _errors.misnesting_error(
+                _errors.exited_in_other_task(scope, scope._host.name, task.name),  # type: ignore[attr-defined]
+                exc,
+            )
         try:
             if exc is None:
                 native.__exit__(None, None, None)  # nothing to swallow: returns True
@@ -112,6 +120,16 @@ class TrioBackend:
         elif not scope._cancel_called and isinstance(remaining, trio.Cancelled):
             scope._set_enclosing(_reason_carried(remaining))
 
+    def outside_loop(self, scope: CancelScope) -> bool:
+        # trio's run state is per thread: outside a task of this run (another
+        # thread, or another run there) current_task() raises or differs.
+        try:
+            task = current_task()
+        except RuntimeError:
+            return True
+        host = scope._host
+        return task is not host and _root(task) is not _root(host)
+
     def cancel(self, scope: CancelScope) -> None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]
         if scope._origin is CancelOrigin.EXPLICIT:
@@ -150,6 +168,15 @@ class TrioBackend:
 
     def task_group(self) -> TrioTaskGroup:
         return TrioTaskGroup()
+
+
+def _root(task: object) -> object:
+    """The root task of *task*'s trio run (a few parent hops)."""
+    nursery = task.parent_nursery  # type: ignore[attr-defined]
+    while nursery is not None:
+        task = nursery.parent_task
+        nursery = task.parent_nursery  # type: ignore[attr-defined]
+    return task
 
 
 def _note_deadline(scope: CancelScope, native: trio.CancelScope) -> None:

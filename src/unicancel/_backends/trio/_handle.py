@@ -4,9 +4,13 @@ task object to hand out (trio)."""
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from ..._core import _contract
+from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
+
+if TYPE_CHECKING:
+    import trio
 
 __all__ = ["TaskHandle"]
 
@@ -22,25 +26,46 @@ class TaskHandle:
 
     __slots__ = ("_coro", "_done", "_exc", "_name", "_result", "_scope")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], name: object) -> None:
+    _coro: Coroutine[Any, Any, Any]
+    _name: object
+    _scope: CancelScope
+    _done: trio.Event
+    _result: Any
+    _exc: BaseException | None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError(
+            "unicancel: TaskHandle objects are created by TaskGroup.create_task(coro) on "
+            "trio, not directly; call tg.create_task(coro) inside 'async with TaskGroup()'"
+        )
+
+    @classmethod
+    def _create(cls, coro: Coroutine[Any, Any, Any], name: object) -> TaskHandle:
+        """The constructor used by the trio task group."""
         import trio  # only ever built on trio
 
+        self = object.__new__(cls)
         self._coro = coro
         self._name = name
         self._scope = _contract.new_scope()
         self._done = trio.Event()
-        self._result: Any = None
-        self._exc: BaseException | None = None
+        self._result = None
+        self._exc = None
+        return self
 
     async def _run(self) -> None:
+        done = self._done
         try:
             with self._scope:
                 self._result = await self._coro
         except BaseException as exc:
             self._exc = exc
+            # The handle keeps the exception, whose traceback keeps this
+            # frame: without the handle in it, that is no cycle.
+            del self
             raise
         finally:
-            self._done.set()
+            done.set()
 
     def cancel(self, reason: str | None = None) -> None:
         """Cancel this child only."""

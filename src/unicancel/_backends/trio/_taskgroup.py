@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from ..._core import _contract, _errors
+from ..._core._callables import check_coro, coroutine_or_error
 from ._handle import TaskHandle
 
 __all__ = ["TrioTaskGroup"]
@@ -56,26 +57,37 @@ class TrioTaskGroup:
             matched, errors = left.split(trio.Cancelled)
             if matched is not None:
                 cancelled = _first(matched)
+            del matched
         elif left is not None:
             errors = left
-        swallowed = self.cancel_scope.__exit__(
-            type(cancelled) if cancelled else None, cancelled, None
-        )
-        if errors is not None:
-            # One message on every backend (trio says "Exceptions from Trio
-            # nursery"); the leaves keep their tracebacks.
-            leaves = errors.exceptions if isinstance(errors, BaseExceptionGroup) else [errors]
-            raise BaseExceptionGroup(_errors.GROUP_ERRORS, list(leaves)) from None
-        if cancelled is not None and not swallowed:
-            if cancelled is exc:
-                return False
-            raise cancelled
-        return exc is not None
+        try:
+            swallowed = self.cancel_scope.__exit__(
+                type(cancelled) if cancelled else None, cancelled, None
+            )
+            if errors is not None:
+                # One message on every backend (trio says "Exceptions from
+                # Trio nursery"); the leaves keep their tracebacks.
+                leaves = errors.exceptions if isinstance(errors, BaseExceptionGroup) else [errors]
+                raise BaseExceptionGroup(_errors.GROUP_ERRORS, list(leaves)) from None
+            if cancelled is not None and not swallowed:
+                if cancelled is exc:
+                    return False
+                raise cancelled
+            return exc is not None
+        finally:
+            # What is raised here keeps this frame (its traceback): its
+            # locals must not hold the exceptions, or they would form a cycle
+            # with it, freed (with the body's and children's locals) only by
+            # the garbage collector (trio's nursery does the same).
+            del left, cancelled, errors, exc
 
     def start_soon(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> None:
-        self._open().start_soon(fn, *args, name=name)
+        nursery = self._open()
+        coro = coroutine_or_error(fn, args, "start_soon", "fn")
+        # trio names the task after the function it is given: name it after fn.
+        nursery.start_soon(_given, coro, name=name or fn)
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
@@ -88,7 +100,8 @@ class TrioTaskGroup:
             raise RuntimeError(_errors.never_started()) from None
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> TaskHandle:
-        handle = TaskHandle(coro, name)
+        check_coro(coro, "create_task", "coro")
+        handle = TaskHandle._create(coro, name)
         self._open().start_soon(handle._run, name=name or handle)
         return handle
 
@@ -109,13 +122,19 @@ class _OnceStatus:
         self._native.started(value)
 
 
-async def _with_status(
+def _with_status(
     fn: Callable[..., Awaitable[Any]],
     args: tuple[Any, ...],
     *,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    await fn(*args, task_status=_OnceStatus(task_status))
+) -> Coroutine[Any, Any, Any]:
+    # Sync: trio calls it inside start(), so a wrong fn fails at the call.
+    return coroutine_or_error(fn, args, "start", "fn", {"task_status": _OnceStatus(task_status)})
+
+
+def _given(coro: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+    """Hand trio a coroutine already checked (and built) by start_soon()."""
+    return coro
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -92,7 +92,7 @@ class Scenario:
     #: What the scenario shows, and how each variant is written when that is
     #: not obvious (e.g. a unicancel variant using a native task group).
     description: str
-    #: Items of SCENARIOS.md ("S1".."S10") and ANCHORS.md traps ("T1".."T8").
+    #: Topics it covers, in words ("timeouts", "cancel-counting"); shown to users.
     covers: tuple[str, ...]
     #: The trace entry whose value is shown in the table.
     headline: str

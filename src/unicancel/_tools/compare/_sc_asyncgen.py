@@ -127,7 +127,7 @@ ASYNCGEN_ACLOSING = Scenario(
         "task and so inside its cancelled scope: the generator's cleanup await "
         "raises on level-triggered systems and returns on asyncio."
     ),
-    covers=("asyncgen", "S3"),
+    covers=("asyncgen", "cleanup"),
     headline="await in generator cleanup",
     asyncio=aclosing_asyncio,
     trio=aclosing_trio,
@@ -275,7 +275,7 @@ ASYNCGEN_GC = Scenario(
         "with contextlib.aclosing(), which asyncgen-cleanup-aclosing shows "
         "cancelled the same way on both backends."
     ),
-    covers=("asyncgen", "S3"),
+    covers=("asyncgen", "cleanup"),
     headline="await in generator cleanup",
     asyncio=gc_asyncio,
     trio=gc_trio,

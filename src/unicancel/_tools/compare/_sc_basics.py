@@ -128,7 +128,7 @@ EDGE_VS_LEVEL = Scenario(
         "until the scope is left. The worker swallows each cancellation here only "
         "to show the next await; real code re-raises."
     ),
-    covers=("S2", "level"),
+    covers=("swallowed-cancel", "level"),
     headline="awaits that raised",
     asyncio=edge_asyncio,
     trio=edge_trio,
@@ -211,7 +211,7 @@ CANCEL_BEFORE_ENTERING = Scenario(
         "idiom is to cancel a task before it first runs, and then none of its "
         "code runs at all, not even a try/finally."
     ),
-    covers=("S7",),
+    covers=("task-state",),
     headline="code before the first await",
     asyncio=before_asyncio,
     trio=before_trio,
@@ -306,7 +306,7 @@ EXCEPT_EXCEPTION = Scenario(
         "broad `except Exception:` does not swallow it. Articles that say "
         "otherwise describe Python 3.7."
     ),
-    covers=("S2",),
+    covers=("swallowed-cancel",),
     headline="except Exception caught it",
     asyncio=broad_asyncio,
     trio=broad_trio,

@@ -69,7 +69,7 @@ CPU_NO_CHECKPOINT = Scenario(
         "Cancellation is cooperative everywhere: it can only land at an await, so "
         "the loop runs to the end and the first await after it raises."
     ),
-    covers=("S1",),
+    covers=("checkpoints",),
     headline="iterations before the cancel landed",
     asyncio=busy_asyncio,
     trio=busy_trio,
@@ -133,7 +133,7 @@ CPU_WITH_CHECKPOINT = Scenario(
         "one (asyncio: await asyncio.sleep(0); trio/anyio: lowlevel.checkpoint(); "
         "unicancel: checkpoint())."
     ),
-    covers=("S1",),
+    covers=("checkpoints",),
     headline="iterations before the cancel landed",
     asyncio=checkpointed_asyncio,
     trio=checkpointed_trio,
@@ -222,7 +222,7 @@ AWAIT_READY = Scenario(
         "for the next await that does; trio's and anyio's Event.wait() always "
         "checkpoint, and so does unicancel.Event.wait() on both backends."
     ),
-    covers=("level", "S1"),
+    covers=("level", "checkpoints"),
     headline="cancellation landed at",
     asyncio=ready_asyncio,
     trio=ready_trio,

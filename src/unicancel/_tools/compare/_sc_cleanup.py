@@ -97,7 +97,7 @@ AWAIT_IN_FINALLY = Scenario(
         "CancelledError. Level-triggered systems cancel that await too: cleanup "
         "that must await needs a shield (next scenario)."
     ),
-    covers=("S3", "level"),
+    covers=("cleanup", "level"),
     headline="await in finally",
     asyncio=finally_asyncio,
     trio=finally_trio,
@@ -249,7 +249,7 @@ SHIELD = Scenario(
         "block itself: the worker waits for the commit, then the cancellation "
         "resumes and its scope catches it."
     ),
-    covers=("S3", "shield"),
+    covers=("cleanup", "shield"),
     headline="worker ended before the commit finished",
     asyncio=shield_asyncio,
     trio=shield_trio,

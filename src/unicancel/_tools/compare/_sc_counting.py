@@ -92,11 +92,11 @@ TWO_CANCELS = Scenario(
         "On asyncio both become Task.cancel() calls folded into one "
         "CancelledError. The inner scope must not swallow it as its own: it "
         "compares cancelling() with its entry value instead of reading the "
-        "message (ANCHORS trap 2, anyio #1214). asyncio: an inner "
+        "message (anyio #1214). asyncio: an inner "
         "asyncio.timeout(0) and a Task.cancel() from the parent; the others: "
         "two nested scopes."
     ),
-    covers=("T2",),
+    covers=("cancel-counting",),
     headline="the outer cancel reached its target",
     asyncio=two_asyncio,
     trio=two_trio,
@@ -174,9 +174,9 @@ UNCANCEL_BALANCE = Scenario(
     description=(
         "A scope must call uncancel() once per cancel() it issued even when the "
         "body swallowed the error, or the task's cancelling() count stays raised "
-        "and later timeouts and task groups misread it (ANCHORS trap 2)."
+        "and later timeouts and task groups misread it."
     ),
-    covers=("T2", "S2"),
+    covers=("cancel-counting", "swallowed-cancel"),
     headline="later timeout still works",
     asyncio=balance_asyncio,
     trio=balance_trio,
@@ -240,11 +240,11 @@ STRAY = Scenario(
     description=(
         "On Python 3.11 and 3.12 Task.cancel() of the running task followed by "
         "uncancel() leaves _must_cancel set: the next, unrelated await raises a "
-        "stray CancelledError (fixed in 3.13, gh-116720; ANCHORS trap 3). The "
+        "stray CancelledError (fixed in 3.13, gh-116720). The "
         "scope equivalent, a scope cancelled and exited without a checkpoint, "
         "leaves nothing behind on every system."
     ),
-    covers=("T3",),
+    covers=("stray-cancel",),
     headline="next await",
     asyncio=stray_asyncio,
     trio=stray_trio,
@@ -354,9 +354,9 @@ CHILD_CANCELS = Scenario(
     description=(
         "Cancellations delivered to the children must not be counted (and later "
         "uncancelled) against the host task, or the host's next, legitimate "
-        "cancellation is swallowed (ANCHORS trap 5, anyio #716)."
+        "cancellation is swallowed (anyio #716)."
     ),
-    covers=("T5", "T2"),
+    covers=("cross-task-cancel", "cancel-counting"),
     headline="later cancel still lands",
     asyncio=children_asyncio,
     trio=children_trio,

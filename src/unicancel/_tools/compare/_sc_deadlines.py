@@ -80,7 +80,7 @@ DEADLINE_IN_PAST = Scenario(
         "The block is entered and runs up to its first await, which raises; the "
         "caller sees the timeout error. No system refuses a past deadline."
     ),
-    covers=("S6",),
+    covers=("timeouts",),
     headline="first await",
     asyncio=past_asyncio,
     trio=past_trio,
@@ -151,7 +151,7 @@ DEADLINE_NO_CHECKPOINT = Scenario(
         "next await after the block. The scope still says it was cancelled "
         "(trio, anyio, unicancel: cancel_called); asyncio's expired() does not."
     ),
-    covers=("S1", "S6", "T3"),
+    covers=("checkpoints", "timeouts", "stray-cancel"),
     headline="caller saw",
     asyncio=no_checkpoint_asyncio,
     trio=no_checkpoint_trio,
@@ -234,7 +234,7 @@ DEADLINE_MOVED = Scenario(
         "asyncio.timeout's reschedule() and the scopes' deadline setter both "
         "take effect at the next await."
     ),
-    covers=("S6",),
+    covers=("timeouts",),
     headline="await after moving the deadline",
     asyncio=moved_asyncio,
     trio=moved_trio,
@@ -313,10 +313,10 @@ FAIL_AFTER_EXPLICIT = Scenario(
         "trio's fail_after raises TooSlowError whenever its scope caught a "
         "cancellation, even one from an explicit cancel(); anyio and unicancel "
         "raise TimeoutError only when the deadline caused it, and otherwise move "
-        "on (ANCHORS trap 7). asyncio.timeout has no cancel(): the explicit cancel "
+        "on (docs/semantics.md). asyncio.timeout has no cancel(): the explicit cancel "
         "is Task.cancel(), which the timeout lets through as CancelledError."
     ),
-    covers=("T7", "S6"),
+    covers=("fail-after-exception", "timeouts"),
     headline="caller saw",
     asyncio=explicit_asyncio,
     trio=explicit_trio,

@@ -121,7 +121,7 @@ STUCK = Scenario(
         "tasks. unicancel has no diagnostics yet (planned: report which code "
         "swallowed which cancel)."
     ),
-    covers=("S10", "S2"),
+    covers=("debugging", "swallowed-cancel"),
     headline="stuck task found",
     asyncio=stuck_asyncio,
     trio=stuck_trio,

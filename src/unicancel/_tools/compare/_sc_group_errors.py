@@ -108,11 +108,11 @@ ERRORS_WIN = Scenario(
         "asyncio.TaskGroup drops CancelledError when a child raised ('errors "
         "win'): the timeout around it sees an ExceptionGroup without a "
         "cancellation, does not raise TimeoutError, and must still balance its "
-        "uncancel() (ANCHORS trap 4). trio's nursery keeps Cancelled in the "
+        "uncancel(). trio's nursery keeps Cancelled in the "
         "group and its scope catches that part. unicancel's TaskGroup lets "
         "only the errors out, on both backends."
     ),
-    covers=("T4", "S4"),
+    covers=("errors-win", "task-trees"),
     headline="caller saw",
     asyncio=errors_win_asyncio,
     trio=errors_win_trio,
@@ -251,7 +251,7 @@ LOST_CANCEL = Scenario(
         "(fixed in 3.13, gh-116720: the group re-cancels the parent). "
         "Level-triggered scopes cancel the next await in any case."
     ),
-    covers=("T4", "S4"),
+    covers=("errors-win", "task-trees"),
     headline="cancellation survived",
     asyncio=lost_asyncio,
     trio=lost_trio,

@@ -98,7 +98,7 @@ LOST_CANCEL_NATIVE = Scenario(
         "unicancel.TaskGroup builds the same group on both backends "
         "(group-errors-win-lost-cancel)."
     ),
-    covers=("T4", "T8"),
+    covers=("errors-win", "cancel-leaving-group"),
     headline="cancellation survived",
     asyncio=lost_asyncio,
     trio=lost_trio,
@@ -219,11 +219,11 @@ LEAVING_GROUP = Scenario(
     description=(
         "asyncio.TaskGroup and anyio's task group hand out a bare cancelled "
         "exception; a trio nursery raises an ExceptionGroup of Cancelled, which "
-        "`except trio.Cancelled` around it does not catch (ANCHORS trap 8). The "
+        "`except trio.Cancelled` around it does not catch. The "
         "enclosing scope catches it either way. unicancel's TaskGroup lets the "
         "bare cancelled exception out on both backends."
     ),
-    covers=("T8", "S4"),
+    covers=("cancel-leaving-group", "task-trees"),
     headline="except Cancelled around the group",
     asyncio=leaving_asyncio,
     trio=leaving_trio,

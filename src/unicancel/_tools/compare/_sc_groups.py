@@ -112,7 +112,7 @@ BARE_TASK = Scenario(
         "in a nursery/task group (unicancel: TaskGroup), which cancels and "
         "waits for its children."
     ),
-    covers=("S4",),
+    covers=("task-trees",),
     headline="child survived its parent's cancel",
     asyncio=orphan_asyncio,
     trio=orphan_trio,
@@ -225,7 +225,7 @@ GROUP_CHILD_ERROR = Scenario(
         "ExceptionGroup holding only the error. unicancel: its TaskGroup inside "
         "a scope, which must neither catch nor add anything."
     ),
-    covers=("S4", "T4"),
+    covers=("task-trees", "errors-win"),
     headline="caller saw",
     asyncio=child_error_asyncio,
     trio=child_error_trio,
@@ -382,7 +382,7 @@ GATHER = Scenario(
         "and the caller records a cancellation only if it asks the scope "
         "(cancelled_caught). unicancel: TaskGroup and a scope per child."
     ),
-    covers=("S9",),
+    covers=("gather",),
     headline="ok / failed / cancelled",
     asyncio=gather_asyncio,
     trio=gather_trio,

@@ -141,14 +141,14 @@ SHUTDOWN = Scenario(
         "that it was cut short. trio, anyio and unicancel have no leftover "
         "tasks: the worker lives in a nursery/task group that must be cancelled "
         "explicitly, and its cleanup runs (cancelled, level-triggered) before "
-        "main returns. unicancel shuts down the way SCENARIOS.md item 8 asks: "
+        "main returns. unicancel shuts down gracefully and reports: "
         "main runs in a GracefulShutdown (run_graceful() in a program, where "
         "SIGTERM or Ctrl-C requests the stop; here main requests it when its own "
         "work is done), the worker ignores the stop token, so once the grace "
         "period has run out it is cancelled, and ForcedShutdown reports it (and "
         "main, which was waiting for it) as not finished."
     ),
-    covers=("S8", "S4"),
+    covers=("shutdown", "task-trees"),
     headline="worker cleanup ran",
     asyncio=shutdown_asyncio,
     trio=shutdown_trio,

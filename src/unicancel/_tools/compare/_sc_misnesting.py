@@ -105,7 +105,7 @@ MISNESTING_ORDER = Scenario(
         "(async generators, exit stacks, __exit__ by hand), anyio's does not. "
         "What the inner scope's own exit does afterwards differs too."
     ),
-    covers=("T6",),
+    covers=("misnesting",),
     headline="exiting the outer scope first",
     asyncio=order_asyncio,
     trio=order_trio,
@@ -206,7 +206,7 @@ MISNESTING_AGEN = Scenario(
         "generator from inside a scope of its own. Only the scope libraries "
         "notice; asyncio.timeout silently accepts it."
     ),
-    covers=("T6", "asyncgen"),
+    covers=("misnesting", "asyncgen"),
     headline="closing the generator inside another scope",
     asyncio=agen_asyncio,
     trio=agen_trio,

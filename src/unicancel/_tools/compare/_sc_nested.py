@@ -126,7 +126,7 @@ NESTED_OUTER_FIRES = Scenario(
         "untouched (as the cancelled exception), and only the outer block raises "
         "the timeout error."
     ),
-    covers=("S6", "T2"),
+    covers=("timeouts", "cancel-counting"),
     headline="timeout reported by",
     asyncio=outer_fires_asyncio,
     trio=outer_fires_trio,
@@ -158,7 +158,7 @@ NESTED_INNER_FIRES = Scenario(
         "The inner block raises the timeout error; the outer block is not "
         "disturbed (a timeout error is an ordinary exception to it)."
     ),
-    covers=("S6",),
+    covers=("timeouts",),
     headline="timeout reported by",
     asyncio=inner_fires_asyncio,
     trio=inner_fires_trio,
@@ -190,9 +190,9 @@ NESTED_BOTH = Scenario(
         "Both timeouts cancel in the same loop iteration; on asyncio that is two "
         "Task.cancel() calls folded into one CancelledError. The outer block "
         "reports: the inner one must see that someone else also wants the task "
-        "cancelled (cancelling() above its entry value: ANCHORS trap 2)."
+        "cancelled (cancelling() above its entry value)."
     ),
-    covers=("S6", "T2"),
+    covers=("timeouts", "cancel-counting"),
     headline="timeout reported by",
     asyncio=both_asyncio,
     trio=both_trio,

@@ -133,7 +133,7 @@ STOP_GRACEFUL = Scenario(
     name="stop-flag-graceful",
     title="Stop a worker with a flag it polls; a grace period, then a forced cancel",
     description=(
-        "The hand-written stop token of SCENARIOS.md item 5: an event polled by "
+        "The stop token asyncio users write by hand: an event polled by "
         "the worker, a bounded wait for it to finish, cancellation as the "
         "fallback. Here the worker honours the flag. unicancel has the protocol "
         "built in: GracefulShutdown hands the worker a StopToken to poll; "
@@ -142,7 +142,7 @@ STOP_GRACEFUL = Scenario(
         "not run in) starts the grace period, after which the block would be "
         "cancelled and ForcedShutdown would name what had not finished."
     ),
-    covers=("S5",),
+    covers=("stop-tokens",),
     headline="worker stopped",
     asyncio=graceful_asyncio,
     trio=graceful_trio,
@@ -279,7 +279,7 @@ STOP_FORCED = Scenario(
         "not finished (the info entry). A worker that waits inside "
         "move_on_when(token) would instead be cancelled by the stop itself."
     ),
-    covers=("S5", "S6"),
+    covers=("stop-tokens", "timeouts"),
     headline="worker cancelled by",
     asyncio=forced_asyncio,
     trio=forced_trio,

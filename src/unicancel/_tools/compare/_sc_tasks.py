@@ -111,7 +111,7 @@ SWALLOWED_CANCEL = Scenario(
         "Level-triggered systems raise again at every await of the loop, so the "
         "worker cannot make progress inside the cancelled scope."
     ),
-    covers=("S2", "level"),
+    covers=("swallowed-cancel", "level"),
     headline="cancellations swallowed",
     asyncio=swallow_asyncio,
     trio=swallow_trio,
@@ -210,10 +210,10 @@ DOUBLE_CANCEL = Scenario(
     description=(
         "Two Task.cancel() calls before the task runs fold into one "
         "CancelledError carrying the first message, while cancelling() counts 2 "
-        "(ANCHORS trap 2: never recognise a cancellation by its message). "
+        "(so never recognise a cancellation by its message). "
         "Scopes are idempotent: the first cancel() decides the reason."
     ),
-    covers=("S7", "T2"),
+    covers=("task-state", "cancel-counting"),
     headline="reason the worker saw",
     asyncio=double_asyncio,
     trio=double_trio,
@@ -291,7 +291,7 @@ CANCEL_FINISHED = Scenario(
         "raises CancelledError too. Cancelling a scope whose block has exited "
         "records cancel_called and nothing else."
     ),
-    covers=("S7",),
+    covers=("task-state",),
     headline="cancel after finish",
     asyncio=finished_asyncio,
     trio=finished_trio,

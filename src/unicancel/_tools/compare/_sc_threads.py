@@ -237,7 +237,7 @@ THREAD_CALL = Scenario(
         "unicancel.to_thread has trio's semantics on both backends (on asyncio "
         "the wait for the default executor's thread is shielded)."
     ),
-    covers=("S7", "threads"),
+    covers=("task-state", "threads"),
     headline="cancel landed",
     asyncio=thread_call_asyncio,
     trio=thread_call_trio,

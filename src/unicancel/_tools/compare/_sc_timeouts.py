@@ -98,7 +98,7 @@ TIMEOUT_EXPIRES = Scenario(
         "on trio (fail_after). Short real deadline (10 ms) around a wait that "
         "never ends: the outcome does not depend on timing."
     ),
-    covers=("S6", "T7"),
+    covers=("timeouts", "fail-after-exception"),
     headline="caller saw",
     asyncio=expires_asyncio,
     trio=expires_trio,
@@ -202,7 +202,7 @@ WAIT_FOR = Scenario(
         "Scope-based systems run the code in the caller's own task under a "
         "deadline (fail_after); trio's raises TooSlowError."
     ),
-    covers=("S6", "T7"),
+    covers=("timeouts", "fail-after-exception"),
     headline="caller saw",
     asyncio=wait_for_asyncio,
     trio=wait_for_trio,
@@ -314,7 +314,7 @@ TIMEOUT_SWALLOWED = Scenario(
         "although the deadline passed. Level-triggered deadlines raise again at "
         "the next await, so the timeout is still reported."
     ),
-    covers=("S6", "S2", "level"),
+    covers=("timeouts", "swallowed-cancel", "level"),
     headline="caller got",
     asyncio=swallowed_asyncio,
     trio=swallowed_trio,

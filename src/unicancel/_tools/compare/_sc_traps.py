@@ -122,7 +122,7 @@ SPIN = Scenario(
     name="spin-while-cancelled",
     title=f"A cancelled scope waits for a task group whose child cleans up for {K} iterations",
     description=(
-        "ANCHORS trap 1: emulated level triggering that re-delivers the "
+        "The busy-wait trap: emulated level triggering that re-delivers the "
         "cancellation on every loop iteration keeps waking the waiting host, "
         "burning CPU while the child cleans up. Measured deterministically, not "
         "by time: cancel requests aimed at the host (asyncio: peak of "
@@ -130,7 +130,7 @@ SPIN = Scenario(
         "steps) during the cleanup; 'every iteration' means about one per loop "
         "iteration."
     ),
-    covers=("T1",),
+    covers=("busy-wait",),
     headline="host woken while the child cleaned up",
     asyncio=spin_asyncio,
     trio=spin_trio,
@@ -206,12 +206,12 @@ SPIN_NATIVE = Scenario(
     name="spin-native-group",
     title="The same, with anyio's and unicancel's scopes around the loop's own task group",
     description=(
-        "ANCHORS trap 1 as it was found: anyio code cancelling application code "
+        "The busy-wait trap as it was found: anyio code cancelling application code "
         "that uses asyncio.TaskGroup (or a trio nursery); unicancel's scope "
         "around a native group likewise. Plain asyncio and trio run the code of "
         "spin-while-cancelled, which already uses their own groups."
     ),
-    covers=("T1",),
+    covers=("busy-wait",),
     headline="host woken while the child cleaned up",
     asyncio=spin_asyncio,
     trio=spin_trio,
