@@ -147,6 +147,8 @@ PYTEST_OPTS=(-q --color=no)
 [[ " $* " =~ \ --(lf|ff|nf|sw|last-failed|failed-first|new-first|stepwise|cache-) ]] \
     || PYTEST_OPTS+=(-p no:cacheprovider)
 T_ALL=$(now)
+# tests/_tools.py: the slow tool checks (packaging, type checkers) run on this one only.
+export UNICANCEL_NEWEST_PYTHON=3.${MINORS[-1]}
 FAILED=0
 declare -a SUMMARY=()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -22,7 +23,14 @@ from unicancel import (
     move_on_at,
 )
 
-from ._helpers import Event, run_concurrently, sleep, sleep_forever, wait_all_tasks_blocked
+from ._helpers import (
+    Event,
+    backend,
+    run_concurrently,
+    sleep,
+    sleep_forever,
+    wait_all_tasks_blocked,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -306,6 +314,25 @@ async def test_fail_after_raises_builtin_timeout_error() -> None:
             await sleep_forever()
 
 
+async def test_fail_timeout_error_says_how_long() -> None:
+    """The TimeoutError names the call and its time, not a scope repr; the
+    same text on every backend."""
+    with pytest.raises(TimeoutError) as info:
+        with fail_after(0.01):
+            await sleep_forever()
+    assert str(info.value) == (
+        "unicancel: fail_after(0.01) timed out: the block did not finish within 0.01 s"
+    )
+    deadline = current_time() + 0.01
+    with pytest.raises(TimeoutError) as info:
+        with fail_at(deadline):
+            await sleep_forever()
+    assert str(info.value) == (
+        f"unicancel: fail_at({deadline:g}) timed out: the block did not finish by its "
+        f"deadline, {deadline:.3f} on the backend clock (current_time())"
+    )
+
+
 async def test_fail_after_explicit_cancel_moves_on() -> None:
     """ANCHORS trap 7: an explicit cancel() of a fail_* scope does not raise."""
     with fail_after(100) as scope:
@@ -532,3 +559,52 @@ async def test_many_armed_scopes_then_one_expiry() -> None:
     with move_on_after(0.01) as scope:
         await sleep_forever()
     assert scope.cancelled_caught
+
+
+async def _enclosed_by_native_deadline(*, outer: float | None, shield: bool) -> CancelScope:
+    """A unicancel scope inside a native deadline scope (0.01 s), itself
+    inside an optional unicancel scope with deadline *outer* and a shield."""
+    inner = CancelScope()
+
+    async def body() -> None:
+        with CancelScope(shield=shield):
+            if backend() == "trio":
+                import trio
+
+                with trio.move_on_after(0.01):
+                    with inner:
+                        await trio.sleep_forever()
+            else:
+                import asyncio
+
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.01):
+                        with inner:
+                            await asyncio.sleep(10)
+
+    if outer is None:
+        await body()
+    else:
+        with move_on_after(outer):
+            await body()
+    return inner
+
+
+async def test_enclosing_reason_of_a_native_deadline_is_none() -> None:
+    """asyncio.timeout and trio.move_on_after cancel a unicancel scope inside
+    them: ENCLOSING with reason None on every backend (trio said "deadline
+    exceeded", asyncio None: asyncio.timeout cancels without a message, so
+    its deadline cannot be told from a bare Task.cancel()). A unicancel
+    deadline that passed around them still gives "deadline exceeded"."""
+    scope = await _enclosed_by_native_deadline(outer=None, shield=False)
+    assert scope.cancel_origin is CancelOrigin.ENCLOSING
+    assert scope.cancel_reason is None
+    # Our deadline had passed, but behind a shield: the native one cancelled it.
+    scope = await _enclosed_by_native_deadline(outer=0, shield=True)
+    assert (scope.cancel_origin, scope.cancel_reason) == (CancelOrigin.ENCLOSING, None)
+    # Our deadline passed first, in reach: it is the reason.
+    scope = await _enclosed_by_native_deadline(outer=0, shield=False)
+    assert (scope.cancel_origin, scope.cancel_reason) == (
+        CancelOrigin.ENCLOSING,
+        "deadline exceeded",
+    )

@@ -58,9 +58,10 @@ async def test_same_site_retry_loop_difference_is_pinned() -> None:
 
 async def test_asyncio_shield_only_blocks_unicancel_scopes(backend_name: str) -> None:
     """Deliberate difference (docs/semantics.md, "shields"): on asyncio a
-    unicancel shield keeps out unicancel scopes only; asyncio.timeout,
-    Task.cancel() and anyio scopes cancel the task directly and never consult
-    it. On trio every enclosing trio scope is kept out (native)."""
+    unicancel shield keeps out unicancel scopes (and anyio's, through an anyio
+    shield held alongside: tests/test_interop_anyio.py); asyncio.timeout and
+    Task.cancel() cancel the task directly and never consult it. On trio
+    every enclosing trio scope is kept out (native)."""
     if backend_name == "trio":
         import trio
 

@@ -7,13 +7,16 @@ SIGINT/SIGTERM from outside."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +107,73 @@ async def test_after_the_grace_period_the_block_is_cancelled_and_reported(
     )
     assert stubborn_lines[0] in message
     assert isinstance(error.__cause__, BaseException)  # the cancellation
+
+
+async def test_the_report_names_children_after_their_function() -> None:
+    """README: "stubborn() at shutdown.py:22 (task 'stubborn')" on both backends
+    (asyncio alone named it 'Task-N', trio '<module>.stubborn'); a child that is
+    library code all the way down is reported at the library call (sleep()),
+    not at unicancel's internal child wrapper (it was _child() on asyncio)."""
+    shutdown = GracefulShutdown(grace=1, signals=())
+    with pytest.raises(ForcedShutdown) as info:
+        async with shutdown:
+            async with TaskGroup() as tg:
+                tg.start_soon(stubborn)
+                if backend() == "trio":
+                    import trio
+
+                    tg.start_soon(functools.partial(trio.sleep, 3600))
+                else:
+                    tg.start_soon(functools.partial(asyncio.sleep, 3600))
+                await wait_all_tasks_blocked()
+                shutdown.request_stop()
+                await sleep_forever()
+    lines = info.value.unfinished
+    assert [li for li in lines if li.startswith("stubborn() at ")] == [
+        li for li in lines if li.endswith("(task 'stubborn')")
+    ]
+    assert len([li for li in lines if li.endswith("(task 'stubborn')")]) == 1
+    (sleeper,) = [li for li in lines if li.endswith("(task 'sleep')")]
+    assert sleeper.startswith("sleep() at ")
+    assert not [li for li in lines if "unicancel" in li.split(" (task ")[0]], lines
+
+
+def test_forced_shutdown_is_shown_as_unicancel_forced_shutdown() -> None:
+    error = ForcedShutdown("the grace period of 1 s expired", "deploy", ())
+    text = "".join(traceback.format_exception_only(error))
+    assert text.startswith("unicancel.ForcedShutdown: unicancel: graceful shutdown forced")
+    assert pickle.loads(pickle.dumps(ForcedShutdown)) is ForcedShutdown
+
+
+async def test_children_are_named_after_their_function() -> None:
+    names: list[str] = []
+
+    def this_task() -> str:
+        if backend() == "trio":
+            import trio
+
+            return trio.lowlevel.current_task().name
+        task = asyncio.current_task()
+        assert task is not None
+        return task.get_name()
+
+    async def worker() -> None:
+        names.append(this_task())
+
+    async def starter(*, task_status: Any) -> None:
+        names.append(this_task())
+        task_status.started()
+
+    async with TaskGroup() as tg:
+        tg.start_soon(worker)
+        tg.start_soon(functools.partial(worker))
+        tg.start_soon(worker, name="given")
+        await tg.start(starter)
+        tg.create_task(worker())
+    where = "test_children_are_named_after_their_function.<locals>."
+    assert sorted(names) == sorted(
+        [f"{where}worker", f"{where}worker", "given", f"{where}starter", f"{where}worker"]
+    )
 
 
 async def test_a_second_signal_forces_at_once(previous_handler: Any) -> None:

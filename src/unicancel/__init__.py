@@ -32,6 +32,10 @@ from ._stop._shutdown import GracefulShutdown as GracefulShutdown
 from ._stop._shutdown import run_graceful as run_graceful
 from ._stop._token import StopSource as StopSource
 from ._stop._token import StopToken as StopToken
+from ._version import __version__ as _VERSION
+
+#: The installed version (equal to the package metadata's), e.g. ``"0.1.0"``.
+__version__: str = _VERSION
 
 __all__ = [
     "CancelOrigin",

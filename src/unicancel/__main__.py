@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from . import run
+from . import __version__, run
 from ._tools import demo as _demo
 
 __all__ = ["main"]
@@ -75,7 +75,8 @@ def demo() -> int:
     col = max([18, *(len(v) for trace in traces.values() for _, _, v in trace)]) + 2
 
     print(f"Python {sys.version.split()[0]}; {_versions(names)}")
-    print("Each column ran the same code: src/unicancel/_tools/demo.py.")
+    # The module and its file where it really is (an installed package has no src/).
+    print(f"Each column ran the same code: {_demo.__name__} ({_demo.__file__}).")
     print(f"\n{'':{what_width + 4}}" + "".join(f"{name:{col}}" for name in names).rstrip())
     title = None
     differences = 0
@@ -108,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m unicancel",
         description="unicancel: one cancellation API over asyncio and trio.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="command")
+    parser.add_argument("--version", action="version", version=f"unicancel {__version__}")
+    # required: without a command, print the usage and exit 2 (argparse's error).
+    commands = parser.add_subparsers(dest="command", metavar="command", required=True)
     commands.add_parser(
         "demo",
         help="run the same scope code on every backend and compare the traces",
@@ -131,8 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._tools.compare import _cli
 
         return _cli.run(args)
-    parser.print_help()
-    return 0
+    parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks
 
 
 if __name__ == "__main__":

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine
+from functools import partial
 from types import CoroutineType, FunctionType
 from typing import Any
 
-__all__ = ["check_async_fn", "check_callback", "check_coro", "check_sync_fn", "coroutine_or_error"]
+__all__ = [
+    "check_async_fn",
+    "check_callback",
+    "check_coro",
+    "check_sync_fn",
+    "child_name",
+    "coroutine_or_error",
+]
 
 
 def _name(fn: object) -> str:
@@ -168,3 +176,19 @@ def _callback_error(fn: object, where: str, param: str, problem: str) -> str:
         f"unicancel: {where}() needs a sync callable taking no arguments for {param}, but "
         f"{_name(fn)} {problem}; use functools.partial(fn, arg) to pass arguments"
     )
+
+
+def child_name(name: object, target: object) -> str | None:
+    """The name of a task group's child, the same on both backends: *name* if
+    given (a str, else its ``__qualname__`` or repr), else the ``__qualname__``
+    of *target* (the function it runs, or its coroutine), so that reports say
+    ``'worker'`` where asyncio alone says ``'Task-4'`` and trio
+    ``'__main__.worker'``. None: no name to give (the backend's default)."""
+    if name is not None:
+        if isinstance(name, str):
+            return name
+        return getattr(name, "__qualname__", None) or repr(name)
+    while isinstance(target, partial):
+        target = target.func
+    qualname = getattr(target, "__qualname__", None)
+    return qualname if isinstance(qualname, str) else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from math import inf
 from threading import get_ident
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any
 
 from .._backends import current_backend, enter_scope
 from .._core import _contract, _errors
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CancelOrigin", "CancelScope", "fail_after", "fail_at", "move_on_after", "move_on_at"]
 
-@final
+# Not @final for the type checkers, only so that the typing-only
+# _TimeoutScope below can narrow __exit__; subclassing fails at run time.
 class CancelScope:
     """A region of code that can be cancelled, with trio's semantics on every backend.
 
@@ -80,6 +81,7 @@ class CancelScope:
         "_shield_log",
         "_state",
         "_thread",
+        "_timeout",
         "_timer",
     )
 
@@ -106,7 +108,11 @@ class CancelScope:
     _reason: str | None
     _cancelled_caught: bool
     _fail: bool
+    _timeout: float
     _message: str | None
+
+    def __init_subclass__(cls) -> None:
+        raise TypeError("unicancel: CancelScope cannot be subclassed; wrap it instead")
 
     def __init__(
         self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
@@ -159,9 +165,7 @@ class CancelScope:
                 and getattr(self, "_fail", False)
                 and self.cancel_origin is CancelOrigin.DEADLINE
             ):
-                raise TimeoutError(
-                    f"unicancel: the deadline of {self!r} passed before the block finished"
-                ) from exc
+                raise TimeoutError(self._timeout_message()) from exc
             return True
         if remaining is exc:
             return False
@@ -367,6 +371,19 @@ class CancelScope:
             extra += ", shielded"
         return f"<unicancel.CancelScope at {id(self):#x}, {state}{extra}>"
 
+    def _timeout_message(self) -> str:
+        """The TimeoutError text of fail_after/fail_at: the call and its time."""
+        seconds = getattr(self, "_timeout", None)  # fail_after's, kept past entry
+        if seconds is not None:
+            return (
+                f"unicancel: fail_after({seconds:g}) timed out: the block did not finish "
+                f"within {seconds:g} s"
+            )
+        return (
+            f"unicancel: fail_at({self._deadline:g}) timed out: the block did not finish by "
+            f"its deadline, {self._deadline:.3f} on the backend clock (current_time())"
+        )
+
     def _cancel_message(self) -> str:
         """Text for the native cancelled exception (asyncio message); built
         once per scope, even when it cancels 10,000 children."""
@@ -422,6 +439,29 @@ def _new_scope(deadline: float, seconds: float, shield: bool, fail: bool) -> Can
     return scope
 
 
+if TYPE_CHECKING:
+
+    class _TimeoutScope(CancelScope):
+        """What :func:`fail_at`/:func:`fail_after` return, for type checkers only
+        (at run time it is :class:`CancelScope`). Its ``__exit__`` is declared
+        ``bool | None``, as trio types ``fail_after`` and typeshed
+        ``asyncio.timeout``: such a block only swallows after an explicit
+        ``cancel()`` (a deadline raises ``TimeoutError``), so checkers treat a
+        ``return`` inside it as leaving the function (no "missing return")."""
+
+        def __enter__(self) -> _TimeoutScope: ...
+
+        def __exit__(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+        ) -> bool | None: ...
+
+else:
+    _TimeoutScope = CancelScope
+
+
 def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled at absolute *deadline*; the block is simply left.
 
@@ -435,17 +475,19 @@ def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     return _new_scope(inf, seconds, shield, False)
 
 
-def fail_at(deadline: float, *, shield: bool = False) -> CancelScope:
+def fail_at(deadline: float, *, shield: bool = False) -> _TimeoutScope:
     """Like :func:`move_on_at`, but raise builtin :exc:`TimeoutError` if the
     deadline cancelled the block (an explicit ``cancel()`` just moves on)."""
-    return _new_scope(check_deadline(deadline), inf, shield, True)
+    return _new_scope(check_deadline(deadline), inf, shield, True)  # type: ignore[return-value]
 
 
-def fail_after(seconds: float, *, shield: bool = False) -> CancelScope:
+def fail_after(seconds: float, *, shield: bool = False) -> _TimeoutScope:
     """Like :func:`move_on_after`, but raise builtin :exc:`TimeoutError` if the
     deadline cancelled the block (an explicit ``cancel()`` just moves on).
 
     The same on every backend: trio's own ``fail_after`` raises
     ``trio.TooSlowError`` instead.
     """
-    return _new_scope(inf, seconds, shield, True)
+    scope = _new_scope(inf, seconds, shield, True)
+    scope._timeout = scope._relative  # for the TimeoutError text (entry clears _relative)
+    return scope  # type: ignore[return-value]

@@ -83,22 +83,35 @@ def _library_dirs() -> tuple[str, ...]:
 
 def describe_await(coro: Any) -> str:
     """``"fn() at file.py:12"`` for the innermost frame of *coro*'s await
-    chain that is not library code (the innermost one if all are)."""
-    found = None
+    chain that is not library code; if all of it is, the outermost frame that
+    is not unicancel's own (the library call the user's code made, e.g.
+    ``sleep()``), never a unicancel wrapper such as a task group's child."""
+    found = fallback = None
     library = _library_dirs()
+    own = os.path.dirname(os.path.dirname(__file__)) + os.sep  # the package (we are in _stop/)
     obj = coro
     while obj is not None:
         frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
         frame = frame or getattr(obj, "ag_frame", None)
         if frame is None:
             break
-        if found is None or not frame.f_code.co_filename.startswith(library):
+        filename = frame.f_code.co_filename
+        if not filename.startswith(library):
             found = frame
-        obj = (
+        elif fallback is None and not filename.startswith(own):
+            fallback = frame
+        inner = (
             getattr(obj, "cr_await", None)
             or getattr(obj, "gi_yieldfrom", None)
             or getattr(obj, "ag_await", None)
         )
+        created = getattr(obj, "cr_suspended", True) is False and not obj.cr_running
+        if inner is None and created and filename.startswith(own):
+            # A wrapper of ours that has not started (a child task created
+            # but not yet run): what it will await is its coroutine argument.
+            inner = next((v for v in frame.f_locals.values() if hasattr(v, "cr_frame")), None)
+        obj = inner
+    found = found or fallback
     if found is None:
         return "(not started, or finishing)"
     code = found.f_code

@@ -18,7 +18,7 @@ from math import inf
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, final
 
-from .._core._callables import check_async_fn, coroutine_or_error
+from .._core._callables import check_async_fn, child_name, coroutine_or_error
 from .._core._deadline import check_timeout
 from .._core._errors import unknown_backend
 from .._facade._run import run
@@ -48,6 +48,9 @@ class ForcedShutdown(Exception):
     tasks that were still running when the cancellation began, each with
     where it was waiting (the message lists them too).
     """
+
+    # Tracebacks print the module: show where users import it from.
+    __module__ = "unicancel"
 
     def __init__(self, why: str, stop_reason: str | None, unfinished: tuple[str, ...]) -> None:
         self.why = why
@@ -262,12 +265,29 @@ def run_graceful(
     check_async_fn(main, "run_graceful", "main")
     shutdown = GracefulShutdown(grace=grace, signals=signals)
 
+    name = child_name(None, main)
+
     async def body() -> T:
+        if name is not None:
+            _name_this_task(backend, name)
         async with shutdown as token:
             result: T = await coroutine_or_error(main, (token, *args), "run_graceful", "main")
             return result
 
-    # trio names its main task after the function: report it as *main*.
-    body.__module__ = getattr(main, "__module__", body.__module__)
-    body.__qualname__ = getattr(main, "__qualname__", body.__qualname__)
     return run(body, backend=backend)
+
+
+def _name_this_task(backend: str, name: str) -> None:
+    """Name the running task *name*, so that the report calls the task running
+    ``main`` after it on both backends, as task groups name their children
+    (asyncio alone says 'Task-1', trio '__main__.main')."""
+    if backend == "trio":
+        import trio
+
+        trio.lowlevel.current_task().name = name
+    else:
+        import asyncio
+
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name(name)

@@ -23,6 +23,7 @@ from ..._core import _contract, _errors
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 from ..._core._scope_state import _ABANDONED, _EXITED, _NEW
 from . import _deadlines as deadlines
+from ._anyio import enter_companion, exit_companion, lowered, set_companion_shield
 from ._delivery import (
     catcher,
     effectively_cancelled,
@@ -70,15 +71,17 @@ class AsyncioBackend:
         scope._entry_cancelling = host.cancelling()
         # _busy: exit has work beyond unlinking (a timer, cancels to balance,
         # a shield to leave). _delivered exists only once needed.
-        scope._busy = scope._shield
+        shield = scope._busy = scope._shield
         scope._timer = None
         # At most one of the two deadlines is finite, so they differ exactly
         # when the scope has one (one comparison instead of two).
-        if scope._cancel_called or scope._relative != scope._deadline:
+        if shield or scope._cancel_called or scope._relative != scope._deadline:
             self._enter_slow(scope, host)
         return True
 
     def _enter_slow(self, scope: CancelScope, task: Task[Any]) -> None:
+        if scope._shield and "anyio" in sys.modules:
+            enter_companion(scope)
         loop = scope._loop
         now = loop.time()
         if scope._relative != inf:
@@ -138,6 +141,10 @@ class AsyncioBackend:
             return None
         # The rest, in the same frame: a cancelled scope's exit (the round
         # trip) is hot too.
+        # Only shielded scopes can hold an anyio shield (_asyncio_anyio), or
+        # those whose shield was lowered since: no lookup for the others.
+        if (scope._shield and "anyio" in sys.modules) or lowered:
+            exc = exit_companion(scope, exc)
         if scope._timer is not None:
             deadlines.disarm(scope, scope._loop)
         delivered = getattr(scope, "_delivered", 0)
@@ -224,6 +231,8 @@ class AsyncioBackend:
         if any(abandoned._shield for abandoned in chain) and effectively_cancelled(scope):
             schedule(host)  # an abandoned shield was hiding a cancellation
         for abandoned in chain:
+            if (abandoned._shield and "anyio" in sys.modules) or lowered:
+                exit_companion(abandoned, None)  # innermost first; errors: already misnested
             abandoned._state = _ABANDONED
             abandoned._host = None
             self._disarm(abandoned)
@@ -253,6 +262,8 @@ class AsyncioBackend:
             self._arm(scope, loop, loop.time())
 
     def shield_changed(self, scope: CancelScope) -> None:
+        if "anyio" in sys.modules:
+            set_companion_shield(scope)  # rare: a getattr is fine here
         _note_shield_change(scope)
         scope._busy = True
         reach(scope)

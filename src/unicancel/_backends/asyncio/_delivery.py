@@ -28,7 +28,7 @@ import weakref
 from asyncio import AbstractEventLoop, Future, Task
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ._private import fut_waiter
+from ._private import NOT_PENDING, fut_waiter, pending_cancel_message
 from ._retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
 if TYPE_CHECKING:
@@ -351,9 +351,20 @@ class _Delivery:
             self._target = target
             self._site = None
             self._repeats = 0
-        self._waiter = waiter
         # _message: built once per scope (below: 10,000 children, one message).
-        task.cancel(target._message or target._cancel_message())
+        message = target._message or target._cancel_message()
+        if waiter is None:
+            # A cancel() already pending (anyio's, in this loop iteration):
+            # keep its message, which anyio needs to recognise its own
+            # cancellation; ours is counted, never recognised by text.
+            pending = pending_cancel_message(task)
+            if pending is not NOT_PENDING:
+                message = pending
+                self._foreign_pending(task)
+        elif waiter.cancelled() and self._site is None:
+            self._foreign_pending(task)
+        self._waiter = waiter
+        task.cancel(message)
         # Below target, only the task's own scopes can be charged: if its
         # innermost is not one (a group's child), there is nothing to do.
         if inner._host is task:  # type: ignore[union-attr]
@@ -367,6 +378,19 @@ class _Delivery:
         if follow:
             self.schedule()
         return True
+
+    def _foreign_pending(self, task: Task[Any]) -> None:
+        """Someone else's cancellation (anyio's) reaches the task together
+        with this first delivery, so the CancelledError it gets is theirs:
+        if edge-triggered code catches it and waits again at the same site,
+        hold our re-delivery at once (difference 1) instead of after one
+        more. anyio's task-group exit keeps the last CancelledError that is
+        not anyio's, and would then raise ours past the anyio scope that
+        needs to catch its own."""
+        site, chain = await_site(task)
+        self._site = site
+        self._chain = [weakref.ref(obj) for obj in chain]
+        self._repeats = SAME_SITE_LIMIT
 
 
 def _account(task: Task[Any], target: CancelScope) -> None:

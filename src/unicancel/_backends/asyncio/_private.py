@@ -25,7 +25,14 @@ from weakref import ref
 
 from ..._core._errors import no_running_backend, no_task
 
-__all__ = ["current_task", "fut_waiter", "running_loop", "task_or_none", "task_running_in"]
+__all__ = [
+    "current_task",
+    "fut_waiter",
+    "pending_cancel_message",
+    "running_loop",
+    "task_or_none",
+    "task_running_in",
+]
 
 if sys.version_info >= (3, 12):
     from asyncio import _get_running_loop as running_loop
@@ -107,3 +114,23 @@ def fut_waiter(task: Task[Any]) -> Future[Any] | None:
     """
     waiter: Future[Any] | None = task._fut_waiter  # type: ignore[attr-defined]
     return waiter
+
+
+#: pending_cancel_message() of a task with no cancellation pending.
+NOT_PENDING: Any = object()
+
+
+def pending_cancel_message(task: Task[Any]) -> Any:
+    """The message of a ``Task.cancel()`` that *task* (runnable: no waiter) has
+    not received yet, or :data:`NOT_PENDING`.
+
+    A second ``cancel()`` of a runnable task replaces the message its coming
+    CancelledError carries; anyio recognises its own cancellation only by that
+    message, so a unicancel delivery landing in the same loop iteration as
+    anyio's made anyio's scope let its cancellation escape. asyncio has no
+    public way to ask; ``_must_cancel``/``_cancel_message`` exist on the C and
+    Python Task of 3.11-3.15 (checked 3.11.14, 3.12, 3.13, 3.14, 3.15).
+    """
+    if not task._must_cancel:  # type: ignore[attr-defined]
+        return NOT_PENDING
+    return task._cancel_message  # type: ignore[attr-defined]

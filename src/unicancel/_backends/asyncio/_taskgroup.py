@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..._core import _contract, _errors
-from ..._core._callables import check_coro, coroutine_or_error
+from ..._core._callables import check_coro, child_name, coroutine_or_error
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
+from ._anyio import open_anyio_shield
 from ._deadlines import schedule_point
 from ._delivery import (
     catcher,
@@ -39,7 +40,6 @@ class AsyncioTaskGroup:
         self._abort = _contract.new_scope()
         self._members: Members | None = None
         self._errors: list[BaseException] = []
-        self._base_error: BaseException | None = None
         # The scope whose cancellation a child raised (trio: Cancelled in the
         # nursery's exceptions), so that the exit raises it; None: no child did.
         self._child_cancel: CancelScope | None = None
@@ -75,7 +75,7 @@ class AsyncioTaskGroup:
         if self._closed or self._members is None:
             coro.close()
             raise RuntimeError(_errors.group_finished())
-        label = None if name is None else _name(name)
+        label = child_name(name, coro)
         if self._eager:
             task = self._loop.create_task(self._child(coro, status, root, members), name=label)
             # A factory may also be lazy: then attach here, as below.
@@ -123,6 +123,16 @@ class AsyncioTaskGroup:
             raise
         except BaseException as exc:
             self._child_ended(task, exc, status)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)) and (
+                status is None or status._started.done()
+            ):
+                # asyncio re-raises these out of the event loop from the
+                # task's step, ending the run while siblings' (shielded)
+                # cleanup is still pending. trio's nursery treats them as
+                # any error: the siblings are cancelled and waited for, and
+                # the group raises them in its BaseExceptionGroup. So do we:
+                # the group has recorded it, the task ends quietly.
+                return None
             # The exception's traceback keeps this frame, and the task keeps
             # the exception: without this the task would be in a cycle with
             # itself (and its locals with it) until the garbage collector ran.
@@ -153,8 +163,6 @@ class AsyncioTaskGroup:
                 self._child_cancel = catcher(root)
         else:
             task.add_done_callback(_retrieve)
-            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-                self._base_error = self._base_error or exc
             self._errors.append(exc)
             self._abort.cancel(f"child task {task.get_name()!r} raised {exc!r}")
         if members is None or not members.tasks:  # else children are left: no wake-up
@@ -184,7 +192,7 @@ class AsyncioTaskGroup:
         if self._closed:
             raise RuntimeError(_errors.group_finished())
         coro = coroutine_or_error(fn, args, "start_soon", "fn")
-        self._spawn(coro, name, self._abort, self._members)
+        self._spawn(coro, child_name(name, fn), self._abort, self._members)
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Task[Any]:
         assert self._members is not None
@@ -206,7 +214,7 @@ class AsyncioTaskGroup:
         try:
             # In the try: a wrong fn must not leave `members` registered.
             coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
-            task = self._spawn(coro, name, root, members, status)
+            task = self._spawn(coro, child_name(name, fn), root, members, status)
             try:
                 return await _wait_started(started, task)
             except BaseException:
@@ -229,8 +237,6 @@ class AsyncioTaskGroup:
         if isinstance(exc, GeneratorExit):
             return self._closing(exc)
         if exc is not None and not isinstance(exc, CancelledError):
-            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-                self._base_error = exc
             self._errors.append(exc)
             self._abort.cancel("the task group's body raised an exception")
         host = current_task()
@@ -241,7 +247,10 @@ class AsyncioTaskGroup:
             # A cancellation unicancel did not make (asyncio.timeout,
             # Task.cancel(), anyio): the children are not inside it, so cancel
             # them as asyncio.TaskGroup does; the error propagates at the end.
+            # Never through our scopes' exits: they could take it for their
+            # own where someone else miscounted cancelling() (anyio's group).
             self._abort.cancel("the task group's host task was cancelled")
+            external = exc
         # As trio's nursery, the exit only waits: a schedule point, never a
         # cancel point (a cancellation nobody raised here is raised by the
         # next checkpoint). Our own scopes cannot interrupt the wait (the
@@ -250,7 +259,16 @@ class AsyncioTaskGroup:
         # trap 1). What ignores shields (Task.cancel(), asyncio.timeout)
         # cancels the children and is re-raised at the end, as
         # asyncio.TaskGroup does.
-        with _contract.new_scope(shield=True):
+        #
+        # anyio's cancellations must reach this wait too (they reach the
+        # children only through it), so this shield holds no anyio shield
+        # (_asyncio_anyio) until the first one arrived: anyio re-cancels a
+        # waiting task at every loop iteration, which would spin here for as
+        # long as a child's shielded cleanup runs.
+        wait_shield = _contract.new_scope(shield=True)
+        wait_shield._native = False
+        anyio_shield = None
+        with wait_shield:
             if not self._live_children():
                 # Nothing to wait for: trio's cancel_shielded_checkpoint().
                 self._closed = True
@@ -265,11 +283,17 @@ class AsyncioTaskGroup:
                 except CancelledError as cancelled:
                     external = external or cancelled
                     self._abort.cancel("the task group's host task was cancelled")
+                    if anyio_shield is None:
+                        anyio_shield = open_anyio_shield()
+            if anyio_shield is not None:
+                anyio_shield.__exit__(None, None, None)
         self._closed = True
         self._waiter = None  # a cancelled waiter holds its CancelledError
         if self._members is not None:
             self._members.close()
-        scope_exc: BaseException | None = exc if isinstance(exc, CancelledError) else None
+        scope_exc: BaseException | None = None
+        if isinstance(exc, CancelledError) and exc is not external:
+            scope_exc = exc
         if scope_exc is None and self._child_cancel is not None:
             # A child raised a cancellation: it leaves the block (bare), for
             # the scope that owns it to catch, as trio's nursery re-raises it.
@@ -283,14 +307,13 @@ class AsyncioTaskGroup:
         # and this frame must not keep the exceptions, or they would form a
         # cycle with it (freed only by the garbage collector, with the
         # children's locals).
-        base_error, self._base_error = self._base_error, None
         errors, self._errors = self._errors, []
         try:
-            if base_error is not None:
-                raise base_error
             if errors:
                 raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
             if external is not None:
+                if external is exc:
+                    return False
                 raise external
             if scope_exc is not None:
                 if scope_exc is exc:
@@ -298,7 +321,7 @@ class AsyncioTaskGroup:
                 raise scope_exc
             return exc is not None  # the body's CancelledError was swallowed
         finally:
-            del base_error, errors, external, scope_exc, exc
+            del errors, external, scope_exc, exc
 
     def _closing(self, exc: GeneratorExit) -> bool:
         """The body's coroutine is being closed: by the garbage collector
@@ -373,9 +396,3 @@ def _retrieve(task: Task[Any]) -> None:
     """Mark a failed child's exception retrieved: the group reports it."""
     if not task.cancelled():
         task.exception()
-
-
-def _name(name: object) -> str | None:
-    if name is None or isinstance(name, str):
-        return name
-    return getattr(name, "__qualname__", None) or repr(name)

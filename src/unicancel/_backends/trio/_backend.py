@@ -8,6 +8,7 @@ the text every backend shares.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from math import inf
 from threading import get_ident
 
@@ -47,8 +48,12 @@ class TrioBackend:
                 native = _NativeScope(deadline=scope._deadline, shield=True)
             else:
                 native = _NativeScope(deadline=scope._deadline)
+            scope._parent = _marked.get()
+            _marked.set(scope)
         elif scope._shield:
             native = _NativeScope(shield=True)
+            scope._parent = _marked.get()
+            _marked.set(scope)
         else:
             native = _NativeScope()
         if scope._cancel_called:
@@ -77,6 +82,9 @@ class TrioBackend:
                 _errors.exited_in_other_task(scope, scope._host.name, task.name),  # type: ignore[attr-defined]
                 exc,
             )
+        if _marked.get() is scope:
+            _marked.set(scope._parent)
+            scope._parent = None  # an exited scope keeps no enclosing one alive
         try:
             if exc is None:
                 native.__exit__(None, None, None)  # nothing to swallow: returns True
@@ -190,8 +198,31 @@ def _note_deadline(scope: CancelScope, native: trio.CancelScope) -> None:
 
 def _reason_carried(exc: trio.Cancelled) -> str | None:
     """The reason a native Cancelled carries, worded as on asyncio: trio gives
-    a deadline no reason, only ``source == "deadline"``."""
+    a deadline no reason, only ``source == "deadline"``. That is "deadline
+    exceeded" when the deadline is a unicancel scope's, and None when it is a
+    foreign scope's (``trio.move_on_after``, anyio's), as on asyncio, where
+    ``asyncio.timeout`` cancels without a message."""
     reason: str | None = getattr(exc, "reason", None)
     if reason is None and getattr(exc, "source", None) == "deadline":
-        return DEADLINE_EXCEEDED
+        return DEADLINE_EXCEEDED if _our_deadline_passed() else None
     return reason
+
+
+#: The innermost unicancel scope of this task (trio copies it into children)
+#: entered with a deadline or a shield; each links to the next one out by
+#: ``_parent``. Only read to tell our deadlines from foreign ones.
+_marked: ContextVar[CancelScope | None] = ContextVar("unicancel_trio_marked", default=None)
+
+
+def _our_deadline_passed() -> bool:
+    """Whether the deadline of a unicancel scope enclosing the running code,
+    up to the first shield, has passed (so it can be what cancelled it)."""
+    now = current_time()
+    scope = _marked.get()
+    while scope is not None:
+        if scope._deadline <= now:
+            return True
+        if scope._shield:
+            return False
+        scope = scope._parent
+    return False

@@ -13,7 +13,7 @@ from typing import Any
 import trio
 
 from ..._core import _contract, _errors
-from ..._core._callables import check_coro, coroutine_or_error
+from ..._core._callables import check_coro, child_name, coroutine_or_error
 from ._handle import TaskHandle
 
 __all__ = ["TrioTaskGroup"]
@@ -86,14 +86,15 @@ class TrioTaskGroup:
     ) -> None:
         nursery = self._open()
         coro = coroutine_or_error(fn, args, "start_soon", "fn")
-        # trio names the task after the function it is given: name it after fn.
-        nursery.start_soon(_given, coro, name=name or fn)
+        # The function's __qualname__, as on asyncio (trio alone: "module.qualname").
+        nursery.start_soon(_given, coro, name=child_name(name, fn))
 
     async def start(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> Any:
         try:
-            return await self._open().start(_with_status, fn, args, name=name or fn)
+            label = child_name(name, fn) or fn
+            return await self._open().start(_with_status, fn, args, name=label)
         except RuntimeError as error:
             if "without calling task_status.started()" not in str(error):
                 raise
@@ -102,7 +103,7 @@ class TrioTaskGroup:
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> TaskHandle:
         check_coro(coro, "create_task", "coro")
         handle = TaskHandle._create(coro, name)
-        self._open().start_soon(handle._run, name=name or handle)
+        self._open().start_soon(handle._run, name=child_name(name, coro) or handle)
         return handle
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from . import SCENARIOS, build_report, render, select_scenarios, select_systems
 from ._docs import docs_differences, render_docs
 from ._explain import render_explain
 from ._model import SYSTEMS
-from ._report import Report, verdict
+from ._report import SCHEMA, Report, verdict
 from ._runner import DEFAULT_TIMEOUT
 
 __all__ = ["DOCS_PATH", "add_parser", "run"]
@@ -51,8 +54,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="print every column side by side, however wide (default: fit the terminal)",
+    )
+    parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="safety timeout per run; a run that exceeds it is a HANG "
@@ -81,11 +89,59 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
 
 
+def _seconds(text: str) -> float:
+    """--timeout: a positive number of seconds (0 or less would report every
+    run as a HANG, and unicancel's columns as disagreeing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+#: Keys every saved report has (``--format json``, SCHEMA 1).
+_REPORT_KEYS = ("python", "versions", "systems", "scenarios", "elapsed")
+
+
+def _load(path: Path) -> Report:
+    """The report saved in *path*; ValueError with a user-facing message if it
+    cannot be read or is not one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"--from-json: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        report = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--from-json: {path} is not JSON ({exc})") from None
+    hint = "save one with `python -m unicancel compare --format json > FILE`"
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
+        raise ValueError(f"--from-json: {path} is not a compare report of schema {SCHEMA}: {hint}")
+    missing = [key for key in _REPORT_KEYS if key not in report]
+    if missing:
+        raise ValueError(f"--from-json: {path} lacks {', '.join(missing)}: {hint}")
+    return report
+
+
+def _width(args: argparse.Namespace) -> int | None:
+    """Columns the text table may use: the terminal's (or $COLUMNS); None
+    (no limit) with --wide or when the output goes to a pipe or a file."""
+    if args.wide:
+        return None
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        return None
+    return max(40, shutil.get_terminal_size().columns)
+
+
 def _split(values: list[str]) -> list[str]:
     return [part for value in values for part in value.split(",") if part]
 
 
 def _fail(message: str) -> int:
+    # argparse's style: the usage line, then "prog: error: message", exit status 2.
+    print("usage: python -m unicancel compare [-h] [options]", file=sys.stderr)
     print(f"python -m unicancel compare: error: {message}", file=sys.stderr)
     return 2
 
@@ -131,7 +187,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     if args.from_json:
-        report: Report = json.loads(args.from_json.read_text(encoding="utf-8"))
+        try:
+            report = _load(args.from_json)
+        except ValueError as exc:
+            return _fail(str(exc))
     else:
         report = build_report(scenarios, systems, args.timeout)
     if args.write_docs or args.check_docs:
@@ -139,5 +198,5 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         sys.stdout.write(render_explain(select_scenarios([args.explain])[0], report, args.format))
         return 0
-    sys.stdout.write(render(report, args.format))
+    sys.stdout.write(render(report, args.format, _width(args)))
     return verdict(report).exit_status

@@ -11,6 +11,7 @@ trace. A ``!`` marks rows where unicancel's two columns disagree (a bug), a
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ __all__ = [
     "Format",
     "cell",
     "mark",
+    "missing_lines",
     "render",
     "scenario_section",
     "sentence",
@@ -126,53 +128,111 @@ def _verdict(report: Report) -> list[str]:
     return lines
 
 
-def _text(report: Report) -> str:
-    names = [s["name"] for s in report["systems"]]
+#: Narrowest a cell gets when the table is shrunk to fit the terminal.
+MIN_CELL_WIDTH = 12
+#: The label of the footer row; the first column is at least this wide.
+FOOTER = "same trace as trio"
+
+
+def missing_lines(report: Report) -> list[str]:
+    """One line per package that is not installed: which columns it would add
+    and how to install it (the text table leaves those columns out)."""
+    columns: dict[str, list[str]] = {}
+    for s in report["systems"]:
+        if not s["available"]:
+            columns.setdefault(s["missing"], []).append(s["name"])
+    return [
+        f"{package} not installed, so no {', '.join(names)} column"
+        f"{'s' if len(names) > 1 else ''}: pip install 'unicancel[compare]'"
+        for package, names in columns.items()
+    ]
+
+
+def _blocks(
+    names: list[str], first: int, cell: int, width: int | None
+) -> tuple[int, list[list[str]]]:
+    """The cell width and the groups of columns printed side by side: all in
+    one block if they fit *width* (shrinking cells down to MIN_CELL_WIDTH),
+    else several blocks of whole cells, one under the other."""
+    if width is None or not names:
+        return cell, [names]
+    room = width - (first + 4) + 2  # each column takes cell + 2, the last one no gap
+    fitting = room // len(names) - 2
+    if fitting >= min(cell, MIN_CELL_WIDTH):
+        return min(cell, fitting), [names]
+    per = max(1, room // (cell + 2))
+    return cell, [names[i : i + per] for i in range(0, len(names), per)]
+
+
+def _wrap(lines: list[str], width: int | None) -> list[str]:
+    """*lines* wrapped to *width* (continuations indented like the line)."""
+    if width is None:
+        return lines
+    out: list[str] = []
+    for text in lines:
+        indent = " " * (len(text) - len(text.lstrip(" ")) + 3)
+        out += textwrap.wrap(text, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+    return out
+
+
+def _text(report: Report, width: int | None = None) -> str:
+    shown = [s for s in report["systems"] if s["available"]]
+    names = [s["name"] for s in shown]
     rows = [(e, _row_cells(e, names)) for e in report["scenarios"]]
     footer = _same_as(report, names, "trio")
-    width = max([12, *(len(c) for _, cells in rows for c in cells), *(len(c) for c in footer)])
-    width = min(width, CELL_WIDTH)
-    first = max([len("scenario"), *(len(e["name"]) for e, _ in rows)])
+    cell = max([12, *(len(c) for _, cells in rows for c in cells), *(len(c) for c in footer)])
+    cell = min(cell, CELL_WIDTH)
+    first = max([len("scenario"), len(FOOTER), *(len(e["name"]) for e, _ in rows)])
+    cell, blocks = _blocks(names, first, cell, width)
 
     def fit(text: str) -> str:
-        return text if len(text) <= width else text[: width - 1] + "~"
+        return text if len(text) <= cell else text[: cell - 1] + "~"
 
     def line(mark: str, name: str, cells: Sequence[str]) -> str:
-        return f"{mark:2}{name:{first}}  " + "  ".join(f"{fit(c):{width}}" for c in cells)
+        return f"{mark:2}{name:{first}}  " + "  ".join(f"{fit(c):{cell}}" for c in cells)
 
-    headers = [s["header"] for s in report["systems"]]
     out = [
         "unicancel compare: the same situations, written idiomatically for each system",
-        versions_line(report),
-        *(f"note: {note}" for note in systems_line(report)),
-        "",
-        line("", "", [h[0] for h in headers]).rstrip(),
-        line("", "scenario", [h[1] for h in headers]).rstrip(),
-        line("", "-" * first, ["-" * width] * len(names)),
+        *_wrap([versions_line(report)], width),
+        *_wrap([f"note: {note}" for note in missing_lines(report)], width),
     ]
-    for entry, cells in rows:
-        flag = mark(entry) + ("*" if entry["headline_differs"] else "")
-        out.append(line(flag, entry["name"], cells).rstrip())
-        if flag.startswith("⚠"):
-            out.append(f"    ⚠ {disagreement_note(entry)}")
-    out.append(line("", "-" * first, ["-" * width] * len(names)))
-    out.append(line("", "same trace as trio", footer).rstrip())
+    for number, block in enumerate(blocks):
+        index = [names.index(name) for name in block]
+        headers = [shown[i]["header"] for i in index]
+        out += [
+            "",
+            line("", "", [h[0] for h in headers]).rstrip(),
+            line("", "scenario", [h[1] for h in headers]).rstrip(),
+            line("", "-" * first, ["-" * cell] * len(block)),
+        ]
+        for entry, cells in rows:
+            flag = mark(entry) + ("*" if entry["headline_differs"] else "")
+            out.append(line(flag, entry["name"], [cells[i] for i in index]).rstrip())
+            if flag.startswith("⚠") and number == 0:
+                out += _wrap([f"    ⚠ {disagreement_note(entry)}"], width)
+        out.append(line("", "-" * first, ["-" * cell] * len(block)))
+        out.append(line("", FOOTER, [footer[i] for i in index]).rstrip())
     out += [
         "",
-        "*  the cells differ between systems",
-        "!  unicancel's two columns disagree (a bug in unicancel)",
-        "⚠  unicancel's two columns disagree because of a native primitive unicancel does",
-        "   not wrap (documented: the line under the row says which)",
-        "A  letters, where traces differ: the same letter means an identical trace",
-        "   (system-specific details such as cancelling() counts left out)",
-        "-  not installed; HANG: no result within the safety timeout; EG = ExceptionGroup",
-        "",
-        "What each cell shows:",
-        *(f"  {e['name']}: {e['headline']}" for e in report["scenarios"]),
-        "",
-        *_verdict(report),
-        f"Ran {len(rows) * len(names)} runs in {report['elapsed']:.1f}s; "
-        "`--explain NAME` shows each system's code next to its trace.",
+        *_wrap(
+            [
+                "*  the cells differ between systems",
+                "!  unicancel's two columns disagree (a bug in unicancel)",
+                "⚠  unicancel's two columns disagree because of a native primitive unicancel does",
+                "   not wrap (documented: the line under the row says which)",
+                "A  letters, where traces differ: the same letter means an identical trace",
+                "   (system-specific details such as cancelling() counts left out)",
+                "HANG: no result within the safety timeout; EG = ExceptionGroup",
+                "",
+                "What each cell shows:",
+                *(f"  {e['name']}: {e['headline']}" for e in report["scenarios"]),
+                "",
+                *_verdict(report),
+                f"Ran {len(rows) * len(names)} runs in {report['elapsed']:.1f}s; "
+                "`--explain NAME` shows each system's code next to its trace.",
+            ],
+            width,
+        ),
     ]
     return "\n".join(out) + "\n"
 
@@ -285,10 +345,11 @@ def scenario_section(
     return out
 
 
-def render(report: Report, fmt: Format = "text") -> str:
-    """The report as text, markdown or JSON."""
+def render(report: Report, fmt: Format = "text", width: int | None = None) -> str:
+    """The report as text, markdown or JSON; the text table fits in *width*
+    columns (None: every column side by side, cells up to CELL_WIDTH)."""
     if fmt == "json":
         return json.dumps(report, indent=2) + "\n"
     if fmt == "markdown":
         return _markdown(report)
-    return _text(report)
+    return _text(report, width)
