@@ -18,7 +18,14 @@ from unicancel import (
     move_on_after,
 )
 
-from ._helpers import Event, backend, sleep, sleep_forever, wait_all_tasks_blocked
+from ._helpers import (
+    Event,
+    backend,
+    run_concurrently,
+    sleep,
+    sleep_forever,
+    wait_all_tasks_blocked,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -451,3 +458,67 @@ async def test_create_task_child_cancelled_by_enclosing_scope() -> None:
             await wait_all_tasks_blocked()
             outer.cancel()
     assert child.cancelled()
+
+
+async def test_outside_cancel_during_a_failing_exit_still_lands(backend_name: str) -> None:
+    """Issue 11, bug 4: a native cancellation from outside (asyncio:
+    Task.cancel() of the host; trio: an enclosing trio scope) arrives while
+    the group waits for a child's shielded cleanup, and another child failed.
+    The errors leave the group, and the cancellation is not lost: the host's
+    next await raises it (as trio's level-triggered scope does)."""
+    exc_class = get_cancelled_exc_class()
+    in_cleanup = Event()
+    cleanup_may_end = Event()
+    log: list[str] = []
+    cancel_from_outside: list[Any] = []
+
+    async def slow_cleanup() -> None:
+        try:
+            await sleep_forever()
+        finally:
+            with CancelScope(shield=True):
+                in_cleanup.set()
+                await cleanup_may_end.wait()
+
+    async def fail() -> None:
+        raise ValueError("boom")
+
+    async def host() -> None:
+        try:
+            async with TaskGroup() as tg:
+                tg.start_soon(slow_cleanup)
+                await wait_all_tasks_blocked()
+                tg.start_soon(fail)
+        except* ValueError:
+            log.append("errors")
+        try:
+            await sleep(0)
+        except exc_class:
+            log.append("next await cancelled")
+            raise
+        log.append("next await went on")  # pragma: no cover - the bug
+
+    async def run_host() -> None:
+        if backend_name == "trio":
+            import trio
+
+            with trio.CancelScope() as outside:
+                cancel_from_outside.append(outside.cancel)
+                await host()
+        else:
+            import asyncio
+
+            task = asyncio.current_task()
+            assert task is not None
+            cancel_from_outside.append(task.cancel)
+            with pytest.raises(asyncio.CancelledError):
+                await host()
+
+    async def canceller() -> None:
+        await in_cleanup.wait()
+        cancel_from_outside[0]()
+        await wait_all_tasks_blocked()
+        cleanup_may_end.set()
+
+    await run_concurrently(run_host, canceller)
+    assert log == ["errors", "next await cancelled"]

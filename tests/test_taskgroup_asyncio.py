@@ -207,3 +207,118 @@ async def test_lazy_task_factory_children_are_waited_for() -> None:
         assert done == [1]
     finally:
         loop.set_task_factory(old)
+
+
+async def _failing_group_exit_with_slow_cleanup(
+    in_cleanup: asyncio.Event, cleanup_may_end: asyncio.Event
+) -> None:
+    """A group whose child fails while a sibling cleans up under a shield
+    until *cleanup_may_end* is set."""
+
+    async def slow_cleanup() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            with CancelScope(shield=True):
+                in_cleanup.set()
+                await cleanup_may_end.wait()
+
+    async def fail() -> None:
+        raise ValueError("boom")
+
+    async with TaskGroup() as tg:
+        tg.start_soon(slow_cleanup)
+        await asyncio.sleep(0)
+        tg.start_soon(fail)
+
+
+async def test_outside_cancel_kept_when_the_group_exits_with_errors() -> None:
+    """Issue 11, bug 4, as 3.13's asyncio.TaskGroup does on every Python: a
+    Task.cancel() that arrives while the group waits for a shielded cleanup
+    stays pending (cancelling() stays 1) and lands at the next await, after
+    the errors left the group."""
+    in_cleanup, cleanup_may_end = asyncio.Event(), asyncio.Event()
+    log: list[object] = []
+
+    async def host() -> None:
+        try:
+            await _failing_group_exit_with_slow_cleanup(in_cleanup, cleanup_may_end)
+        except* ValueError:
+            log.append(("errors", _task().cancelling()))
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError as cancelled:
+            log.append(("cancelled", cancelled.args))
+            raise
+
+    task = asyncio.create_task(host())
+    await in_cleanup.wait()
+    task.cancel("from outside")
+    await asyncio.sleep(0)
+    cleanup_may_end.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log == [("errors", 1), ("cancelled", ("from outside",))]
+    assert task.cancelling() == 1
+
+
+async def test_outside_cancel_of_the_body_kept_when_a_child_fails() -> None:
+    """The same when the outside cancel hits the body: a child fails while
+    being cancelled, the errors leave the group, the cancel lands next."""
+    log: list[str] = []
+    body_waits = asyncio.Event()
+
+    async def fails_when_cancelled() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise ValueError("cleanup failed") from None
+
+    async def host() -> None:
+        try:
+            async with TaskGroup() as tg:
+                tg.start_soon(fails_when_cancelled)
+                body_waits.set()
+                await asyncio.Event().wait()
+        except* ValueError:
+            log.append("errors")
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            log.append("cancelled")
+            raise
+
+    task = asyncio.create_task(host())
+    await body_waits.wait()
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log == ["errors", "cancelled"]
+
+
+async def test_cancel_taken_back_by_asyncio_timeout_is_not_redelivered() -> None:
+    """An asyncio.timeout whose cancellation the failing group absorbed takes
+    it back (uncancel) as the errors pass through it: then nothing is left
+    to land, and the awaits after the timeout block go on (gh-116720: a
+    cancel() from inside the step would stay behind on 3.11/3.12)."""
+    in_cleanup, cleanup_may_end = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    host = _task()
+
+    async def expire_then_release() -> None:
+        await in_cleanup.wait()
+        timeout.reschedule(loop.time())  # expires: the host is cancelled
+        for _ in range(3):
+            await asyncio.sleep(0)
+        cleanup_may_end.set()
+
+    releaser = asyncio.create_task(expire_then_release())
+    with pytest.raises(ExceptionGroup):
+        async with asyncio.timeout(None) as timeout:
+            await _failing_group_exit_with_slow_cleanup(in_cleanup, cleanup_may_end)
+    assert timeout.expired()
+    assert host.cancelling() == 0
+    for _ in range(3):
+        await asyncio.sleep(0)  # not cancelled
+    await releaser

@@ -26,7 +26,7 @@ from ._private import fut_waiter
 if TYPE_CHECKING:
     from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 
-__all__ = ["Members", "members_under", "reach"]
+__all__ = ["Members", "members_under", "reach", "reparented"]
 
 
 def members_under(scope: CancelScope) -> set[Members] | None:
@@ -57,7 +57,10 @@ class Members:
         # could have wrapped it in some other awaitable.
         self.native = True
         self.registered: list[CancelScope] = []
-        scope = root
+        self._register()
+
+    def _register(self) -> None:
+        scope = self.root
         while scope is not None:
             below = members_under(scope)
             if below is None:
@@ -72,6 +75,12 @@ class Members:
             self.native = False
 
     def close(self) -> None:
+        self._unregister()
+        # Its tasks are done (or moved to a group): they may keep an error
+        # whose traceback holds a frame that holds us.
+        self.tasks.clear()
+
+    def _unregister(self) -> None:
         for scope in self.registered:
             below = members_under(scope)
             if below is not None:
@@ -79,9 +88,18 @@ class Members:
                 if not below:
                     scope._below = None
         self.registered.clear()
-        # Its tasks are done (or moved to a group): they may keep an error
-        # whose traceback holds a frame that holds us.
-        self.tasks.clear()
+
+
+def reparented(scope: CancelScope) -> None:
+    """*scope* got a new ``_parent`` (``task_status.started()`` moved it into
+    the group): every Members below it was registered with the old chain
+    above it, so register it with the new one, or cancelling the new parent
+    would not reach the tasks of groups opened inside *scope* (nor deeper)."""
+    below = members_under(scope)
+    if below:
+        for members in list(below):
+            members._unregister()  # not close(): the tasks stay members
+            members._register()
 
 
 #: Counts reach() calls: a scope of some chain was cancelled or changed its

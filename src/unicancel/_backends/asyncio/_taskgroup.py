@@ -26,7 +26,7 @@ from ._delivery import (
     set_innermost,
 )
 from ._private import current_task, task_running_in
-from ._reach import Members
+from ._reach import Members, reparented
 
 __all__ = ["AsyncioTaskGroup"]
 
@@ -243,7 +243,9 @@ class AsyncioTaskGroup:
         for task in self._fresh:
             task.add_done_callback(self._fresh_done)
         external: CancelledError | None = None
+        foreign: CancelledError | None = None  # a cancellation from outside, absorbed here
         if isinstance(exc, CancelledError) and catcher(innermost(host)) is None:
+            foreign = exc
             # A cancellation unicancel did not make (asyncio.timeout,
             # Task.cancel(), anyio): the children are not inside it, so cancel
             # them as asyncio.TaskGroup does; the error propagates at the end.
@@ -307,8 +309,11 @@ class AsyncioTaskGroup:
         # and this frame must not keep the exceptions, or they would form a
         # cycle with it (freed only by the garbage collector, with the
         # children's locals).
+        foreign = foreign or external
         errors, self._errors = self._errors, []
         try:
+            if foreign is not None and errors:
+                _keep_pending(host, foreign)
             if errors:
                 raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
             if external is not None:
@@ -321,7 +326,7 @@ class AsyncioTaskGroup:
                 raise scope_exc
             return exc is not None  # the body's CancelledError was swallowed
         finally:
-            del errors, external, scope_exc, exc
+            del errors, external, foreign, scope_exc, exc
 
     def _closing(self, exc: GeneratorExit) -> bool:
         """The body's coroutine is being closed: by the garbage collector
@@ -339,6 +344,39 @@ class AsyncioTaskGroup:
         return False
 
 
+def _keep_pending(host: Task[Any], cancelled: CancelledError) -> None:
+    """The errors leaving the group replace *cancelled*, a cancellation asked
+    for from outside (Task.cancel(), asyncio.timeout): make it land at the
+    host's next await, as on trio (level-triggered) and 3.13's TaskGroup.
+
+    Not by cancel() from inside this step, as 3.13's TaskGroup does: that
+    sets _must_cancel, which uncancel() leaves behind on 3.11/3.12
+    (gh-116720), so an asyncio.timeout taking its cancellation back as the
+    errors pass would cancel an unrelated await later. Right after the step
+    instead, and only if whoever asked has not taken it back meanwhile."""
+    pending = _foreign_cancels(host)
+    if pending > 0:
+        message = cancelled.args[0] if cancelled.args else None
+        host.get_loop().call_soon(_redeliver, host, pending, message)
+
+
+def _redeliver(host: Task[Any], pending: int, message: object) -> None:
+    if not host.done() and _foreign_cancels(host) >= pending:
+        host.uncancel()  # the same request again: cancelling() stays as it is
+        host.cancel(message)
+
+
+def _foreign_cancels(host: Task[Any]) -> int:
+    """cancelling() of *host*, less the cancels that its unicancel scopes
+    were charged for and will take back when they exit."""
+    charged = 0
+    scope = innermost(host)
+    while scope is not None and scope._host is host:
+        charged += getattr(scope, "_delivered", 0)
+        scope = scope._parent
+    return host.cancelling() - charged
+
+
 class _Status:
     __slots__ = ("_group", "_members", "_started")
 
@@ -350,14 +388,20 @@ class _Status:
     def started(self, value: Any = None) -> None:
         if self._started.done():
             raise RuntimeError(_errors.started_twice())
-        task = current_task()
+        # The child moves, whichever task calls started() (as on trio, where
+        # a grandchild may be handed task_status): the child is the one task
+        # in our Members, attached before its first line ran.
+        task = next(iter(self._members.tasks), None)
+        if task is not None and task.done():
+            task = None  # it ended without started(): start() has raised
         group = self._group
-        _reparent(task, group._abort)
-        self._members.tasks.pop(task, None)
-        assert group._members is not None
-        group._members.add(task)
+        if task is not None:
+            _reparent(task, group._abort)
+            self._members.tasks.pop(task)
+            assert group._members is not None
+            group._members.add(task)
         self._started.set_result(value)
-        if catcher(group._abort) is not None:
+        if task is not None and catcher(group._abort) is not None:
             schedule(task)
 
 
@@ -372,6 +416,7 @@ def _reparent(task: Task[Any], new_root: CancelScope) -> None:
         set_innermost(task, new_root)
     else:
         own._parent = new_root
+        reparented(own)
 
 
 async def _wait_started(started: Future[Any], task: Task[Any]) -> Any:
