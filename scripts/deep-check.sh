@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The differential deep check: 100,000 random cancellation programs on native
-# trio (the oracle) and on unicancel over trio, asyncio and asyncio+uvloop.
-# See docs/differential-testing.md.
+# trio (the oracle) and on unicancel over trio, asyncio and asyncio+uvloop,
+# plus the checks that need no oracle (cyclic garbage and global-table entries
+# left behind, outside cancels on asyncio). See docs/differential-testing.md.
 #
 #   bash scripts/deep-check.sh [options]        e.g. bash scripts/deep-check.sh --programs 20000
 #

@@ -5,7 +5,11 @@
 * ``excluded``: the program may depend on a documented asyncio difference
   (:func:`.rules.depends_on_difference`); nothing is run;
 * ``agree``: every system's trace is one trio can produce;
-* ``diverged``: some system's trace is not.
+* ``diverged``: some system's trace is not, or a run broke an invariant
+  that needs no oracle: it left cyclic garbage or global-table entries
+  behind (:mod:`.hygiene`), or, in the asyncio *interrupt run* of a program
+  with ``Interrupt`` statements, an outside ``Task.cancel()`` was dropped or
+  ``cancelling()`` was left unbalanced (:mod:`.interpret`).
 
 What "trio can produce" means: a program with one task is deterministic, so
 its trace must equal the oracle's. With child tasks, trio leaves open the
@@ -27,16 +31,18 @@ from typing import Literal, TypeAlias
 
 from .codegen import to_source
 from .interpret import SYSTEMS, System, Trace, compile_program, run
-from .program import Program, dump
+from .program import Interrupt, Program, dump, walk
 from .rules import depends_on_difference, uvloop_can_run
 
 __all__ = [
+    "INTERRUPT_RUN",
     "SAMPLES",
     "Status",
     "Verdict",
     "assert_agrees",
     "check",
     "first_difference",
+    "has_interrupts",
     "regression_test_source",
 ]
 
@@ -52,7 +58,12 @@ _FIELDS = {
     "cancel": ("found",),
     "deadline": ("value",),
     "end": ("exception",),
+    "start": ("outcome",),
+    "started": (),
 }
+
+#: The name of the asyncio interrupt run in reports and signatures.
+INTERRUPT_RUN = "unicancel-asyncio+interrupts"
 
 
 @dataclass
@@ -65,6 +76,8 @@ class Verdict:
     #: A system's trace differed from plain trio's but another trio schedule
     #: produced it (the program's result depends on zero-time scheduling).
     schedule_dependent: bool = False
+    #: The asyncio interrupt run (programs with ``Interrupt`` statements).
+    interrupted: Trace | None = None
 
     @property
     def systems(self) -> tuple[System, ...]:
@@ -81,6 +94,9 @@ class Verdict:
         for system, trace in self.traces.items():
             lines.append(f"--- {system}")
             lines.append(trace.describe())
+        if self.interrupted is not None:
+            lines.append(f"--- {INTERRUPT_RUN} (Interrupt statements call Task.cancel())")
+            lines.append(self.interrupted.describe())
         lines.append("")
         lines.append("regression test:")
         lines.append(regression_test_source(self.program, self.signatures))
@@ -100,18 +116,48 @@ def check(program: Program, *, samples: int = SAMPLES) -> Verdict:
         ):
             continue
         traces[system] = run(system, code)
+    interrupted = None
+    if has_interrupts(program):
+        interrupted = run("unicancel-asyncio", code, interrupts=True)
+    problems = _problems(traces, interrupted)
     unmatched = {s for s, t in traces.items() if t != oracle}
-    if not unmatched:
-        return Verdict(program, "agree", "", traces)
-    if program.children:  # several tasks: look for another trio schedule
+    detail = ""
+    if unmatched and program.children:  # several tasks: look for another trio schedule
         for seed in range(1, samples + 1):
             other = run("trio", code, seed, jitter=True)
             unmatched -= {s for s in unmatched if traces[s] == other}
             if not unmatched:
-                return Verdict(program, "agree", f"trio schedule {seed}", traces, (), True)
+                detail = f"trio schedule {seed}"
+                break
+    if not unmatched and not problems:
+        return Verdict(program, "agree", detail, traces, (), bool(detail), interrupted)
     diverging = [s for s in traces if s in unmatched]
     signatures = tuple(f"{s}: {first_difference(oracle, traces[s])[0]}" for s in diverging)
-    return Verdict(program, "diverged", ", ".join(diverging), traces, signatures)
+    signatures += tuple(dict.fromkeys(problems))
+    where = ", ".join(dict.fromkeys([*diverging, *(p.split(":")[0] for p in problems)]))
+    return Verdict(program, "diverged", where, traces, signatures, False, interrupted)
+
+
+def has_interrupts(program: Program) -> bool:
+    blocks = (program.main, *(child.body for child in program.children))
+    return any(isinstance(stmt, Interrupt) for block in blocks for stmt, _ in walk(block))
+
+
+def _problems(traces: dict[System, Trace], interrupted: Trace | None) -> list[str]:
+    """Signatures of broken invariants: "<system>: <what>" (what: "cyclic
+    garbage", "global table <name>", "outside cancel dropped",
+    "cancelling() unbalanced")."""
+    found = []
+    runs: list[tuple[str, Trace]] = list(traces.items())
+    if interrupted is not None:
+        runs.append((INTERRUPT_RUN, interrupted))
+    for system, trace in runs:
+        for item in (*trace.leftovers, *trace.violations):
+            what = item.split(":")[0]
+            if what.startswith("global table"):
+                what = " ".join(what.split()[:3])
+            found.append(f"{system}: {what}")
+    return found
 
 
 def first_difference(expected: Trace, actual: Trace) -> tuple[str, str]:

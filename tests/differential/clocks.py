@@ -72,6 +72,10 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._now
 
+    def work(self, seconds: float) -> None:
+        """CPU work: time passes while a task runs, without a schedule point."""
+        self._now += seconds
+
     def _advance(self, timeout: float | None) -> None:
         """The loop would block for *timeout* seconds (None: forever)."""
         self.iterations += 1

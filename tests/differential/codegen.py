@@ -21,6 +21,7 @@ from .program import (
     Cancel,
     CancelGroup,
     Group,
+    Interrupt,
     MoveDeadline,
     Probe,
     Program,
@@ -29,8 +30,11 @@ from .program import (
     Scope,
     SetShield,
     Spawn,
+    Start,
+    Started,
     Stmt,
     TryFinally,
+    Work,
 )
 
 __all__ = ["to_source"]
@@ -46,14 +50,18 @@ def to_source(program: Program) -> str:
     w.line("G = {}  # task group label -> latest instance")
     for child in program.children:
         w.line("")
-        w.line(f"async def child_{child.n}(me):")
+        status = ", task_status" if child.started else ""
+        w.line(f"async def child_{child.n}(me{status}):")
         w.indent += 1
+        w.line(f"T.begin(me, {child.n})")
         w.line("try:")
         w.block(child.body)
         w.line("except BaseException as exc:")
         w.line("    T.end(me, exc)")
+        w.line("    await T.settle(me, exc)")
         w.line("    raise")
         w.line("T.end(me, None)")
+        w.line("await T.settle(me, None)")
         w.indent -= 1
     w.line("")
     w.line("# main")
@@ -113,7 +121,11 @@ class _Writer:
             self.line("try:")
             self.line(f"    await {call}")
             self.line("except Cancelled:")
-            self.line(f"    T.a(me, {n}, 'X')" + ("  # swallowed" if stmt.swallow else ""))
+            self.line(
+                f"    T.a(me, {n}, 'X', swallowed=True)"
+                if stmt.swallow
+                else f"    T.a(me, {n}, 'X')"
+            )
             if not stmt.swallow:
                 self.line("    raise")
             self.line("else:")
@@ -153,6 +165,7 @@ class _Writer:
             self.line("try:")
             self.block(stmt.body)
             self.line("finally:")
+            self.line("    T.f(me)")
             self.block(stmt.final)
         elif isinstance(stmt, Repeat):
             self.line(f"for _ in range({stmt.count}):")
@@ -171,5 +184,26 @@ class _Writer:
             self.line(f"    T.g(me, {n}, tg{n}, None)")
         elif isinstance(stmt, Spawn):
             self.line(f"tg{stmt.group}.start_soon(child_{stmt.child}, T.name(me, {stmt.child}))")
+        elif isinstance(stmt, Start):
+            # The destination may be another task's group: the latest
+            # instance, which may not exist yet (recorded as not found).
+            self.line(f"dest{n} = G.get({stmt.group})")
+            self.line(f"if dest{n} is None:")
+            self.line(f"    T.st(me, {n}, None, found=False)  # G[{stmt.group}] does not exist yet")
+            self.line("else:")
+            self.line("    try:")
+            self.line(f"        await dest{n}.start(child_{stmt.child}, T.name(me, {stmt.child}))")
+            self.line(f"    except BaseException as e{n}:")
+            self.line(f"        T.st(me, {n}, e{n})")
+            self.line("        raise")
+            self.line("    else:")
+            self.line(f"        T.st(me, {n}, None)")
+        elif isinstance(stmt, Started):
+            self.line(f"T.s(me, {n})")
+            self.line("task_status.started()")
+        elif isinstance(stmt, Work):
+            self.line(f"work({_num(stmt.seconds)})  # CPU work: no schedule point")
+        elif isinstance(stmt, Interrupt):
+            self.line(f"T.i(me, {n}, {stmt.target})  # Task.cancel() (asyncio invariant run only)")
         else:  # pragma: no cover
             raise TypeError(stmt)

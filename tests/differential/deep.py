@@ -1,5 +1,9 @@
 """The deep check: many programs in chunks, a summary, shrunk reproducers.
 
+Divergences include the checks that need no oracle (leftovers: cyclic
+garbage, global-table entries; the asyncio interrupt run's invariants), each
+with its own signature.
+
 Each chunk is one hypothesis run (``max_examples=chunk``, its own seed,
 generation only) whose property never fails: it only records verdicts and,
 per divergence *signature* (diverging system + first differing field), the
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from .check import Verdict, check
+from .check import INTERRUPT_RUN, Verdict, check
 from .codegen import to_source
 from .generate import programs
 from .program import Program
@@ -75,6 +79,8 @@ def run_chunk(chunk_seed: int, examples: int) -> ChunkResult:
             result.rules[verdict.detail] += 1
         if verdict.status in ("agree", "diverged"):
             result.systems.update(verdict.systems)
+            if verdict.interrupted is not None:
+                result.systems[INTERRUPT_RUN] += 1
         for signature in verdict.signatures:
             result.signatures[signature] += 1
             result.examples.setdefault(signature, verdict.report())

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any
 
 import trio
+import trio.testing
 
 __all__ = ["NAMESPACE", "OGroup", "OScope", "make_jitter", "namespace"]
 
@@ -218,6 +219,14 @@ class OGroup:
     def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         self._nursery.start_soon(fn, *args)
 
+    async def start(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        # trio's own start(): the child runs in the caller's scopes until
+        # task_status.started(), then is moved under the nursery.
+        if not hasattr(self, "_nursery"):
+            raise RuntimeError("the group is not entered yet")
+        await self._jitter()
+        return await self._nursery.start(fn, *args)
+
     def cancel(self, reason: str | None = None) -> None:
         self.cancel_scope.cancel(reason)
 
@@ -243,6 +252,14 @@ def _fail_at(deadline: float, *, shield: bool = False) -> OScope:
 
 def _fail_after(seconds: float, *, shield: bool = False) -> OScope:
     return OScope(relative_deadline=seconds, shield=shield, fail=True)
+
+
+def _work(seconds: float) -> None:
+    # CPU work: MockClock time passes inside the task's step; trio applies a
+    # passed deadline at the next schedule point.
+    clock = trio.lowlevel.current_clock()
+    assert isinstance(clock, trio.testing.MockClock)
+    clock.jump(seconds)
 
 
 def make_jitter(rng: random.Random) -> Jitter:
@@ -306,5 +323,6 @@ NAMESPACE: dict[str, object] = {
     "current_time": trio.current_time,
     "sleep": trio.sleep,
     "Cancelled": trio.Cancelled,
+    "work": _work,
     "inf": inf,
 }

@@ -20,6 +20,7 @@ __all__ = [
     "CancelGroup",
     "Child",
     "Group",
+    "Interrupt",
     "MoveDeadline",
     "Probe",
     "Program",
@@ -28,8 +29,11 @@ __all__ = [
     "Scope",
     "SetShield",
     "Spawn",
+    "Start",
+    "Started",
     "Stmt",
     "TryFinally",
+    "Work",
     "dump",
     "walk",
 ]
@@ -163,6 +167,49 @@ class Spawn:
     child: int
 
 
+@dataclass(frozen=True)
+class Start:
+    """``await G[group].start(child_<child>, name)``: the latest instance of
+    task group ``group``, which may belong to another task (then it may not
+    exist yet, or have finished: ``start()`` raises RuntimeError). The child's
+    body holds at most one :class:`Started`; until it runs, the child lives in
+    the caller's scopes, afterwards in the group."""
+
+    n: int
+    group: int
+    child: int
+
+
+@dataclass(frozen=True)
+class Started:
+    """``task_status.started()`` in the body of a child run by :class:`Start`
+    (never inside a ``Repeat``: calling it twice is a plain error)."""
+
+    n: int
+
+
+@dataclass(frozen=True)
+class Work:
+    """CPU work: the virtual clock advances by ``seconds`` during the task's
+    step, without a schedule point (``time.sleep`` in real code). Deadlines
+    pass between two checkpoints."""
+
+    n: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """An outside cancel: ``Task.cancel()`` of the latest task running child
+    body ``target`` (0: the main task), from another task. Only the asyncio
+    invariant run acts on it (asyncio's edge-triggered ``Task.cancel()`` has no
+    trio counterpart that a trace could be compared with); everywhere else it
+    does nothing."""
+
+    n: int
+    target: int
+
+
 Stmt: TypeAlias = (
     Await
     | Scope
@@ -176,6 +223,10 @@ Stmt: TypeAlias = (
     | Repeat
     | Group
     | Spawn
+    | Start
+    | Started
+    | Work
+    | Interrupt
 )
 
 
@@ -185,6 +236,7 @@ class Child:
 
     n: int
     body: tuple[Stmt, ...]
+    started: bool = False  # run by Start: takes task_status
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ not contain. ``depends_on_difference`` stays the single hook for the next one.
 
 from __future__ import annotations
 
-from .program import Await, MoveDeadline, Program, Scope, walk
+from .program import Await, MoveDeadline, Program, Scope, Work, walk
 
 __all__ = ["DIFFERENCES", "depends_on_difference", "uvloop_can_run"]
 
@@ -28,15 +28,15 @@ def depends_on_difference(program: Program) -> str | None:
 
 def uvloop_can_run(program: Program) -> bool:
     """uvloop's clock is libuv's (real time, cannot be virtualised): it runs
-    only *timeless* programs, those with no deadline and no sleep longer than
-    zero, whose trace cannot depend on the clock. (The runner also skips
+    only *timeless* programs, those with no deadline, no sleep longer than
+    zero and no CPU work, whose trace cannot depend on the clock. (The runner also skips
     programs that hang on the oracle: uvloop would wait for a real watchdog.)
     """
     for block in (program.main, *(child.body for child in program.children)):
         for stmt, _ in walk(block):
             if isinstance(stmt, Scope) and stmt.deadline != "none":
                 return False
-            if isinstance(stmt, MoveDeadline):
+            if isinstance(stmt, (MoveDeadline, Work)):
                 return False
             if isinstance(stmt, Await) and stmt.kind == "sleep" and stmt.seconds != 0:
                 return False
