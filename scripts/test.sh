@@ -10,15 +10,15 @@
 # (`.[test,docs]` for the newest Python, which also builds the docs site)
 # only when the install-relevant parts of pyproject.toml (or the interpreter)
 # changed since the last install. Then `python -m pytest -q` runs with the given
-# args. With the newest Python, `ruff check src tests benchmarks` runs once and
-# `python -m mypy --python-version 3.N` (config in pyproject.toml) once for every
-# Python found.
+# args. With the newest Python, `ruff check src tests benchmarks` and `lint-imports`
+# (the layering contracts) run once and `python -m mypy --python-version 3.N` once
+# for every Python found (config for all three in pyproject.toml).
 # A summary is printed at the end; the exit status is 1 if anything failed
 # (pytest exit 5, "no tests collected", counts as a failure).
 #
 # Environment knobs:
 #   TEST_PYTHONS="3.12 3.13"   only these minor versions
-#   SKIP_LINT=1                skip ruff and mypy
+#   SKIP_LINT=1                skip ruff, mypy and lint-imports
 #   UNICANCEL_NO_SHARED_PYTHONS=1  do not run ../shared/pythons/install.sh
 # Full logs of the last run are kept in .venv/test-logs/.
 set -euo pipefail
@@ -58,7 +58,7 @@ bad = n["errors"] + n["failures"]
 print(f"{n['tests'] - bad - n['skipped']} passed, {bad} failed")
 PY
 }
-LINT_LAST='^(Found [0-9]+ error|All checks passed|Success:)'  # ruff's and mypy's
+LINT_LAST='^(Found [0-9]+ error|All checks passed|Success:|Contracts: )'  # ruff, mypy, lint-imports
 # pytest's closing line ("2 failed, 10 passed in 1.2s") or its error message.
 PYTEST_LAST=' in [0-9.]+s( \([0-9:]+\))?( =+)?$|: error: |^(INTERNAL)?ERROR:'
 
@@ -196,7 +196,7 @@ done
 if [[ ${SKIP_LINT:-0} != 1 ]]; then
     m=${MINORS[-1]} venv=$ROOT/.venv/py3.${MINORS[-1]}
     # mypy once per Python found, so version-specific stdlib stubs are all checked.
-    for tool in ruff $(for mm in "${MINORS[@]}"; do printf 'mypy-3.%s ' "$mm"; done); do
+    for tool in ruff lint-imports $(for mm in "${MINORS[@]}"; do printf 'mypy-3.%s ' "$mm"; done); do
         log=$LOGS/$tool.log t0=$(now)
         heading "$tool (Python 3.$m)"
         if [[ ! -f $venv/.unicancel-stamp ]]; then
@@ -208,6 +208,8 @@ if [[ ${SKIP_LINT:-0} != 1 ]]; then
         if [[ $tool == ruff ]]; then
             "$venv/bin/python" -m ruff check --output-format=concise src tests benchmarks \
                 </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
+        elif [[ $tool == lint-imports ]]; then
+            "$venv/bin/lint-imports" --no-cache </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
         else
             "$venv/bin/python" -m mypy --python-version "${tool#mypy-}" </dev/null 2>&1 \
                 | tee "$log" || rc=${PIPESTATUS[0]}

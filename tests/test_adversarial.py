@@ -30,7 +30,12 @@ from unicancel import (
     get_cancelled_exc_class,
     move_on_after,
 )
-from unicancel._backends import _asyncio_deadlines, _asyncio_delivery
+from unicancel._backends.asyncio import (
+    _deadlines as _asyncio_deadlines,
+)
+from unicancel._backends.asyncio import (
+    _delivery as _asyncio_delivery,
+)
 
 from ._helpers import Event, run_concurrently, sleep, sleep_forever, wait_all_tasks_blocked
 

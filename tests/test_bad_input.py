@@ -559,7 +559,7 @@ def test_a_sync_function_fails_at_the_call_not_in_the_task(backend: str) -> None
 
     unicancel.run(main, backend=backend)
     if backend == "asyncio":  # a refused start() left nothing registered below the group
-        from unicancel._backends import _asyncio_reach
+        from unicancel._backends.asyncio import _reach as _asyncio_reach
 
         assert not _asyncio_reach.members_under(groups[0].cancel_scope)
     with pytest.raises(TypeError, match=r"run\(\) expected an async function for async_fn"):

@@ -10,7 +10,7 @@ The headline pins are the short form; the docs staleness test compares every
 full trace.
 
 unicancel's two columns must agree on every scenario, except those listed in
-``NATIVE_DISAGREEMENTS`` (src/unicancel/_compare/_report.py), where the
+``NATIVE_DISAGREEMENTS`` (src/unicancel/_tools/compare/_report.py), where the
 behaviour belongs to a native primitive unicancel does not wrap: for those,
 ``NATIVE_SPLIT`` pins how the columns differ, and an entry whose columns agree
 fails (the list cannot go stale).
@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from unicancel.__main__ import main
-from unicancel._compare import (
+from unicancel._tools.compare import (
     SCENARIOS,
     SYSTEMS,
     Report,
@@ -40,9 +40,9 @@ from unicancel._compare import (
     select_scenarios,
     select_systems,
 )
-from unicancel._compare._model import UVLOOP, Trace, comparable, exc_name
-from unicancel._compare._report import NATIVE_DISAGREEMENTS, unicancel_agree, verdict
-from unicancel._compare._runner import run_one
+from unicancel._tools.compare._model import UVLOOP, Trace, comparable, exc_name
+from unicancel._tools.compare._report import NATIVE_DISAGREEMENTS, unicancel_agree, verdict
+from unicancel._tools.compare._runner import run_one
 
 DOCS = Path(__file__).parent.parent / "docs" / "backend-semantics.md"
 MINOR = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -359,7 +359,7 @@ def _check_native_split(report: Report, name: str) -> None:
     entry = _entry(report, name)
     assert entry["unicancel_agree"] is not True, (
         f"{name}: unicancel's columns agree now: remove it from NATIVE_DISAGREEMENTS "
-        "(src/unicancel/_compare/_report.py) and from NATIVE_SPLIT"
+        "(src/unicancel/_tools/compare/_report.py) and from NATIVE_SPLIT"
     )
     for system, pinned in NATIVE_SPLIT[name].items():
         result = entry["results"][system]

@@ -49,5 +49,15 @@ def test_public_callables_are_annotated() -> None:
             assert param.annotation is not inspect.Parameter.empty, f"{name}({param.name})"
 
 
+def test_public_classes_report_the_package_as_their_module() -> None:
+    """Reprs, tracebacks, pickles and docs name ``unicancel.CancelScope``, not
+    the private module that defines it (which may move)."""
+    classes = [name for name in unicancel.__all__ if inspect.isclass(getattr(unicancel, name))]
+    assert "CancelScope" in classes and "StopRequested" in classes
+    for name in classes:
+        cls = getattr(unicancel, name)
+        assert (cls.__module__, cls.__qualname__) == ("unicancel", name)
+
+
 def test_py_typed_marker_ships() -> None:
     assert (INIT.parent / "py.typed").exists()

@@ -492,7 +492,7 @@ def _unicancel_modules() -> list[ModuleType]:
         for name, module in list(sys.modules.items())
         if module is not None
         and (name == "unicancel" or name.startswith("unicancel."))
-        and not name.startswith("unicancel._compare")  # the catalogue: static tables
+        and not name.startswith("unicancel._tools.compare")  # the catalogue: static tables
     ]
 
 

@@ -123,7 +123,7 @@ def test_detection_after_backend_module_imported_first(backend: str) -> None:
     ``unicancel._backends``; detection must not be shadowed by it."""
     program = f"""
 import {backend}, unicancel
-import unicancel._backends._asyncio, unicancel._backends._trio
+import unicancel._backends.asyncio._backend, unicancel._backends.trio._backend
 
 async def main():
     with unicancel.move_on_after(0) as scope:

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-import unicancel._stop as stop_module
-import unicancel._stop_callbacks as callbacks_module
-import unicancel._stop_state as state_module
+import unicancel._stop._callbacks as callbacks_module
+import unicancel._stop._state as state_module
+import unicancel._stop._token as stop_module
 from unicancel import (
     GracefulShutdown,
     StopRegistration,

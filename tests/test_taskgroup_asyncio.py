@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from unicancel import CancelScope, TaskGroup
-from unicancel._backends import _asyncio_delivery, _asyncio_reach
+from unicancel._backends.asyncio import _delivery as _asyncio_delivery
+from unicancel._backends.asyncio import _reach as _asyncio_reach
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from unicancel import CancelScope, checkpoint
-from unicancel._backends import _asyncio_delivery
+from unicancel._backends.asyncio import _delivery as _asyncio_delivery
 
 pytestmark = [pytest.mark.anyio]
 
@@ -302,7 +302,7 @@ async def test_delivery_state_is_released() -> None:
 async def test_deadline_heap_stays_small() -> None:
     """One loop timer serves every scope deadline; exited scopes leave dead
     heap entries that are compacted, so memory follows live scopes only."""
-    from unicancel._backends import _asyncio_deadlines
+    from unicancel._backends.asyncio import _deadlines as _asyncio_deadlines
 
     for _ in range(5000):
         with CancelScope(relative_deadline=1000):

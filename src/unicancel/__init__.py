@@ -5,33 +5,33 @@ each backend's native mechanism (``Task.cancel()``/``uncancel()`` on asyncio,
 ``trio.CancelScope`` on trio). See the README for a tour.
 """
 
-from ._functions import cancel_shielded_checkpoint as cancel_shielded_checkpoint
-from ._functions import checkpoint as checkpoint
-from ._functions import checkpoint_if_cancelled as checkpoint_if_cancelled
-from ._functions import current_effective_deadline as current_effective_deadline
-from ._functions import current_time as current_time
-from ._functions import get_cancelled_exc_class as get_cancelled_exc_class
-from ._handle import TaskHandle as TaskHandle
-from ._run import run as run
-from ._scope import CancelOrigin as CancelOrigin
-from ._scope import CancelScope as CancelScope
-from ._scope import fail_after as fail_after
-from ._scope import fail_at as fail_at
-from ._scope import move_on_after as move_on_after
-from ._scope import move_on_at as move_on_at
-from ._shutdown import ForcedShutdown as ForcedShutdown
-from ._shutdown import GracefulShutdown as GracefulShutdown
-from ._shutdown import run_graceful as run_graceful
-from ._stop import StopRequested as StopRequested
-from ._stop import StopSource as StopSource
-from ._stop import StopToken as StopToken
-from ._stop_bind import fail_when as fail_when
-from ._stop_bind import move_on_when as move_on_when
-from ._stop_callbacks import StopRegistration as StopRegistration
-from ._sync import Event as Event
-from ._taskgroup import TaskGroup as TaskGroup
-from ._taskgroup import TaskStatus as TaskStatus
-from ._threads import to_thread as to_thread
+from ._backends.trio._handle import TaskHandle as TaskHandle
+from ._facade._functions import cancel_shielded_checkpoint as cancel_shielded_checkpoint
+from ._facade._functions import checkpoint as checkpoint
+from ._facade._functions import checkpoint_if_cancelled as checkpoint_if_cancelled
+from ._facade._functions import current_effective_deadline as current_effective_deadline
+from ._facade._functions import current_time as current_time
+from ._facade._functions import get_cancelled_exc_class as get_cancelled_exc_class
+from ._facade._run import run as run
+from ._facade._scope import CancelOrigin as CancelOrigin
+from ._facade._scope import CancelScope as CancelScope
+from ._facade._scope import fail_after as fail_after
+from ._facade._scope import fail_at as fail_at
+from ._facade._scope import move_on_after as move_on_after
+from ._facade._scope import move_on_at as move_on_at
+from ._facade._sync import Event as Event
+from ._facade._taskgroup import TaskGroup as TaskGroup
+from ._facade._taskgroup import TaskStatus as TaskStatus
+from ._facade._threads import to_thread as to_thread
+from ._stop._callbacks import StopRegistration as StopRegistration
+from ._stop._errors import StopRequested as StopRequested
+from ._stop._scopes import fail_when as fail_when
+from ._stop._scopes import move_on_when as move_on_when
+from ._stop._shutdown import ForcedShutdown as ForcedShutdown
+from ._stop._shutdown import GracefulShutdown as GracefulShutdown
+from ._stop._shutdown import run_graceful as run_graceful
+from ._stop._token import StopSource as StopSource
+from ._stop._token import StopToken as StopToken
 from ._version import __version__ as _VERSION
 
 #: The installed version (equal to the package metadata's), e.g. ``"0.1.0"``.
@@ -66,3 +66,17 @@ __all__ = [
     "run_graceful",
     "to_thread",
 ]
+
+
+def _report_public_module() -> None:
+    # Public classes name the package they are used from, not the private
+    # module that defines them: reprs, tracebacks, pickles and docs then say
+    # unicancel.CancelScope, whatever the layout inside (as trio does).
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type):
+            obj.__module__ = __name__
+
+
+_report_public_module()
+del _report_public_module

@@ -1,10 +1,10 @@
 """Command line: ``python -m unicancel demo`` and ``python -m unicancel compare``.
 
-The demo runs the same cancellation code (:mod:`unicancel._demo`) on asyncio,
+The demo runs the same cancellation code (:mod:`unicancel._tools.demo`) on asyncio,
 on asyncio with uvloop and on trio (each when installed), prints what each run
 observed side by side, and exits with status 1 if the runs disagree.
 
-``compare`` (:mod:`unicancel._compare`) runs a catalogue of scenarios, each
+``compare`` (:mod:`unicancel._tools.compare`) runs a catalogue of scenarios, each
 written idiomatically for plain asyncio, trio, anyio and unicancel, on every
 installed system, and prints a scenario x system table.
 """
@@ -18,7 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
 
-from . import __version__, _demo, run
+from . import __version__, run
+from ._tools import demo as _demo
 
 __all__ = ["main"]
 
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the same cancel-scope code on asyncio (and uvloop) and trio, "
         "print what each observed side by side, and exit 1 if they differ.",
     )
-    from ._compare import _cli
+    from ._tools.compare import _cli
 
     _cli.add_parser(commands)
     return parser
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return demo()
     if args.command == "compare":
-        from ._compare import _cli
+        from ._tools.compare import _cli
 
         return _cli.run(args)
     parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks

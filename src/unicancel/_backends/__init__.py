@@ -1,6 +1,7 @@
-"""Backend detection and the contract every backend implements.
+"""Backend detection: which backend runs the current task.
 
-The facade (:mod:`unicancel._scope`) asks :func:`current_backend` once per
+The contract every backend implements is :class:`unicancel._core._contract.Backend`.
+The facade (:mod:`unicancel._facade._scope`) asks :func:`current_backend` once per
 scope, at ``__enter__``, and then talks only to the returned object. Backend
 modules are imported lazily, so running on asyncio never imports trio and the
 reverse.
@@ -9,78 +10,14 @@ reverse.
 from __future__ import annotations
 
 import sys
-from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import TypeVar
 
-from .._errors import already_entered, no_running_backend, no_task, unknown_backend
+from .._core._contract import Backend, Scope
+from .._core._errors import already_entered, no_running_backend, no_task, unknown_backend
 
-if TYPE_CHECKING:
-    from .._scope import CancelScope
-    from .._taskgroup import GroupImpl
+__all__ = ["backend_by_name", "current_backend", "enter_scope"]
 
-__all__ = ["Backend", "backend_by_name", "child_name", "current_backend", "enter_scope"]
-
-
-class Backend(Protocol):
-    """What the facade needs from an event loop library (15 members).
-
-    Scope state common to all backends (deadline, shield, cancel_called,
-    origin and reason) lives on the :class:`~unicancel.CancelScope`; the
-    backend keeps its own bookkeeping in the scope's backend slots and makes
-    the native cancel mechanism follow that state.
-    """
-
-    #: "asyncio" or "trio".
-    name: str
-    #: The exception class the backend raises to cancel a task.
-    cancelled_exc_class: type[BaseException]
-
-    def running(self) -> bool:
-        """Whether this backend is running the current task."""
-
-    def try_enter(self, scope: CancelScope) -> bool:
-        """If this backend runs the current task, bind *scope* to that task
-        (make a relative deadline absolute, arm the deadline, deliver a cancel
-        made before entry) and return True; otherwise return False. Probing
-        and binding are one call because the probe finds the task to bind."""
-
-    def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
-        """Unbind *scope*. Return the exception to propagate: ``None`` if the
-        scope swallowed its own cancellation, *exc* unchanged, or a new error
-        (misnesting) chained to *exc*. Raises for errors that change no state."""
-
-    def cancel(self, scope: CancelScope) -> None:
-        """*scope* (entered) has just been marked cancelled: deliver."""
-
-    def outside_loop(self, scope: CancelScope) -> bool:
-        """Whether the caller runs outside the event loop (or trio run) that
-        the entered *scope* belongs to, e.g. in another thread. Cheap: it
-        guards cancel(), the setters and the group's start calls."""
-
-    def deadline_changed(self, scope: CancelScope) -> None:
-        """The deadline of the entered *scope* changed: re-arm or expire."""
-
-    def shield_changed(self, scope: CancelScope) -> None:
-        """The shield of the entered *scope* changed: deliver if now exposed."""
-
-    def current_time(self) -> float:
-        """The clock that deadlines are measured on."""
-
-    def current_effective_deadline(self) -> float:
-        """Earliest deadline that applies to the current task, shields respected;
-        ``-inf`` if it is already cancelled."""
-
-    async def checkpoint(self) -> None:
-        """Raise if cancelled, else yield to the scheduler once."""
-
-    async def checkpoint_if_cancelled(self) -> None:
-        """Raise if cancelled; never yields otherwise."""
-
-    async def cancel_shielded_checkpoint(self) -> None:
-        """Yield to the scheduler once without raising a cancellation."""
-
-    def task_group(self) -> GroupImpl:
-        """A fresh task group implementation for :class:`~unicancel.TaskGroup`."""
+S = TypeVar("S", bound=Scope)
 
 
 class _Absent:
@@ -90,7 +27,7 @@ class _Absent:
     def running(self) -> bool:
         return False
 
-    def try_enter(self, scope: CancelScope) -> bool:
+    def try_enter(self, scope: Scope) -> bool:
         return False
 
 
@@ -107,7 +44,7 @@ def _load_asyncio() -> Backend | _Absent:
     global _asyncio_backend
     if "asyncio" not in sys.modules:
         return _ABSENT
-    from ._asyncio import AsyncioBackend
+    from .asyncio._backend import AsyncioBackend
 
     backend: Backend = AsyncioBackend()
     _asyncio_backend = backend
@@ -118,14 +55,14 @@ def _load_trio() -> Backend | _Absent:
     global _trio_backend
     if "trio" not in sys.modules:
         return _ABSENT
-    from ._trio import TrioBackend
+    from .trio._backend import TrioBackend
 
     backend: Backend = TrioBackend()
     _trio_backend = backend
     return backend
 
 
-def enter_scope(scope: CancelScope) -> CancelScope:
+def enter_scope(scope: S) -> S:
     """Enter *scope*: find the backend running the current task, bind the
     scope to it, return the scope. This *is* ``CancelScope.__enter__``.
 
@@ -155,7 +92,7 @@ def enter_scope(scope: CancelScope) -> CancelScope:
 
 def _why_no_backend() -> str:
     if "asyncio" in sys.modules:
-        from ._asyncio_private import running_loop
+        from .asyncio._private import running_loop
 
         if running_loop() is not None:
             return no_task()  # a loop runs, but this is a callback, not a task
@@ -178,7 +115,7 @@ def current_backend() -> Backend:
             _trio_first = trio_first
             return backend  # type: ignore[return-value]
     if "asyncio" in sys.modules:
-        from ._asyncio_private import running_loop
+        from .asyncio._private import running_loop
 
         if running_loop() is not None:
             return _asyncio_backend or _load_asyncio()  # type: ignore[return-value]
@@ -196,19 +133,3 @@ def backend_by_name(name: str) -> Backend:
 
         return _trio_backend or _load_trio()  # type: ignore[return-value]
     raise ValueError(unknown_backend(name))
-
-
-def child_name(name: object, target: object) -> str | None:
-    """The name of a task group's child, the same on both backends: *name* if
-    given (a str, else its ``__qualname__`` or repr), else the ``__qualname__``
-    of *target* (the function it runs, or its coroutine), so that reports say
-    ``'worker'`` where asyncio alone says ``'Task-4'`` and trio
-    ``'__main__.worker'``. None: no name to give (the backend's default)."""
-    if name is not None:
-        if isinstance(name, str):
-            return name
-        return getattr(name, "__qualname__", None) or repr(name)
-    while isinstance(target, partial):
-        target = target.func
-    qualname = getattr(target, "__qualname__", None)
-    return qualname if isinstance(qualname, str) else None

@@ -1,0 +1,397 @@
+"""asyncio backend: scope bookkeeping and deadlines (origination side).
+
+Delivery lives in :mod:`._delivery`. The counting rules follow
+CPython's ``asyncio.timeout``: every ``Task.cancel()`` we issue is matched by
+exactly one ``uncancel()`` when the scope that was charged for it exits, even
+if the body swallowed the error; a scope swallows ``CancelledError`` only when
+``cancelling()`` is back at its entry value, i.e. nobody else (an outer
+``asyncio.timeout``, ``TaskGroup``, a direct ``task.cancel()``) also wants the
+task cancelled. Our own cancellation is never recognised by message text.
+"""
+
+from __future__ import annotations
+
+import sys
+from asyncio import AbstractEventLoop, CancelledError, Task, sleep
+from itertools import count
+from math import inf
+from threading import get_ident
+from types import FrameType
+from typing import Any
+
+from ..._core import _contract, _errors
+from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
+from ..._core._scope_state import _ABANDONED, _EXITED, _NEW
+from . import _deadlines as deadlines
+from ._anyio import enter_companion, exit_companion, lowered, set_companion_shield
+from ._delivery import (
+    catcher,
+    effectively_cancelled,
+    force,
+    innermost,
+    schedule,
+)
+from ._private import current_task, running_loop, task_running_in
+from ._reach import reach
+from ._taskgroup import AsyncioTaskGroup
+
+__all__ = ["AsyncioBackend"]
+
+
+def _task_name(task: object) -> str:
+    if task is None:
+        return "<no task: a loop callback, or a coroutine closed by the garbage collector>"
+    return task.get_name() if isinstance(task, Task) else repr(task)
+
+
+class AsyncioBackend:
+    name: str = "asyncio"
+    cancelled_exc_class: type[BaseException] = CancelledError
+
+    # enter/exit are the hot path (every scope, armed or not): the common case
+    # is a few dict operations, everything else is behind one test.
+
+    def running(self) -> bool:
+        loop = running_loop()
+        return loop is not None and task_running_in(loop) is not None
+
+    def try_enter(self, scope: CancelScope) -> bool:
+        loop = running_loop()
+        if loop is None:
+            return False
+        host: Task[Any] | None = task_running_in(loop)
+        if host is None:
+            return False
+        scope._host = host
+        scope._loop = loop  # saves a get_loop() call at exit
+        scope._thread = get_ident()
+        # The task's innermost scope is kept on the task (see _asyncio_delivery).
+        scope._parent = getattr(host, "_unicancel_scope", None)
+        host._unicancel_scope = scope  # type: ignore[attr-defined]
+        scope._entry_cancelling = host.cancelling()
+        # _busy: exit has work beyond unlinking (a timer, cancels to balance,
+        # a shield to leave). _delivered exists only once needed.
+        shield = scope._busy = scope._shield
+        scope._timer = None
+        # At most one of the two deadlines is finite, so they differ exactly
+        # when the scope has one (one comparison instead of two).
+        if shield or scope._cancel_called or scope._relative != scope._deadline:
+            self._enter_slow(scope, host)
+        return True
+
+    def _enter_slow(self, scope: CancelScope, task: Task[Any]) -> None:
+        if scope._shield and "anyio" in sys.modules:
+            enter_companion(scope)
+        loop = scope._loop
+        now = loop.time()
+        if scope._relative != inf:
+            scope._deadline = now + scope._relative
+            scope._relative = inf
+        if not scope._cancel_called:
+            # _arm(), inlined for the entry (the cancel round trip's path).
+            if scope._deadline == inf:
+                return
+            if now < scope._deadline:
+                deadlines.arm(scope, loop, scope._deadline)
+                scope._busy = True
+                return
+            scope._expire()  # not entered yet: this delivers nothing
+        schedule(task)
+
+    def _arm(self, scope: CancelScope, loop: AbstractEventLoop, now: float) -> None:
+        if now >= scope._deadline:
+            scope._expire()
+            if scope._state == _NEW:  # expired at entry; else _expire delivered
+                schedule(scope._host)  # type: ignore[arg-type]
+        else:
+            deadlines.arm(scope, loop, scope._deadline)
+            scope._busy = True
+
+    def _disarm(self, scope: CancelScope) -> None:
+        deadlines.disarm(scope, scope._loop)
+
+    def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
+        host: Task[Any] = scope._host  # type: ignore[assignment]
+        running = task_running_in(scope._loop)
+        # The thread test: from another thread the host may be running right
+        # now (its own thread busy), and unlinking would race with it. (An
+        # ident comparison: cheaper than a loop lookup on 3.11.)
+        if running is not host or get_ident() != scope._thread:
+            if running is not host and isinstance(exc, GeneratorExit) and _closing_a_coroutine():
+                # A coroutine is being closed outside its task: the task was
+                # dropped unfinished (its loop closed, or it waited on a
+                # future nobody holds) and the garbage collector is closing
+                # it, in whatever task it interrupted, or none. As with
+                # asyncio.timeout, unwind quietly so its `finally` runs. (An
+                # async generator closed from another task: misnesting, below.)
+                return self._unwind_closed(scope, host, exc)
+            self._check_exit(scope, host, running, exc)
+        parent = scope._parent
+        top = host._unicancel_scope  # type: ignore[attr-defined]
+        if top is not scope:
+            exc = self._abandon_inner(scope, host, top, exc)
+        host._unicancel_scope = parent  # type: ignore[attr-defined]
+        scope._state = _EXITED
+        # An exited scope lets go of its task: an exception raised from a
+        # frame that holds the scope (__exit__ raising TimeoutError, the body
+        # of a group child) may end up stored on that task, and the two
+        # would form a cycle (freed, with every local, only by the gc).
+        scope._host = None
+        if exc is None and not scope._busy:
+            return None
+        # The rest, in the same frame: a cancelled scope's exit (the round
+        # trip) is hot too.
+        # Only shielded scopes can hold an anyio shield (_asyncio_anyio), or
+        # those whose shield was lowered since: no lookup for the others.
+        if (scope._shield and "anyio" in sys.modules) or lowered:
+            exc = exit_companion(scope, exc)
+        if scope._timer is not None:
+            deadlines.disarm(scope, scope._loop)
+        delivered = getattr(scope, "_delivered", 0)
+        if delivered:
+            for _ in range(delivered):
+                host.uncancel()
+            scope._delivered = 0
+        if scope._shield and effectively_cancelled(parent):
+            # Leaving a shield into a cancelled scope: the next await raises.
+            schedule(host)
+        if exc is None:
+            return None
+        if not isinstance(exc, (CancelledError, BaseExceptionGroup)):
+            return exc
+        if not scope._cancel_called:
+            if isinstance(exc, CancelledError):
+                scope._set_enclosing(_carried_reason(scope, exc))
+            return exc
+        if not scope._shield and parent is not None and effectively_cancelled(parent):
+            if isinstance(exc, CancelledError):
+                _carried_reason(scope, exc)  # for the scopes it leaves next
+            return exc  # an enclosing cancellation is visible: it catches, not us
+        if host.cancelling() - getattr(scope, "_outer_delivered", 0) > scope._entry_cancelling:
+            return exc  # someone else also asked for this task to be cancelled
+        if isinstance(exc, CancelledError):
+            scope._cancelled_caught = True
+            return None
+        matched, rest = exc.split(CancelledError)
+        if matched is None:
+            return exc
+        scope._cancelled_caught = True
+        return rest
+
+    def _unwind_closed(
+        self, scope: CancelScope, host: Task[Any], exc: GeneratorExit
+    ) -> BaseException:
+        if scope._timer is not None:
+            deadlines.disarm(scope, scope._loop)
+        scope._state = _EXITED
+        scope._host = None
+        # The scopes are closed innermost first: this one is innermost now.
+        host._unicancel_scope = scope._parent  # type: ignore[attr-defined]
+        return exc
+
+    def _check_exit(
+        self, scope: CancelScope, host: Task[Any], running: object, exc: BaseException | None
+    ) -> None:
+        """Raise unless the scope may be exited here after all (its loop now
+        runs in another thread than at entry)."""
+        here = running_loop() is scope._loop
+        if running is host and here:
+            scope._thread = get_ident()
+            return
+        if host.done():
+            # Its generator is being closed after the task ended: nothing
+            # can exit these scopes any more, so do not keep the task.
+            host._unicancel_scope = None  # type: ignore[attr-defined]
+        if not here:
+            raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
+        raise _errors.misnesting_error(
+            _errors.exited_in_other_task(scope, _task_name(host), _task_name(running)), exc
+        )
+
+    def _abandon_inner(
+        self,
+        scope: CancelScope,
+        host: Task[Any],
+        top: CancelScope | None,
+        exc: BaseException | None,
+    ) -> BaseException:
+        """*scope* is exiting while scopes it encloses (from *top*, the task's
+        innermost) are still open: close those, balancing their cancel
+        counts, and return the misnesting error to raise (exit() then
+        unlinks them all)."""
+        chain = []
+        inner = top
+        while inner is not None and inner is not scope and inner._host is host:
+            chain.append(inner)
+            inner = inner._parent
+        error = RuntimeError(_errors.exited_out_of_order(scope, _task_name(host)))
+        error.__context__ = exc
+        if inner is not scope:
+            raise error  # not in this task's stack at all: change nothing
+        if any(abandoned._shield for abandoned in chain) and effectively_cancelled(scope):
+            schedule(host)  # an abandoned shield was hiding a cancellation
+        for abandoned in chain:
+            if (abandoned._shield and "anyio" in sys.modules) or lowered:
+                exit_companion(abandoned, None)  # innermost first; errors: already misnested
+            abandoned._state = _ABANDONED
+            abandoned._host = None
+            self._disarm(abandoned)
+            for _ in range(getattr(abandoned, "_delivered", 0)):
+                host.uncancel()
+            abandoned._delivered = 0
+        return error
+
+    def outside_loop(self, scope: CancelScope) -> bool:
+        # The running loop is per thread: another thread has none, or its own.
+        if running_loop() is not scope._loop:
+            return True
+        scope._thread = get_ident()  # the loop moved to this thread
+        return False
+
+    def cancel(self, scope: CancelScope) -> None:
+        scope._cancel_seq = next(_order)
+        self._disarm(scope)
+        reach(scope)
+
+    def deadline_changed(self, scope: CancelScope) -> None:
+        if scope._cancel_called:
+            return
+        self._disarm(scope)
+        if scope._deadline != inf:
+            loop = scope._loop
+            self._arm(scope, loop, loop.time())
+
+    def shield_changed(self, scope: CancelScope) -> None:
+        if "anyio" in sys.modules:
+            set_companion_shield(scope)  # rare: a getattr is fine here
+        _note_shield_change(scope)
+        scope._busy = True
+        reach(scope)
+
+    def current_time(self) -> float:
+        loop = running_loop()
+        if loop is None:
+            raise RuntimeError(_errors.no_running_backend())
+        return loop.time()
+
+    def current_effective_deadline(self) -> float:
+        scope = innermost(current_task())
+        deadline = inf
+        while scope is not None:
+            if scope._cancel_called:
+                return -inf
+            if scope._deadline < deadline:
+                deadline = scope._deadline
+            if scope._shield:
+                break
+            scope = scope._parent
+        return deadline
+
+    async def checkpoint(self) -> None:
+        # Yield first, then look (as trio does): a cancel made, or a deadline
+        # passed, while we were away must raise here, not at the next await.
+        await deadlines.schedule_point()
+        await self.checkpoint_if_cancelled()
+
+    async def checkpoint_if_cancelled(self) -> None:
+        task = current_task()
+        if catcher(innermost(task)) is not None:
+            # A counted delivery, not a bare raise: asyncio.timeout and
+            # TaskGroup judge a CancelledError by cancelling(), so an
+            # uncounted one would be taken for theirs. The forced check
+            # ignores the retry-loop rule and lands on this sleep(0).
+            force(task)
+            del task  # the CancelledError's traceback keeps this frame; the task keeps it
+            await sleep(0)
+
+    async def cancel_shielded_checkpoint(self) -> None:
+        with _contract.new_scope(shield=True):
+            await deadlines.schedule_point()
+
+    def task_group(self) -> AsyncioTaskGroup:
+        return AsyncioTaskGroup()
+
+
+# Code flags (inspect.CO_COROUTINE / CO_ASYNC_GENERATOR; inspect is a heavy import).
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
+
+
+def _closing_a_coroutine() -> bool:
+    """Whether the block being exited is in a coroutine (not an async
+    generator): the first such frame above the scope's ``__exit__``. A
+    coroutine whose scope is exited with GeneratorExit outside its task is
+    being closed (by the garbage collector: its task was dropped); an async
+    generator closed from another task is the misnesting case."""
+    frame: FrameType | None = sys._getframe(2)  # above exit() and __exit__()
+    while frame is not None:
+        flags = frame.f_code.co_flags
+        if flags & _CO_ASYNC_GENERATOR:
+            return False
+        if flags & _CO_COROUTINE:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _message(exc: BaseException) -> str | None:
+    return str(exc.args[0]) if exc.args and exc.args[0] is not None else None
+
+
+#: Orders the cancels and shield changes of entered scopes (see _first_reached).
+_order = count()
+_UNSET: Any = object()
+
+
+def _carried_reason(scope: CancelScope, exc: CancelledError) -> str | None:
+    """The reason *exc* carries, as trio's ``Cancelled.reason`` would: worked
+    out at the first scope it leaves (where it was raised, as far as we know)
+    and kept on the exception for the scopes it leaves next."""
+    reason: str | None = getattr(exc, "_unicancel_reason", _UNSET)
+    if reason is _UNSET:
+        source = _first_reached(scope)[1]
+        reason = source.cancel_reason if source is not None else _message(exc)
+        exc._unicancel_reason = reason  # type: ignore[attr-defined]
+    return reason
+
+
+def _note_shield_change(scope: CancelScope) -> None:
+    """Log a shield change. A shield going up ends an unshielded stretch: if
+    a cancellation from above reached the scope in it, trio keeps that one as
+    the scope's reason for good, so it is kept here too."""
+    kept = getattr(scope, "_shield_log", None)
+    since, first = kept if kept is not None else (-inf, None)
+    if scope._shield and first is None and scope._parent is not None:
+        reached, source = _first_reached(scope._parent)
+        if source is not None:
+            first = (max(reached, since), source)
+    scope._shield_log = (next(_order), first)
+
+
+def _first_reached(scope: CancelScope) -> tuple[float, CancelScope | None]:
+    """When a cancellation first reached code running in *scope*, and whose
+    (trio keeps that scope's reason for the whole cancelled region: a later
+    cancel of an inner scope does not replace it). Times are _order numbers;
+    a cancel before entry counts as first."""
+    chain: list[CancelScope] = []
+    level: CancelScope | None = scope
+    while level is not None:
+        chain.append(level)
+        level = level._parent
+    reached = inf  # when a cancellation from above reached this level
+    source = None
+    for level in reversed(chain):
+        kept = getattr(level, "_shield_log", None)
+        if kept is not None or level._shield:
+            since, first = kept if kept is not None else (-inf, None)
+            if level._shield:
+                reached, source = inf, None  # nothing gets in now...
+            else:
+                reached = max(reached, since)  # ...or got in while shielded
+            if first is not None and first[0] <= reached:
+                reached, source = first  # ...but what got in before stays
+        if level._cancel_called:
+            cancelled_at: float = getattr(level, "_cancel_seq", -inf)
+            if cancelled_at <= reached:
+                reached, source = cancelled_at, level
+    return reached, source

@@ -1,0 +1,1 @@
+"""The trio backend: a thin layer over ``trio.CancelScope`` and nurseries."""

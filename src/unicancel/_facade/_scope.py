@@ -1,0 +1,498 @@
+"""The :class:`CancelScope` facade and the ``move_on_*``/``fail_*`` helpers.
+
+A scope *originates* cancellation (``cancel()``, its deadline) and records
+what happened; the backend chosen at ``__enter__`` *propagates* it through the
+native mechanism. State every backend shares lives here so that properties,
+validation and error text are identical everywhere.
+"""
+
+from __future__ import annotations
+
+from math import inf
+from threading import get_ident
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .._backends import current_backend, enter_scope
+from .._core import _contract, _errors
+from .._core._deadline import check_deadline, check_timeout
+from .._core._scope_state import (
+    _ABANDONED,
+    _ACTIVE,
+    _EXITED,
+    _NEW,
+    DEADLINE_EXCEEDED,
+    CancelOrigin,
+)
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+
+    from .._core._contract import Backend, Scope
+
+__all__ = ["CancelOrigin", "CancelScope", "fail_after", "fail_at", "move_on_after", "move_on_at"]
+
+# Not @final for the type checkers, only so that the typing-only
+# _TimeoutScope below can narrow __exit__; subclassing fails at run time.
+class CancelScope:
+    """A region of code that can be cancelled, with trio's semantics on every backend.
+
+    Use it as a ``with`` block inside async code. Cancelling the scope (by
+    :meth:`cancel`, or when its :attr:`deadline` passes) makes every
+    checkpoint (``await``) inside it raise the backend's cancelled exception
+    (:func:`get_cancelled_exc_class`), again and again until the block is
+    left; the scope then swallows that exception and the code after the
+    ``with`` block runs. Inner code can be protected with ``shield=True``.
+
+    Args:
+        deadline: absolute time on the backend clock (:func:`current_time`)
+            at which the scope cancels itself. ``math.inf`` means never.
+        relative_deadline: seconds, counted from ``__enter__``; exclusive with
+            *deadline*.
+        shield: if true, cancellations of enclosing scopes do not reach the body.
+
+    A scope may be cancelled before it is entered (the body is then cancelled
+    at its first checkpoint) and may be entered only once. The backend
+    (asyncio or trio) is detected when the scope is entered.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_backend",
+        "_below",
+        "_busy",
+        "_cancel_called",
+        "_cancel_seq",
+        "_cancelled_caught",
+        "_deadline",
+        "_delivered",
+        "_entry_cancelling",
+        "_fail",
+        "_host",
+        "_loop",
+        "_message",
+        "_native",
+        "_origin",
+        "_outer_delivered",
+        "_parent",
+        "_reason",
+        "_relative",
+        "_shield",
+        "_shield_log",
+        "_state",
+        "_thread",
+        "_timeout",
+        "_timer",
+    )
+
+    # _thread: the entering thread's ident (both backends), for the cheap wrong-thread test.
+    # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
+    # _delivered/_outer_delivered/_busy/_cancel_seq/_shield_log/_below; trio uses
+    # _native/_host. They are declared here (not on per-backend subclasses) so
+    # entering a scope allocates nothing extra.
+    _backend: Backend
+    _host: object
+    _parent: Scope | None
+    _native: object
+    _loop: AbstractEventLoop
+    _thread: int
+    _timer: object
+    _entry_cancelling: int
+    _delivered: int
+    _outer_delivered: int
+    _cancel_seq: int
+    _shield_log: tuple[int, tuple[float, Scope] | None]
+    _below: set[Any] | None  # asyncio: the Members registered below (_asyncio_reach)
+    _busy: bool
+    _origin: CancelOrigin
+    _reason: str | None
+    _cancelled_caught: bool
+    _fail: bool
+    _timeout: float
+    _message: str | None
+
+    def __init_subclass__(cls) -> None:
+        raise TypeError("unicancel: CancelScope cannot be subclassed; wrap it instead")
+
+    def __init__(
+        self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
+    ) -> None:
+        # Anything but a float is checked before any comparison: a str or
+        # Decimal('sNaN') must not reach "!=" (it would pass, or raise raw).
+        if deadline.__class__ is not float or deadline != inf:
+            deadline = check_deadline(deadline)
+        if relative_deadline.__class__ is not float or relative_deadline != inf:
+            relative_deadline = check_timeout(relative_deadline, "relative_deadline")
+            if deadline != inf and relative_deadline != inf:
+                raise ValueError(
+                    "unicancel: pass either deadline= (absolute) or relative_deadline= "
+                    "(seconds from entry), not both"
+                )
+        if shield is not False and shield is not True:
+            raise TypeError(f"unicancel: shield must be a bool, got {shield!r}")
+        self._deadline = deadline
+        self._relative = relative_deadline
+        self._shield = shield
+        self._cancel_called = False
+        self._state = _NEW
+        # _origin/_reason and _cancelled_caught are only stored once they have
+        # a value (every store counts on the enter/exit hot path); read them
+        # through the properties.
+
+    # Detection and binding happen in one function, used as __enter__ itself
+    # (no facade frame around it: entering is the hot path).
+    __enter__ = enter_scope
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        state = self._state
+        if state != _ACTIVE:
+            if state == _ABANDONED:
+                # The misnesting error was raised when the outer scope closed.
+                self._state = _EXITED
+                return False
+            msg = _errors.never_entered(self) if state == _NEW else _errors.already_exited(self)
+            raise RuntimeError(msg) from exc
+        remaining = self._backend.exit(self, exc)
+        if remaining is None:
+            # getattr: only fail_at/fail_after set _fail (plain scopes skip the store).
+            if (
+                exc is not None
+                and getattr(self, "_fail", False)
+                and self.cancel_origin is CancelOrigin.DEADLINE
+            ):
+                raise TimeoutError(self._timeout_message()) from exc
+            return True
+        if remaining is exc:
+            return False
+        # A new error (misnesting) or a smaller exception group: raise it, but
+        # keep the context Python would give the original exception.
+        context = remaining.__context__
+        try:
+            raise remaining
+        finally:
+            remaining.__context__ = context
+            del remaining, context, exc
+
+    # -- origination -----------------------------------------------------
+
+    def cancel(self, reason: str | None = None) -> None:
+        """Cancel this scope, now or, if not yet entered, from entry on.
+
+        Idempotent: only the first call (or the deadline, if it passed first)
+        decides :attr:`cancel_origin` and :attr:`cancel_reason`. Once entered,
+        it must be called from the thread running the event loop (RuntimeError
+        otherwise); from another thread, use a StopSource and
+        :func:`move_on_when`.
+        """
+        if reason is not None and not isinstance(reason, str):
+            raise TypeError(f"unicancel: reason must be a str or None, got {reason!r}")
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("CancelScope.cancel()"))
+        if self.cancel_called:  # the property: a deadline that already passed wins
+            return
+        if self._state >= _EXITED:
+            # Too late to affect the body: record the call (as trio does) but
+            # keep cancel_origin/cancel_reason about what the body saw.
+            self._cancel_called = True
+            return
+        self._cancel_called = True
+        self._origin = CancelOrigin.EXPLICIT
+        self._reason = reason
+        self._message = None
+        if self._state == _ACTIVE:
+            self._backend.cancel(self)
+
+    def _wrong_loop(self) -> bool:
+        """Called from another thread than the entry's: the scope's loop may
+        have moved there since (asyncio allows it); otherwise it is misuse."""
+        return self._backend.outside_loop(self)
+
+    def _expire(self) -> None:
+        """Deadline reached (called by the backend)."""
+        if not self._cancel_called:
+            self._cancel_called = True
+            self._origin = CancelOrigin.DEADLINE
+            self._reason = None
+            self._message = None
+            if self._state == _ACTIVE:
+                self._backend.cancel(self)
+
+    # -- properties ------------------------------------------------------
+
+    @property
+    def deadline(self) -> float:
+        """Absolute deadline on the backend clock (read-write; ``inf`` = none).
+
+        For a scope created with ``relative_deadline`` this is only known once
+        the scope has been entered; reading it before raises RuntimeError.
+        """
+        if self._relative != inf and self._state == _NEW:
+            raise RuntimeError(
+                "unicancel: this scope has a relative deadline, which becomes absolute "
+                "when the scope is entered; read relative_deadline before that"
+            )
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, value: float) -> None:
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.deadline"))
+        value = check_deadline(value)
+        if self._state == _NEW and self._relative != inf:
+            # As trio: no silent switch from "seconds from entry" to absolute.
+            raise RuntimeError(
+                "unicancel: this scope has a relative deadline, counted from entry; before "
+                "entry set relative_deadline instead, or create the scope with deadline="
+            )
+        self._deadline = value
+        if self._state == _ACTIVE:
+            self._backend.deadline_changed(self)
+
+    @property
+    def relative_deadline(self) -> float:
+        """Seconds left before the deadline (read-write).
+
+        Before entry it is the value given to the constructor (counted from
+        entry); once entered it is ``deadline - current_time()``, and setting
+        it moves the deadline to ``current_time() + value``.
+        """
+        if self._state == _NEW:
+            if self._relative == inf and self._deadline != inf:
+                raise RuntimeError(
+                    "unicancel: this scope has an absolute deadline; its relative "
+                    "deadline is only known once it is entered"
+                )
+            return self._relative
+        return self._deadline - self._backend.current_time()
+
+    @relative_deadline.setter
+    def relative_deadline(self, value: float) -> None:
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.relative_deadline"))
+        value = check_timeout(value, "relative_deadline")
+        if self._state == _NEW:
+            if self._deadline != inf:
+                # As trio: no silent switch from absolute to relative.
+                raise RuntimeError(
+                    "unicancel: this scope has an absolute deadline; before entry set "
+                    "deadline instead, or create the scope with relative_deadline="
+                )
+            self._relative = value
+            return
+        self.deadline = self._backend.current_time() + value
+
+    @property
+    def shield(self) -> bool:
+        """Whether cancellations of enclosing scopes are kept out (read-write)."""
+        return self._shield
+
+    @shield.setter
+    def shield(self, value: bool) -> None:
+        if value is not True and value is not False:
+            raise TypeError(f"unicancel: shield must be a bool, got {value!r}")
+        if self._state == _ACTIVE and get_ident() != self._thread and self._wrong_loop():
+            raise RuntimeError(_errors.wrong_thread("setting CancelScope.shield"))
+        if self._state == _ACTIVE and self._deadline != inf:
+            # trio recalculates the scope's cancel status here, which reads
+            # cancel_called: a deadline that passed during CPU work is noticed
+            # (even when the value does not change). So do we, on every backend.
+            self.cancel_called  # noqa: B018
+        if value is self._shield:
+            return
+        self._shield = value
+        if self._state == _ACTIVE:
+            self._backend.shield_changed(self)
+
+    @property
+    def cancel_called(self) -> bool:
+        """True once :meth:`cancel` was called or the deadline passed.
+
+        This does not mean the body saw a cancellation; see
+        :attr:`cancelled_caught`.
+        """
+        if not self._cancel_called and self._deadline != inf:
+            state = self._state
+            if state == _ACTIVE:
+                if self._backend.current_time() >= self._deadline:
+                    # The timer may not have fired yet; answer as trio does.
+                    self._expire()
+            elif state == _NEW and _clock_here() >= self._deadline:
+                # An absolute deadline can pass before entry (trio answers
+                # the same); then it, not a later cancel(), is the origin.
+                self._expire()
+        return self._cancel_called
+
+    @property
+    def cancelled_caught(self) -> bool:
+        """True if this scope swallowed a cancellation when its block exited."""
+        caught: bool = getattr(self, "_cancelled_caught", False)
+        return caught
+
+    @property
+    def cancel_origin(self) -> CancelOrigin | None:
+        """Why the body was cancelled: EXPLICIT, DEADLINE, ENCLOSING, or None.
+
+        EXPLICIT/DEADLINE are this scope's own cancellation (``cancel_called``).
+        ENCLOSING is recorded at exit when a cancellation from outside the scope
+        passed through it.
+        """
+        origin: CancelOrigin | None = getattr(self, "_origin", None)
+        return origin
+
+    @property
+    def cancel_reason(self) -> str | None:
+        """The reason given to :meth:`cancel`, "deadline exceeded" for a
+        deadline, or the enclosing cancellation's reason; None if unknown."""
+        origin = self.cancel_origin
+        if origin is None:
+            return None
+        if origin is CancelOrigin.DEADLINE:
+            return getattr(self, "_reason", None) or DEADLINE_EXCEEDED
+        return self._reason
+
+    def _set_enclosing(self, reason: str | None) -> None:
+        """Record that a cancellation from outside passed through (backends)."""
+        if self.cancel_origin is None:
+            self._origin = CancelOrigin.ENCLOSING
+            self._reason = reason
+
+    def __repr__(self) -> str:
+        state = ("unbound", "active", "exited", "exited")[self._state]
+        extra = ""
+        if self._cancel_called:
+            # cancel() after exit records only cancel_called: no origin then.
+            origin = self.cancel_origin
+            extra = f", cancelled ({origin.value if origin else 'after exit'})"
+        elif self._deadline != inf:
+            extra = f", deadline={self._deadline:.3f}"
+        elif self._relative != inf:
+            extra = f", relative_deadline={self._relative:.3f}"
+        if self._shield:
+            extra += ", shielded"
+        return f"<unicancel.CancelScope at {id(self):#x}, {state}{extra}>"
+
+    def _timeout_message(self) -> str:
+        """The TimeoutError text of fail_after/fail_at: the call and its time."""
+        seconds = getattr(self, "_timeout", None)  # fail_after's, kept past entry
+        if seconds is not None:
+            return (
+                f"unicancel: fail_after({seconds:g}) timed out: the block did not finish "
+                f"within {seconds:g} s"
+            )
+        return (
+            f"unicancel: fail_at({self._deadline:g}) timed out: the block did not finish by "
+            f"its deadline, {self._deadline:.3f} on the backend clock (current_time())"
+        )
+
+    def _cancel_message(self) -> str:
+        """Text for the native cancelled exception (asyncio message); built
+        once per scope, even when it cancels 10,000 children."""
+        # Every cancelled scope has _message (set to None when cancelled);
+        # only cancelled scopes deliver.
+        message = self._message
+        if message is None:
+            if self._origin is CancelOrigin.DEADLINE:
+                message = "unicancel: CancelScope at " + hex(id(self)) + ": deadline exceeded"
+            else:
+                reason = self._reason
+                tail = ": " + reason if reason else ""
+                message = "unicancel: CancelScope at " + hex(id(self)) + " cancelled" + tail
+            self._message = message
+        return message
+
+
+# Backends open scopes of their own (a task group's, a shielded wait) through
+# the contract, so that they never import this module.
+_contract.new_scope = CancelScope
+
+
+def _clock_here() -> float:
+    """The running backend's clock, for a scope not entered yet; ``-inf`` where
+    no backend runs (no clock: a deadline cannot be known to have passed)."""
+    try:
+        return current_backend().current_time()
+    except RuntimeError:
+        return -inf
+
+
+def _new_scope(deadline: float, seconds: float, shield: bool, fail: bool) -> CancelScope:
+    """Build a scope from a validated *deadline* and a timeout in *seconds*
+    that is validated here (skips __init__'s checks)."""
+    cls = seconds.__class__
+    # The usual float or int is checked inline: one call per timeout fewer.
+    if (cls is float or cls is int) and seconds >= 0:  # NaN fails the test
+        try:
+            seconds = float(seconds)
+        except OverflowError:  # an int such as 10**400: check_timeout explains
+            seconds = check_timeout(seconds, "seconds")
+    else:
+        seconds = check_timeout(seconds, "seconds")
+    if shield is not False and shield is not True:
+        raise TypeError(f"unicancel: shield must be a bool, got {shield!r}")
+    scope = object.__new__(CancelScope)
+    scope._deadline = deadline
+    scope._relative = seconds
+    scope._shield = shield
+    scope._cancel_called = False
+    scope._state = _NEW
+    scope._fail = fail  # stored either way: reading a missing slot raises inside getattr
+    return scope
+
+
+if TYPE_CHECKING:
+
+    class _TimeoutScope(CancelScope):
+        """What :func:`fail_at`/:func:`fail_after` return, for type checkers only
+        (at run time it is :class:`CancelScope`). Its ``__exit__`` is declared
+        ``bool | None``, as trio types ``fail_after`` and typeshed
+        ``asyncio.timeout``: such a block only swallows after an explicit
+        ``cancel()`` (a deadline raises ``TimeoutError``), so checkers treat a
+        ``return`` inside it as leaving the function (no "missing return")."""
+
+        def __enter__(self) -> _TimeoutScope: ...
+
+        def __exit__(  # type: ignore[override]  # pyright: ignore[reportIncompatibleMethodOverride]
+            self,
+            exc_type: type[BaseException] | None,
+            exc: BaseException | None,
+            tb: TracebackType | None,
+        ) -> bool | None: ...
+
+else:
+    _TimeoutScope = CancelScope
+
+
+def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
+    """A scope cancelled at absolute *deadline*; the block is simply left.
+
+    Check :attr:`CancelScope.cancelled_caught` to find out whether it was cut short.
+    """
+    return _new_scope(check_deadline(deadline), inf, shield, False)
+
+
+def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
+    """A scope cancelled *seconds* after entry; the block is simply left."""
+    return _new_scope(inf, seconds, shield, False)
+
+
+def fail_at(deadline: float, *, shield: bool = False) -> _TimeoutScope:
+    """Like :func:`move_on_at`, but raise builtin :exc:`TimeoutError` if the
+    deadline cancelled the block (an explicit ``cancel()`` just moves on)."""
+    return _new_scope(check_deadline(deadline), inf, shield, True)  # type: ignore[return-value]
+
+
+def fail_after(seconds: float, *, shield: bool = False) -> _TimeoutScope:
+    """Like :func:`move_on_after`, but raise builtin :exc:`TimeoutError` if the
+    deadline cancelled the block (an explicit ``cancel()`` just moves on).
+
+    The same on every backend: trio's own ``fail_after`` raises
+    ``trio.TooSlowError`` instead.
+    """
+    scope = _new_scope(inf, seconds, shield, True)
+    scope._timeout = scope._relative  # for the TimeoutError text (entry clears _relative)
+    return scope  # type: ignore[return-value]
