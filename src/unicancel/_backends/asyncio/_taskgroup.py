@@ -10,9 +10,8 @@ lets a cancellation of any enclosing scope reach the children.
 
 from __future__ import annotations
 
-from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, wait
+from asyncio import CancelledError, Future, Task, wait
 from collections.abc import Awaitable, Callable, Coroutine
-from threading import get_ident
 from typing import Any
 
 from ..._core import _contract, _errors
@@ -26,8 +25,10 @@ from ._delivery import (
     schedule,
     set_innermost,
 )
+from ._outside import keep_pending
 from ._private import current_task, task_running_in
-from ._reach import Members, reparented
+from ._reach import Members
+from ._start import Status, wait_started
 
 __all__ = ["AsyncioTaskGroup"]
 
@@ -71,7 +72,7 @@ class AsyncioTaskGroup:
         name: object,
         root: CancelScope | None,
         members: Members,
-        status: _Status | None = None,
+        status: Status | None = None,
     ) -> Task[Any]:
         if self._closed or self._members is None:
             coro.close()
@@ -98,7 +99,7 @@ class AsyncioTaskGroup:
     async def _child(
         self,
         coro: Coroutine[Any, Any, Any],
-        status: _Status | None,
+        status: Status | None,
         root: CancelScope | None = None,
         members: Members | None = None,
     ) -> Any:
@@ -146,7 +147,7 @@ class AsyncioTaskGroup:
         return result
 
     def _child_ended(
-        self, task: Task[Any], exc: BaseException | None, status: _Status | None
+        self, task: Task[Any], exc: BaseException | None, status: Status | None
     ) -> None:
         # Detached first: an abort below then reaches the siblings only.
         root = innermost(task)
@@ -209,17 +210,17 @@ class AsyncioTaskGroup:
         """Until ``started()``, the child lives in the caller's scopes."""
         if self._closed:
             raise RuntimeError(_errors.group_finished())
-        root = innermost(current_task())  # the task is not kept: see _wait_started
+        root = innermost(current_task())  # the task is not kept: see _start.wait_started
         members = Members(root)
         started: Future[Any] = self._loop.create_future()
-        status = _Status(self, members, started)
+        status = Status(self, members, started)
         self._starting += 1
         try:
             # In the try: a wrong fn must not leave `members` registered.
             coro = coroutine_or_error(fn, args, "start", "fn", {"task_status": status})
             task = self._spawn(coro, child_name(name, fn), root, members, status)
             try:
-                return await _wait_started(started, task, status)
+                return await wait_started(started, task, status)
             except BaseException:
                 # As trio does: a start() that fails takes its child down and
                 # waits for it, so no child outlives the call unaccounted for.
@@ -316,7 +317,7 @@ class AsyncioTaskGroup:
         errors, self._errors = self._errors, []
         try:
             if foreign is not None and errors:
-                _keep_pending(host, foreign)
+                keep_pending(host, foreign)
             if errors:
                 raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
             if external is not None:
@@ -345,162 +346,6 @@ class AsyncioTaskGroup:
         for scope in (self._abort, self.cancel_scope):
             scope.__exit__(GeneratorExit, exc, None)
         return False
-
-
-def _keep_pending(host: Task[Any], cancelled: CancelledError) -> None:
-    """The errors leaving the group replace *cancelled*, a cancellation asked
-    for from outside (Task.cancel(), asyncio.timeout): make it land at the
-    host's next await, as on trio (level-triggered) and 3.13's TaskGroup.
-
-    Not by cancel() from inside this step, as 3.13's TaskGroup does: that
-    sets _must_cancel, which uncancel() leaves behind on 3.11/3.12
-    (gh-116720), so an asyncio.timeout taking its cancellation back as the
-    errors pass would cancel an unrelated await later. Right after the step
-    instead, and only if whoever asked has not taken it back meanwhile."""
-    pending = _foreign_cancels(host)
-    if pending > 0:
-        message = cancelled.args[0] if cancelled.args else None
-        host.get_loop().call_soon(_redeliver, host, pending, message)
-
-
-def _redeliver(host: Task[Any], pending: int, message: object) -> None:
-    if not host.done() and _foreign_cancels(host) >= pending:
-        host.uncancel()  # the same request again: cancelling() stays as it is
-        host.cancel(message)
-
-
-def _foreign_cancels(host: Task[Any]) -> int:
-    """cancelling() of *host*, less the cancels that its unicancel scopes
-    were charged for and will take back when they exit."""
-    charged = 0
-    scope = innermost(host)
-    while scope is not None and scope._host is host:
-        charged += getattr(scope, "_delivered", 0)
-        scope = scope._parent
-    return host.cancelling() - charged
-
-
-_NO_VALUE: Any = object()
-
-
-class _Status:
-    __slots__ = ("_error", "_group", "_members", "_started", "_value")
-
-    def __init__(self, group: AsyncioTaskGroup, members: Members, started: Future[Any]) -> None:
-        self._group = group
-        self._members = members
-        self._started = started
-        self._value = _NO_VALUE
-        self._error: BaseException | None = None  # KeyboardInterrupt/SystemExit before started()
-
-    def started(self, value: Any = None) -> None:
-        scope = self._group.cancel_scope
-        if get_ident() != scope._thread and scope._wrong_loop():
-            raise RuntimeError(_errors.wrong_thread("task_status.started()"))
-        if self._value is not _NO_VALUE:
-            raise RuntimeError(_errors.started_twice())
-        self._value = value
-        if catcher(self._members.root) is not None:
-            # As trio: where start() was called is cancelled, so the child
-            # stays there (moving it could carry a cancellation it is
-            # raising to where nothing catches it); start() then follows
-            # how the child ends (its value if it returns normally).
-            return
-        # The child moves, whichever task calls started() (as on trio, where
-        # a grandchild may be handed task_status): the child is the one task
-        # in our Members, attached before its first line ran.
-        task = next(iter(self._members.tasks), None)
-        if task is not None and task.done():
-            task = None  # it ended without started(): start() has raised
-        group = self._group
-        if task is not None:
-            _reparent(task, group._abort)
-            self._members.tasks.pop(task)
-            assert group._members is not None
-            group._members.add(task)
-        self._started.set_result(value)
-        if task is not None and catcher(group._abort) is not None:
-            schedule(task)
-
-
-def _reparent(task: Task[Any], new_root: CancelScope) -> None:
-    """Move *task* (and any scopes it has open) under *new_root*."""
-    scope = innermost(task)
-    own = None
-    while scope is not None and scope._host is task:
-        own = scope
-        scope = scope._parent
-    if own is None:
-        set_innermost(task, new_root)
-    else:
-        own._parent = new_root
-        reparented(own)
-
-
-async def _wait_started(started: Future[Any], task: Task[Any], status: _Status) -> Any:
-    """Wait for ``started()``, or fail if the child ends first.
-
-    As on trio, ``start()`` only waits: it is no cancel point of its own. The
-    child runs inside the caller's scopes, so their cancellation reaches the
-    child, and ``start()`` follows the child: it returns what the child passed
-    to ``started()`` (even if the child swallowed that cancellation first) or
-    raises how the child ended; the caller's next checkpoint raises the
-    cancellation (level-triggered). Our scopes cannot interrupt the wait (the
-    shield). A cancellation that ignores shields (``Task.cancel()``,
-    ``asyncio.timeout``) is passed on to the child, which is not inside it,
-    and is raised (or kept pending) once the child has started or ended.
-    """
-    external: CancelledError | None = None
-    error: BaseException | None = None
-    shield = _contract.new_scope(shield=True)
-    shield._native = False  # no anyio shield: anyio's cancels must reach the child too
-    with shield:
-        while not started.done() and not task.done():
-            try:
-                await wait([started, task], return_when=FIRST_COMPLETED)
-            except CancelledError as cancelled:
-                external = external or cancelled
-                task.cancel()
-    try:
-        if started.done():
-            if external is not None:
-                raise external
-            return started.result()
-        if task.cancelled():
-            # The child's cancellation leaves through start(), as on trio
-            # (for the caller's scope that cancelled it to catch).
-            error = _cancellation_of(task)
-        else:
-            error = task.exception() or status._error
-            status._error = None  # its traceback keeps the frame that holds status
-            if error is None and status._value is not _NO_VALUE:
-                # started() while start()'s caller was cancelled, then a normal end.
-                del task
-                if external is not None:
-                    raise external
-                value = status._value
-                status._value = None  # started() twice still raises
-                return value
-        # The error is the task's own, and its traceback will keep this frame:
-        # neither may hold the task (a cycle only the garbage collector frees).
-        del task
-        if error is not None:
-            if external is not None and not isinstance(error, CancelledError):
-                _keep_pending(current_task(), external)
-            raise error
-        if external is not None:
-            raise external
-        raise RuntimeError(_errors.never_started())
-    finally:
-        del external, error
-
-
-def _cancellation_of(task: Task[Any]) -> CancelledError:
-    try:
-        task.result()
-    except CancelledError as cancelled:
-        return cancelled
-    raise AssertionError("not cancelled")  # pragma: no cover
 
 
 def _retrieve(task: Task[Any]) -> None:
