@@ -123,7 +123,9 @@ def test_wheel_contents(dist: Path) -> None:
 
 def test_wheel_installs_into_a_fresh_venv(dist: Path, tmp_path: Path) -> None:
     env = tmp_path / "venv"
-    venv.create(env, with_pip=False)  # the outer pip installs into it: no download
+    # symlinks: a copied interpreter cannot find its own libraries where they are
+    # relative to it (the CPython builds unpacked at /opt).
+    venv.create(env, with_pip=False, symlinks=True)  # the outer pip installs: no download
     python = env / "bin" / "python"
     _run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
          "--no-index", _wheel(dist))  # fmt: skip

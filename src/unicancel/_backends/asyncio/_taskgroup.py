@@ -221,6 +221,14 @@ class AsyncioTaskGroup:
             task = self._spawn(coro, child_name(name, fn), root, members, status)
             try:
                 return await wait_started(started, task, status)
+            except GeneratorExit:
+                # The coroutine is being closed (its task was dropped, say with
+                # its loop): nothing may be awaited now, nor scheduled on a
+                # closed loop; the child goes the same way.
+                if not task.done() and not self._loop.is_closed():
+                    task.cancel()
+                del task
+                raise
             except BaseException:
                 # As trio does: a start() that fails takes its child down and
                 # waits for it, so no child outlives the call unaccounted for.
