@@ -623,3 +623,151 @@ async def test_wait_for_start(backend_name: str) -> None:
             tg.cancel_scope.cancel()
     assert not guard.cancelled_caught
     assert sorted(ended) == ["quick", "slow"]
+
+
+async def test_asyncio_timeout_expiring_during_setup_spares_the_started_child(
+    backend_name: str,
+) -> None:
+    """FINDING (high, same cause as the first test), the everyday form:
+    ``async with asyncio.timeout(0.01): await tg.start(server)`` where the
+    server's setup blocks the loop for 50 ms, then calls started(). The
+    timeout's callback runs after started(): the caller's Task.cancel()
+    lands while start() is about to return, and start() cancels the server,
+    which already belongs to the group. The server is gone although it
+    reported itself started.
+
+    trio (move_on_after around nursery.start, the deadline passing during the
+    child's blocking setup): started() moves the child, the deadline is
+    noticed at the caller's next checkpoint, the child keeps running
+    (test_deadline_passing_during_cpu_work_before_started pins that with
+    unicancel scopes on every backend).
+
+    Suspected cause: wait_started's ``except CancelledError: task.cancel()``
+    does not check ``started.done()``; start()'s ``except BaseException``
+    then cancels and awaits the moved child.
+    """
+    _asyncio_only(backend_name)
+    log: list[str] = []
+    go_on = Event()
+
+    async def server(*, task_status: TaskStatus[str]) -> None:
+        await asyncio.sleep(0)
+        time.sleep(0.05)  # noqa: ASYNC251 - blocking setup past the timeout
+        task_status.started("listening")
+        try:
+            await go_on.wait()
+            log.append("server survived")
+        except asyncio.CancelledError:
+            log.append("server cancelled")
+            raise
+
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            try:
+                async with asyncio.timeout(0.01):
+                    await tg.start(server)
+            except TimeoutError:
+                log.append("timeout")
+            await wait_all_tasks_blocked()
+            go_on.set()
+    assert not guard.cancelled_caught
+    assert log == ["timeout", "server survived"]
+
+
+async def test_task_cancel_child_turns_into_error_keeps_the_cancel_pending(
+    backend_name: str,
+) -> None:
+    """The child turns the passed-on Task.cancel() into ValueError: start()
+    raises ValueError and the cancellation stays pending (next await raises
+    it), cancelling() == 1."""
+    _asyncio_only(backend_name)
+    log: list[object] = []
+
+    async def child(*, task_status: TaskStatus[None]) -> None:
+        try:
+            await sleep_forever()
+        except asyncio.CancelledError:
+            raise ValueError("converted") from None
+
+    async def caller(tg: TaskGroup) -> None:
+        me = asyncio.current_task()
+        assert me is not None
+        try:
+            await tg.start(child)
+        except ValueError:
+            log.append("ValueError")
+        log.append(me.cancelling())
+        try:
+            await asyncio.sleep(0.001)
+        except asyncio.CancelledError:
+            log.append("cancelled at next await")
+        log.append(me.cancelling())
+
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            task = asyncio.get_running_loop().create_task(caller(tg))
+            await wait_all_tasks_blocked()
+            task.cancel()
+            await asyncio.wait([task])
+    assert not guard.cancelled_caught
+    assert log == ["ValueError", 1, "cancelled at next await", 1]
+
+
+async def test_task_cancel_twice_while_waiting_counts_twice(backend_name: str) -> None:
+    _asyncio_only(backend_name)
+    log: list[object] = []
+
+    async def child(*, task_status: TaskStatus[None]) -> None:
+        for name in ("first", "second"):
+            try:
+                await sleep_forever()
+            except asyncio.CancelledError:
+                log.append(name)
+
+    async def caller(tg: TaskGroup) -> None:
+        await tg.start(child)
+
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            task = asyncio.get_running_loop().create_task(caller(tg))
+            await wait_all_tasks_blocked()
+            task.cancel()
+            await wait_all_tasks_blocked()
+            task.cancel()
+            await asyncio.wait([task])
+            assert task.cancelled()
+            assert task.cancelling() == 2
+    assert not guard.cancelled_caught
+    assert log == ["first", "second"]
+
+
+async def test_no_cycles_after_outside_cancels_of_start(backend_name: str) -> None:
+    _asyncio_only(backend_name)
+
+    async def parked(*, task_status: TaskStatus[None]) -> None:
+        await sleep_forever()
+
+    async def converts(*, task_status: TaskStatus[None]) -> None:
+        try:
+            await sleep_forever()
+        except asyncio.CancelledError:
+            raise ValueError("converted") from None
+
+    async def caller(tg: TaskGroup, fn: Any) -> None:
+        await tg.start(fn)
+
+    with move_on_after(GUARD) as guard:
+        with no_cyclic_garbage(is_unicancel_object):
+            async with TaskGroup() as tg:
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(0.001):
+                        await tg.start(parked)
+                for fn in (parked, converts):
+                    task = asyncio.get_running_loop().create_task(caller(tg, fn))
+                    await wait_all_tasks_blocked()
+                    task.cancel()
+                    await asyncio.wait([task])
+                    if not task.cancelled():
+                        assert isinstance(task.exception(), ValueError)
+                    del task
+    assert not guard.cancelled_caught
