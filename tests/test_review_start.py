@@ -771,3 +771,98 @@ async def test_no_cycles_after_outside_cancels_of_start(backend_name: str) -> No
                         assert isinstance(task.exception(), ValueError)
                     del task
     assert not guard.cancelled_caught
+
+
+# -- anyio scopes around start() -----------------------------------------------
+
+
+async def test_anyio_deadline_around_start_is_caught_by_its_scope() -> None:
+    """FINDING (high): on asyncio, ``with anyio.move_on_after(0.01):
+    await tg.start(child)`` lets a bare CancelledError out of the anyio
+    scope (cancelled_caught never set; the task dies cancelled, cancelling()
+    already 0 so nothing above expects it).
+
+    Repro: the child sleeps forever before started(); the anyio deadline
+    fires while start() waits.
+
+    trio (and unicancel on trio): the child is cancelled, start() raises
+    Cancelled, the anyio scope catches it (cancelled_caught True).
+
+    Suspected cause: wait_started raises the *child's* cancellation
+    (``_cancellation_of(task)``) although the caller's own cancellation
+    (``external``, anyio's, carrying anyio's "Cancelled via cancel scope"
+    message) is at hand; anyio recognises its cancellations by that message
+    (``is_anyio_cancellation``), so it does not swallow the child's. The child
+    is cancelled with a bare ``task.cancel()`` (no message) as well.
+    """
+    import anyio
+
+    log: list[object] = []
+
+    async def child(*, task_status: TaskStatus[None]) -> None:
+        try:
+            await sleep_forever()
+        except get_cancelled_exc_class():
+            log.append("child cancelled")
+            raise
+
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            try:
+                with anyio.move_on_after(0.01) as scope:
+                    await tg.start(child)
+            except get_cancelled_exc_class():
+                log.append("cancellation escaped the anyio scope")
+            log.append(scope.cancelled_caught)
+    assert not guard.cancelled_caught
+    assert log == ["child cancelled", True]
+
+
+async def test_anyio_cancel_of_start_caller_respects_the_childs_shield() -> None:
+    """FINDING (medium-high): on asyncio, cancelling an anyio scope around
+    start() interrupts the child inside its own shielded unicancel scope,
+    once per loop iteration for as long as the shield lasts (here each of
+    three shielded sleeps is cut short).
+
+    docs/semantics.md section 4: a unicancel shield keeps anyio's
+    cancellations out on asyncio. trio (and unicancel on trio): the shielded
+    sleeps all complete; after the shield the child is cancelled (it is not
+    moved: its caller's place is cancelled) and the anyio scope catches it.
+
+    Suspected cause: anyio delivers its cancellation to start()'s caller
+    (re-cancelling it at every iteration while it waits); wait_started
+    answers each by ``task.cancel()`` on the child, a native cancel that
+    shields do not stop. The child is inside the caller's anyio scope only
+    through this forwarding, which ignores the child's shields.
+    """
+    import anyio
+
+    log: list[str] = []
+
+    async def child(*, task_status: TaskStatus[None]) -> None:
+        with CancelScope(shield=True):
+            for _ in range(3):
+                try:
+                    await sleep(0.01)
+                    log.append("shielded sleep done")
+                except get_cancelled_exc_class():
+                    log.append("cancelled inside the shield")
+        task_status.started()
+        try:
+            await sleep_forever()
+        except get_cancelled_exc_class():
+            log.append("child cancelled after the shield")
+            raise
+
+    async def cancel_soon(scope: anyio.CancelScope) -> None:
+        await sleep(0.005)
+        scope.cancel()
+
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            with anyio.CancelScope() as scope:
+                tg.start_soon(cancel_soon, scope)
+                await tg.start(child)
+            assert scope.cancelled_caught
+    assert not guard.cancelled_caught
+    assert log == ["shielded sleep done"] * 3 + ["child cancelled after the shield"]
