@@ -866,3 +866,89 @@ async def test_anyio_cancel_of_start_caller_respects_the_childs_shield() -> None
             assert scope.cancelled_caught
     assert not guard.cancelled_caught
     assert log == ["shielded sleep done"] * 3 + ["child cancelled after the shield"]
+
+
+# -- more guards -----------------------------------------------------------------
+
+
+async def test_caller_scope_cancel_respects_the_childs_shield() -> None:
+    """The unicancel form of the anyio attack: the caller's scope is
+    cancelled while the child is shielded; the shielded sleeps complete, the
+    child is cancelled after the shield, start() raises, the scope catches."""
+    log: list[str] = []
+
+    async def child(*, task_status: TaskStatus[None]) -> None:
+        with CancelScope(shield=True):
+            for _ in range(3):
+                try:
+                    await sleep(0.01)
+                    log.append("shielded sleep done")
+                except get_cancelled_exc_class():
+                    log.append("cancelled inside the shield")
+        task_status.started()
+        try:
+            await sleep_forever()
+        except get_cancelled_exc_class():
+            log.append("child cancelled after the shield")
+            raise
+
+    async def cancel_soon(scope: CancelScope) -> None:
+        await sleep(0.005)
+        scope.cancel()
+
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            with CancelScope() as scope:
+                tg.start_soon(cancel_soon, scope)
+                await tg.start(child)
+            assert scope.cancelled_caught
+    assert not guard.cancelled_caught
+    assert log == ["shielded sleep done"] * 3 + ["child cancelled after the shield"]
+
+
+async def test_swallowed_cancel_then_started_and_return_gives_the_value() -> None:
+    """The child swallows the caller's cancellation, calls started("v") (not
+    moved: the caller's place is cancelled) and returns: start() returns "v"
+    as on trio; started() a second time raises RuntimeError."""
+    log: list[object] = []
+    statuses: list[TaskStatus[str]] = []
+
+    async def child(*, task_status: TaskStatus[str]) -> None:
+        statuses.append(task_status)
+        try:
+            await sleep_forever()
+        except get_cancelled_exc_class():
+            log.append("swallowed")
+        task_status.started("v")
+
+    with move_on_after(GUARD) as guard:
+        async with TaskGroup() as tg:
+            with CancelScope() as scope:
+                tg.start_soon(_cancel_when_blocked, scope)
+                log.append(await tg.start(child))
+            with pytest.raises(RuntimeError):
+                statuses[0].started("again")
+    assert not guard.cancelled_caught
+    assert log == ["swallowed", "v"]
+
+
+async def test_no_cycles_after_keyboard_interrupt_and_unmoved_child() -> None:
+    async def interrupts(*, task_status: TaskStatus[None]) -> None:
+        await sleep(0)
+        raise KeyboardInterrupt
+
+    async def unmoved(*, task_status: TaskStatus[int]) -> None:
+        task_status.started(1)
+        await sleep(0)
+
+    with move_on_after(GUARD) as guard:
+        with no_cyclic_garbage(is_unicancel_object):
+            async with TaskGroup() as tg:
+                with CancelScope() as scope:
+                    scope.cancel()
+                    with pytest.raises(get_cancelled_exc_class()):
+                        await tg.start(unmoved)
+            with pytest.raises(BaseExceptionGroup):
+                async with TaskGroup() as tg:
+                    await tg.start(interrupts)
+    assert not guard.cancelled_caught
