@@ -963,3 +963,48 @@ async def test_no_cycles_after_keyboard_interrupt_and_unmoved_child() -> None:
                 async with TaskGroup() as tg:
                     await tg.start(interrupts)
     assert not guard.cancelled_caught
+
+
+async def test_host_task_cancel_while_a_start_is_pending(backend_name: str) -> None:
+    """The destination group's host is Task.cancel()ed while another task's
+    start() waits: the host's exit waits for the start, started() moves the
+    child into the aborted group (cancelled there), start() returns the
+    value and the host ends cancelled -- as a cancelled nursery on trio."""
+    _asyncio_only(backend_name)
+    log: list[object] = []
+    go = Event()
+
+    async def child(*, task_status: TaskStatus[str]) -> None:
+        await go.wait()
+        task_status.started("v")
+        try:
+            await sleep_forever()
+        except asyncio.CancelledError:
+            log.append("child cancelled")
+            raise
+
+    async def host(holder: list[TaskGroup], ready: Event) -> None:
+        async with TaskGroup() as tg:
+            holder.append(tg)
+            ready.set()
+            await sleep_forever()
+
+    async def caller(tg: TaskGroup) -> None:
+        log.append(await tg.start(child))
+
+    with move_on_after(GUARD) as guard:
+        holder: list[TaskGroup] = []
+        ready = Event()
+        loop = asyncio.get_running_loop()
+        host_task = loop.create_task(host(holder, ready))
+        await ready.wait()
+        caller_task = loop.create_task(caller(holder[0]))
+        await wait_all_tasks_blocked()
+        host_task.cancel()
+        await wait_all_tasks_blocked()
+        assert not host_task.done()  # waits for the pending start()
+        go.set()
+        await asyncio.wait([host_task, caller_task])
+        assert host_task.cancelled()
+    assert not guard.cancelled_caught
+    assert sorted(map(str, log)) == ["child cancelled", "v"]
