@@ -107,8 +107,11 @@ async def wait_started(started: Future[Any], task: Task[Any], status: Status) ->
             try:
                 await wait([started, task], return_when=FIRST_COMPLETED)
             except CancelledError as cancelled:
+                if not started.done():
+                    # Passed on with its message (anyio recognises its own
+                    # cancellation by it); never to a child that started.
+                    task.cancel(cancelled.args[0] if cancelled.args else None)
                 external = external or cancelled
-                task.cancel()
     try:
         if started.done():
             if external is not None:
@@ -116,8 +119,9 @@ async def wait_started(started: Future[Any], task: Task[Any], status: Status) ->
             return started.result()
         if task.cancelled():
             # The child's cancellation leaves through start(), as on trio
-            # (for the caller's scope that cancelled it to catch).
-            error = _cancellation_of(task)
+            # (for the caller's scope that cancelled it to catch); the
+            # caller's own, if it was cancelled from outside (its message).
+            error = external if external is not None else _cancellation_of(task)
         else:
             error = task.exception() or status._error
             status._error = None  # its traceback keeps the frame that holds status

@@ -231,8 +231,9 @@ class AsyncioTaskGroup:
                 raise
             except BaseException:
                 # As trio does: a start() that fails takes its child down and
-                # waits for it, so no child outlives the call unaccounted for.
-                if not task.done():
+                # waits for it, so no child outlives the call unaccounted for
+                # (a child that started belongs to the group now: spared).
+                if not task.done() and not started.done():
                     task.cancel()
                     with _contract.new_scope(shield=True):
                         await wait([task])
