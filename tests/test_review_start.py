@@ -829,21 +829,14 @@ async def test_anyio_deadline_around_start_is_caught_by_its_scope() -> None:
     assert log == ["child cancelled", True]
 
 
-async def test_anyio_cancel_of_start_caller_respects_the_childs_shield(
-    backend_name: str, request: pytest.FixtureRequest
-) -> None:
+async def test_anyio_cancel_of_start_caller_respects_the_childs_shield(backend_name: str) -> None:
     if backend_name == "asyncio":
         # Known gap (docs/semantics.md, difference 4): on asyncio start() passes
         # a cancellation that ignores unicancel's scopes on to the child as a
         # native Task.cancel(), which the child's shield cannot stop. Not run
         # there: the cut-short child then waits for the 30 s guard (see the
         # semantics page; to be closed with an anyio-aware hand-over).
-        request.applymarker(
-            pytest.mark.xfail(
-                run=False,
-                reason="asyncio: an anyio cancel of start()'s caller reaches a shielded child",
-            )
-        )
+        pytest.xfail("asyncio: an anyio cancel of start()'s caller reaches a shielded child")
     """FINDING (medium-high): on asyncio, cancelling an anyio scope around
     start() interrupts the child inside its own shielded unicancel scope,
     once per loop iteration for as long as the shield lasts (here each of
