@@ -111,7 +111,10 @@ async def wait_started(started: Future[Any], task: Task[Any], status: Status) ->
                     # Passed on with its message (anyio recognises its own
                     # cancellation by it); never to a child that started.
                     task.cancel(cancelled.args[0] if cancelled.args else None)
-                external = external or cancelled
+                if external is None:
+                    # Raised again below: its traceback so far runs through
+                    # asyncio.wait(), whose frame keeps the task (a cycle, 3.14+).
+                    external = cancelled.with_traceback(None)
     try:
         if started.done():
             if external is not None:
