@@ -76,14 +76,20 @@ def make_app(record: Record) -> DeadlineMiddleware:
         base = f"http://{host}:{port}"
         record.put(f"{rid}:{path}:ran")
         if path == "/b/budget":
-            await _json(send, {"remaining": remaining_budget(), "header": _header(scope, "grpc-timeout")})
+            await _json(
+                send, {"remaining": remaining_budget(), "header": _header(scope, "grpc-timeout")}
+            )
         elif path == "/a/budget":
             sent_at_most = remaining_budget(MARGIN)
             async with httpx.AsyncClient(transport=DeadlineTransport(margin=MARGIN)) as client:
                 response = await client.get(f"{base}/b/budget?id={rid}")
             await _json(
                 send,
-                {"remaining": remaining_budget(), "sent_at_most": sent_at_most, "b": response.json()},
+                {
+                    "remaining": remaining_budget(),
+                    "sent_at_most": sent_at_most,
+                    "b": response.json(),
+                },
             )
         elif path in ("/a/hang", "/b/hang"):
             token = current_request_token()

@@ -51,7 +51,9 @@ def _serve_uvicorn(app: Any, sock: socket.socket, stop: unicancel.StopSource) ->
     unicancel.run(main, backend="asyncio")
 
 
-def _serve_hypercorn(app: Any, sock: socket.socket, stop: unicancel.StopSource, backend: str) -> None:
+def _serve_hypercorn(
+    app: Any, sock: socket.socket, stop: unicancel.StopSource, backend: str
+) -> None:
     config_module = pytest.importorskip("hypercorn.config")
     config = config_module.Config()
     # hypercorn owns (and closes) the descriptor it is given: hand it a duplicate.

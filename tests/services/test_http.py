@@ -5,8 +5,8 @@ separate loopback connections (client -> A -> B)."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -91,14 +91,17 @@ def test_edge_giving_up_cancels_both_hops(server: Server) -> None:
 def test_disconnect_mid_response_cancels_the_handler(server: Server) -> None:
     rid = new_id()
 
-    async def main() -> bytes:
-        async with httpx.AsyncClient() as client:
-            async with client.stream("GET", f"{server.url}/stream?id={rid}") as response:
-                async with contextlib.aclosing(response.aiter_raw()) as chunks:
-                    # Leaving the blocks after one chunk closes the connection.
-                    return await anext(chunks)
-
-    assert server.run(main) == b"first"
+    # A plain socket: httpx's streaming iterators are nested async generators,
+    # which trio reports as garbage collected unfinished when left early.
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as sock:
+        sock.sendall(f"GET /stream?id={rid} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        received = b""
+        while b"first" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, received
+            received += chunk
+    # The client has gone mid-response.
     assert server.record.wait(f"{rid}:stream:reason") == DISCONNECTED
 
 
@@ -123,7 +126,9 @@ def test_spent_budget_never_sends_the_request(server: Server) -> None:
     async def main() -> None:
         async with httpx.AsyncClient(transport=DeadlineTransport(margin=0.5)) as client:
             with unicancel.fail_after(0.2):
-                with pytest.raises(TimeoutError, match=r"^unicancel: the deadline leaves no budget"):
+                with pytest.raises(
+                    TimeoutError, match=r"^unicancel: the deadline leaves no budget"
+                ):
                     await client.get(f"{server.url}/count?id={rid}")
             # The connection is still usable, and the server saw one request only.
             await client.get(f"{server.url}/count?id={rid}-after")

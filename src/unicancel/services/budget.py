@@ -145,7 +145,9 @@ def remaining_budget(margin: float = 0.0) -> float:
     ``inf`` when no deadline applies, ``<= 0`` when it is spent. Must be called
     in async code (it reads the backend clock)."""
     if math.isnan(margin) or margin < 0:
-        raise ValueError(f"unicancel: margin must be a non-negative number of seconds, got {margin!r}")
+        raise ValueError(
+            f"unicancel: margin must be a non-negative number of seconds, got {margin!r}"
+        )
     deadline = unicancel.current_effective_deadline()
     if math.isinf(deadline):
         return deadline

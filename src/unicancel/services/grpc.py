@@ -11,7 +11,11 @@ which does not see the caller's cancel scopes, so an interceptor could not.
 
 Server: ``async with rpc_scope(context) as scope:`` (or ``@deadline_handler``)
 runs the body inside a scope whose deadline is ``context.time_remaining()``
-and which is cancelled, with the reason ``"RPC cancelled"``, when the RPC is.
+(less ``margin``: the handler then gives up, and can still answer, before the
+caller does) and which is cancelled when the RPC is. grpc.aio itself cancels a
+handler's task when its client cancels (``Task.cancel()``, no message): the
+scope records that as ``CancelOrigin.ENCLOSING``; the scope's own
+``"RPC cancelled"`` cancel covers a cancellation seen only by the context.
 
 grpc.aio runs on asyncio only. Needs ``pip install 'unicancel[grpc]'``.
 """
@@ -137,16 +141,22 @@ def deadline_handler(
     :func:`rpc_scope`; a handler cut short returns None after aborting the RPC
     with ``DEADLINE_EXCEEDED`` (deadline) or ``CANCELLED``."""
 
-    @functools.wraps(fn)
     async def wrapper(
-        self: S, request: R, context: grpc.aio.ServicerContext, *args: P.args, **kwargs: P.kwargs
+        self: S,
+        request: R,
+        context: grpc.aio.ServicerContext,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
     ) -> T | None:
+        result: T | None = None
         async with rpc_scope(context) as scope:
-            return await fn(self, request, context, *args, **kwargs)
+            result = await fn(self, request, context, *args, **kwargs)
         if scope.cancel_origin is unicancel.CancelOrigin.DEADLINE:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "unicancel: deadline exceeded")
-        if scope.cancelled_caught:
+        elif scope.cancelled_caught:
             await context.abort(grpc.StatusCode.CANCELLED, f"unicancel: {scope.cancel_reason}")
-        return None
+        return result
 
+    functools.update_wrapper(wrapper, fn)
     return wrapper
