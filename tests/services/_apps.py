@@ -69,6 +69,8 @@ def _header(scope: Scope, name: str) -> str | None:
 
 
 def make_app(record: Record) -> DeadlineMiddleware:
+    clients: list[httpx.AsyncClient] = []  # A's client, kept open as a service would
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         rid = parse_qs(scope["query_string"].decode()).get("id", ["-"])[0]
@@ -96,8 +98,9 @@ def make_app(record: Record) -> DeadlineMiddleware:
             try:
                 with unicancel.CancelScope() as inner:
                     if path == "/a/hang":
-                        async with httpx.AsyncClient(transport=DeadlineTransport()) as client:
-                            await client.get(f"{base}/b/hang?id={rid}", timeout=None)
+                        if not clients:
+                            clients.append(httpx.AsyncClient(transport=DeadlineTransport()))
+                        await clients[0].get(f"{base}/b/hang?id={rid}", timeout=None)
                     else:
                         record.put(f"{rid}:b:started")
                         await unicancel.Event().wait()
