@@ -46,6 +46,9 @@ _UNITS: tuple[tuple[str, Fraction], ...] = (
 _UNIT_SECONDS = dict(_UNITS)
 _GRPC_RULE = "1 to 8 digits followed by one unit of H, M, S, m, u, n (e.g. '250m')"
 _ENVOY_MAX_DIGITS = 12  # about 31 years in ms: anything longer is not a timeout
+_GRPC_VALUE = re.compile(r"([0-9]+)([A-Za-z]?)")
+_DIGITS = re.compile(r"[0-9]+")
+_NEGATIVE = re.compile(r"-[0-9]+")
 _ENVOY_RULE = f"1 to {_ENVOY_MAX_DIGITS} digits, a number of milliseconds (e.g. '1500')"
 
 
@@ -76,7 +79,7 @@ def encode_timeout(seconds: float) -> str:
 def decode_timeout(value: str | bytes, *, header: str = GRPC_TIMEOUT_HEADER) -> float:
     """Read a ``grpc-timeout`` value as seconds; ``ValueError`` if malformed."""
     text = _text(value, header)
-    match = re.fullmatch(r"([0-9]+)([A-Za-z]?)", text)
+    match = _GRPC_VALUE.fullmatch(text)
     if match is None:
         what = "a negative value" if text.startswith("-") else "a malformed value"
         raise ValueError(f"unicancel: {header}: {what} {text!r}; expected {_GRPC_RULE}")
@@ -95,8 +98,8 @@ def decode_timeout(value: str | bytes, *, header: str = GRPC_TIMEOUT_HEADER) -> 
 def decode_envoy_timeout(value: str | bytes, *, header: str = ENVOY_HEADER) -> float:
     """Read Envoy's ``x-envoy-expected-rq-timeout-ms`` as seconds; strict."""
     text = _text(value, header)
-    if not re.fullmatch(r"[0-9]+", text):
-        what = "a negative value" if re.fullmatch(r"-[0-9]+", text) else "a malformed value"
+    if not _DIGITS.fullmatch(text):
+        what = "a negative value" if _NEGATIVE.fullmatch(text) else "a malformed value"
         raise ValueError(f"unicancel: {header}: {what} {text!r}; expected {_ENVOY_RULE}")
     if len(text) > _ENVOY_MAX_DIGITS:
         raise ValueError(
