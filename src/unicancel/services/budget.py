@@ -68,9 +68,10 @@ def encode_timeout(seconds: float) -> str:
         )
     if math.isinf(seconds):
         raise ValueError("unicancel: an infinite budget is not encoded; send no header instead")
-    exact = Fraction(seconds)  # exact value of the float: rounding up is exact too
+    # Exact integer arithmetic on the float's ratio: rounding up is exact too.
+    num, den = float(seconds).as_integer_ratio()
     for unit, size in _UNITS:
-        count = math.ceil(exact / size)
+        count = -(-num * size.denominator // (den * size.numerator))  # ceil
         if count <= _MAX_VALUE:
             return f"{count}{unit}"
     return f"{_MAX_VALUE}H"
