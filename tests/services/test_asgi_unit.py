@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+import pytest
+
 import unicancel
 from unicancel.services.asgi import DISCONNECTED, DeadlineMiddleware, current_request_token
 
@@ -116,3 +118,31 @@ async def test_other_scope_types_pass_through() -> None:
     await DeadlineMiddleware(app)({"type": "lifespan"}, server.receive, server.send)
     assert calls == ["lifespan"]
     assert current_request_token().stop_possible is False
+
+
+async def test_a_failing_server_receive_fails_the_app_read_and_the_request() -> None:
+    server = FakeServer()
+    server.push(_chunk(b"", False))
+    app_reading = unicancel.Event()
+    seen: list[str] = []
+
+    async def broken_receive() -> Message:
+        if server.queue:
+            return await server.receive()
+        await app_reading.wait()
+        raise OSError("connection reset")
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()  # the body
+        app_reading.set()
+        try:
+            await receive()  # would block until a disconnect that never comes
+        except RuntimeError as exc:
+            seen.append(f"{exc} ({exc.__cause__!r})")
+
+    with pytest.raises(OSError, match="connection reset"):
+        await DeadlineMiddleware(app)({"type": "http", "headers": []}, broken_receive, server.send)
+    assert seen == [
+        "unicancel: the server's receive() failed in DeadlineMiddleware "
+        "(OSError('connection reset'))"
+    ]

@@ -65,8 +65,18 @@ class _Receiver:
         self._arrived = unicancel.Event()
         self._taken = unicancel.Event()
         self.disconnected = False
+        self._failure: Exception | None = None
 
     async def pump(self) -> None:
+        try:
+            await self._pump()
+        except Exception as exc:
+            # The app may be waiting in receive(): fail it rather than leave it hanging.
+            self._failure = exc
+            self._arrived.set()
+            raise
+
+    async def _pump(self) -> None:
         while True:
             message = await self._receive()
             self._buffer.append(message)
@@ -83,6 +93,10 @@ class _Receiver:
 
     async def receive(self) -> Message:
         while not self._buffer:
+            if self._failure is not None:
+                raise RuntimeError(
+                    "unicancel: the server's receive() failed in DeadlineMiddleware"
+                ) from self._failure
             if self._arrived.is_set():
                 self._arrived = unicancel.Event()
             await self._arrived.wait()
@@ -183,8 +197,16 @@ async def _watching(pump: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
     """
     if unicancel.get_cancelled_exc_class() is not asyncio.CancelledError:
         error: Exception | None = None
+        failures: list[Exception] = []
+
+        async def guarded() -> None:
+            try:
+                await pump()
+            except Exception as exc:  # raised as on asyncio, after the block
+                failures.append(exc)
+
         async with unicancel.TaskGroup() as tg:
-            tg.start_soon(pump)
+            tg.start_soon(guarded)
             try:
                 yield
             except Exception as exc:  # raised as it is, not in the group's ExceptionGroup
@@ -193,6 +215,8 @@ async def _watching(pump: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
                 tg.cancel_scope.cancel()
         if error is not None:
             raise error
+        if failures:
+            raise failures[0]  # the server's receive() failed
         return
     task = asyncio.ensure_future(pump())
     try:
