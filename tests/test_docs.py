@@ -272,11 +272,16 @@ def test_readme_lists_every_public_name() -> None:
 
 DOCS = ROOT / "docs"
 # Pages written with the ``# runnable`` markers, and run here; stop-tokens.md
-# is run by tests/test_stop_docs.py.
+# is run by tests/test_stop_docs.py, services.md by tests/services/test_docs_services.py.
 GUIDES = ("concepts.md", "migrating-from-anyio.md", "faq.md")
 # Pages whose ```python blocks are signatures, not programs.
 SIGNATURES_ONLY = ("api.md",)
-_RUN_ELSEWHERE = ("migrating-from-asyncio.md", "structured-concurrency.md", "stop-tokens.md")
+_RUN_ELSEWHERE = (
+    "migrating-from-asyncio.md",
+    "structured-concurrency.md",
+    "stop-tokens.md",
+    "services.md",  # tests/services/test_docs_services.py
+)
 
 
 def _guide_blocks(kind: str) -> list[tuple[str, Block]]:
