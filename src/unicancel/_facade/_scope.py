@@ -1,4 +1,4 @@
-"""The :class:`CancelScope` facade and the ``move_on_*``/``fail_*`` helpers.
+"""The :class:`CancelScope` facade (the ``move_on_*``/``fail_*`` helpers are in ``_timeouts``).
 
 A scope *originates* cancellation (``cancel()``, its deadline) and records
 what happened; the backend chosen at ``__enter__`` *propagates* it through the
@@ -102,7 +102,7 @@ class CancelScope:
     _outer_delivered: int
     _cancel_seq: int
     _shield_log: tuple[int, tuple[float, Scope] | None]
-    _below: set[Any] | None  # asyncio: the Members registered below (_asyncio_reach)
+    _below: set[Any] | None  # asyncio: the Members registered below (_backends/asyncio/_reach)
     _busy: bool
     _origin: CancelOrigin
     _reason: str | None

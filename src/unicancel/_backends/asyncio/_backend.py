@@ -65,7 +65,7 @@ class AsyncioBackend:
         scope._host = host
         scope._loop = loop  # saves a get_loop() call at exit
         scope._thread = get_ident()
-        # The task's innermost scope is kept on the task (see _asyncio_delivery).
+        # The task's innermost scope is kept on the task (see _delivery).
         scope._parent = getattr(host, "_unicancel_scope", None)
         host._unicancel_scope = scope  # type: ignore[attr-defined]
         scope._entry_cancelling = host.cancelling()

@@ -52,7 +52,7 @@ __all__ = [
 # forever on a future nobody holds, would never be collected and its
 # `finally` would never run. On the task and the loop they form cycles the
 # garbage collector frees, as asyncio's own task/loop cycles.
-# (asyncio tasks and loops accept attributes: see _asyncio_private.)
+# (asyncio tasks and loops accept attributes: see _private.)
 #
 #   task._unicancel_scope: the task's innermost scope (None or missing: none);
 #   task._unicancel_delivery: its delivery state (_Delivery or light record);
@@ -77,7 +77,7 @@ def delivery_state(task: Task[Any]) -> _Delivery | _Light | None:
 
 
 #: A light record, (task, target, waiter): what a cancelled group's child gets
-#: on its first delivery (_asyncio_reach._nudge_members) instead of a _Delivery. It is the
+#: on its first delivery (_reach._nudge_members) instead of a _Delivery. It is the
 #: same state as a _Delivery that has cancelled *waiter* for *target* and has
 #: its check queued, at a tuple's cost: most children die of that
 #: cancellation, and their check then only drops the record. Whatever else

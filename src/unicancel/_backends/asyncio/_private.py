@@ -9,7 +9,7 @@ tasks and event loops accept attributes of our own (the C Task and Future
 have an instance dict slot, the pure-Python ones a ``__dict__``; every loop
 is a Python subclass of AbstractEventLoop, uvloop's too). unicancel keeps its
 per-task and per-loop state there (``_unicancel_*`` attributes, see
-_asyncio_delivery), so that no module-level table keeps a task or a loop
+_delivery), so that no module-level table keeps a task or a loop
 alive. Checked on 3.11 to 3.15, uvloop 0.23 and the eager task factory.
 """
 
