@@ -141,8 +141,11 @@ class _Request:
         """On asyncio: cancel the watcher (or its start), without waiting."""
         if self._starting is not None:
             self._starting.cancel()
+            self._starting = None
         if self.watcher is not None:
+            # Let go of it: its cancelled error will hold our frame, and so us.
             self.watcher.cancel()
+            self.watcher = None
 
     async def watch(self) -> None:
         """The watcher: the server's next messages, once the body is read."""
