@@ -4,14 +4,14 @@
    handler is blocked; the edge gives up (cancels its request); timed from the
    edge's cancel to the moment B's handler is cancelled (its ``finally``).
    Median and p99 over N requests.
-2. Overhead per request of ``DeadlineMiddleware`` (server) + ``DeadlineTransport``
-   (client, inside a deadline) against the same app and client without them, at
-   a fixed request rate (open loop): CPU time of the process per request, and
-   the median latency, with and without; the ratio is what is reported.
+2. Overhead per request of ``DeadlineMiddleware`` (server) and
+   ``DeadlineTransport`` (client) against the same app and client without
+   them, at a fixed request rate: CPU time per request of the server process
+   (the servers run in processes of their own, this one generates the load)
+   and of the client process; see bench_services_load.py.
 
-Everything runs in this process (the servers in threads): the CPU time covers
-client and server together, and the latency includes the servers' threads
-contending for the GIL with the client. Run: ``python benchmarks/bench_services.py``
+The latency part runs the servers in threads of this process.
+Run: ``python benchmarks/bench_services.py``
 (needs the ``test`` extra: httpx and uvicorn); ``--quick`` for a smoke run.
 """
 
@@ -22,11 +22,13 @@ import asyncio
 import contextlib
 import socket
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
+import bench_services_load
 import httpx
 import uvicorn
 
@@ -121,89 +123,55 @@ async def cancellation_latency(n: int) -> list[float]:
     return latencies
 
 
-# -- 2. overhead at a fixed rate ----------------------------------------------------------
-
-
-async def _plain(scope: Scope, receive: Receive, send: Send) -> None:
-    await _ok(send, b'{"ok": true}')
-
-
-async def paced(url: str, n: int, rate: float, with_deadline: bool) -> tuple[float, float, float]:
-    """(CPU s per request, median latency s, achieved rate) of n requests
-    started every 1/rate s."""
-    transport = DeadlineTransport() if with_deadline else httpx.AsyncHTTPTransport()
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    latencies: list[float] = []
-    # No timeout: past the rate the process sustains, requests queue (and the
-    # achieved rate says so) rather than fail.
-    async with httpx.AsyncClient(transport=transport, limits=limits, timeout=None) as client:
-
-        async def one() -> None:
-            t0 = time.perf_counter()
-            response = await client.get(url)
-            latencies.append(time.perf_counter() - t0)
-            if response.status_code != 200:
-                raise RuntimeError(f"status {response.status_code}")
-
-        await one()  # open a connection before timing
-        latencies.clear()
-        scope = unicancel.move_on_after(3600) if with_deadline else contextlib.nullcontext()
-        c0, w0 = time.process_time(), time.perf_counter()
-        with scope:
-            async with unicancel.TaskGroup() as tg:
-                for i in range(n):
-                    delay = w0 + i / rate - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    tg.start_soon(one)
-        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-    return cpu / n, statistics.median(latencies), n / wall
-
-
-async def overhead(n: int, rate: float, rounds: int) -> dict[str, list[tuple[float, float, float]]]:
-    results: dict[str, list[tuple[float, float, float]]] = {"bare": [], "unicancel": []}
-    with serve(_plain) as bare_url, serve(DeadlineMiddleware(_plain)) as wrapped_url:
-        for _ in range(rounds):  # interleaved, so that drift hits both alike
-            results["bare"].append(await paced(bare_url, n, rate, False))
-            results["unicancel"].append(await paced(wrapped_url, n, rate, True))
-    return results
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="cancellations timed")
     parser.add_argument("--rate", type=float, default=1000.0, help="requests/s, overhead part")
-    parser.add_argument("--paced", type=int, default=3000, help="requests per overhead round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--paced", type=int, default=4000, help="requests per overhead run")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds, overhead")
+    parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
+    parser.add_argument("--loop", default="auto", help="uvicorn's loop: auto, asyncio, uvloop")
+    parser.add_argument("--skip-latency", action="store_true", help="the overhead part only")
     parser.add_argument("--quick", action="store_true", help="a smoke run (tiny numbers)")
-    args = parser.parse_args()
-    if args.quick:
-        args.requests, args.paced, args.rounds = 20, 100, 1
-
-    latencies = asyncio.run(cancellation_latency(args.requests))
-    ms = sorted(x * 1000 for x in latencies)
-    p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
-    print(f"cancellation latency, edge gives up -> B's handler cancelled ({len(ms)} requests):")
-    print(f"  median {statistics.median(ms):.3f} ms, p99 {p99:.3f} ms, max {ms[-1]:.3f} ms")
-
-    results = asyncio.run(overhead(args.paced, args.rate, args.rounds))
-    print(f"overhead at {args.rate:g} req/s ({args.paced} requests x {args.rounds} rounds):")
-    summary = {}
-    for name, rows in results.items():
-        cpu = statistics.median(r[0] for r in rows)
-        latency = statistics.median(r[1] for r in rows)
-        achieved = statistics.median(r[2] for r in rows)
-        summary[name] = (cpu, latency)
-        print(
-            f"  {name:9s} CPU {cpu * 1e6:7.1f} us/request, median latency "
-            f"{latency * 1000:.3f} ms, achieved {achieved:.0f} req/s"
-        )
-    cpu_ratio = summary["unicancel"][0] / summary["bare"][0]
-    latency_ratio = summary["unicancel"][1] / summary["bare"][1]
-    print(
-        f"  ratio unicancel/bare: CPU {cpu_ratio:.3f} ({(cpu_ratio - 1) * 100:+.1f}%), "
-        f"latency {latency_ratio:.3f} ({(latency_ratio - 1) * 100:+.1f}%); target CPU <= +5%"
+    parser.add_argument(
+        "--client-rate", type=float, default=200.0, help="requests/s of the httpx client"
     )
+    parser.add_argument(
+        "--before", metavar="SRC", help="also run the middleware and transport of this src tree"
+    )
+    parser.add_argument("--serve", choices=bench_services_load.KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=("plain", "transport"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        bench_services_load.serve(args.serve, args.loop)
+        return
+    if args.client:
+        bench_services_load.client_main(
+            args.client, args.port, args.paced, args.rate, args.connections
+        )
+        return
+    if args.quick:
+        args.requests, args.paced, args.rounds, args.rate = 20, 100, 1, 200.0
+
+    print(f"Python {sys.version.split()[0]}, uvicorn loop {args.loop!r}")
+    if not args.skip_latency:
+        latencies = asyncio.run(cancellation_latency(args.requests))
+        ms = sorted(x * 1000 for x in latencies)
+        p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
+        print(f"cancellation latency, edge gives up -> B's handler cancelled ({len(ms)} requests):")
+        print(f"  median {statistics.median(ms):.3f} ms, p99 {p99:.3f} ms, max {ms[-1]:.3f} ms")
+
+    results = bench_services_load.overhead(
+        args.paced,
+        args.rate,
+        args.client_rate,
+        args.rounds,
+        args.connections,
+        args.loop,
+        args.before,
+    )
+    bench_services_load.report(results, args.paced, args.rate, args.client_rate, args.rounds)
 
 
 if __name__ == "__main__":

@@ -126,6 +126,17 @@ def make_app(record: Record) -> DeadlineMiddleware:
                     with unicancel.move_on_after(0.005):
                         await unicancel.Event().wait()
                 record.put(f"{rid}:poll:stopped", (token.reason, polls))
+        elif path == "/background":
+            # Work after the complete response (Starlette's BackgroundTasks run
+            # so): the server's disconnect that follows it is no client giving up.
+            await _json(send, {"ok": True})
+            token = current_request_token()
+            try:
+                with unicancel.CancelScope() as inner:
+                    await record.await_(f"{rid}:go")
+                    await unicancel.checkpoint()
+            finally:
+                record.put(f"{rid}:background", (inner.cancel_reason, token.stop_requested))
         elif path == "/slow":
             await unicancel.Event().wait()
         elif path == "/echo":

@@ -12,7 +12,7 @@ import pytest
 import unicancel
 from unicancel.services.asgi import DISCONNECTED, DeadlineMiddleware, current_request_token
 
-from .._helpers import wait_all_tasks_blocked
+from .._helpers import is_unicancel_object, no_cyclic_garbage, wait_all_tasks_blocked
 
 Message = MutableMapping[str, Any]
 
@@ -146,3 +146,20 @@ async def test_a_failing_server_receive_fails_the_app_read_and_the_request() -> 
         "unicancel: the server's receive() failed in DeadlineMiddleware "
         "(OSError('connection reset'))"
     ]
+
+
+async def test_a_request_leaves_no_reference_cycle() -> None:
+    # On asyncio the watcher is cancelled and not awaited: its cancelled
+    # error holds its frame, which must not keep the request alive in a cycle.
+    server = FakeServer()
+    server.push(_chunk(b"", False))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await unicancel.checkpoint()  # the app waits once: the watcher starts
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with no_cyclic_garbage(is_unicancel_object):
+        await DeadlineMiddleware(app)({"type": "http", "headers": []}, server.receive, server.send)
+        await wait_all_tasks_blocked()  # the cancelled watcher has finished
+    assert server.sent[1]["body"] == b"ok"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import pytest
@@ -145,6 +146,44 @@ async def test_deadline_handler_aborts_at_the_deadline(target: tuple[str, Servic
             await _call(channel, "Decorated", timeout=0.2)
     assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
     assert servicer.calls == ["decorated"]
+
+
+_caller_var: ContextVar[str] = ContextVar("test_grpc_caller_var")
+
+
+class _Probe(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Records what a client interceptor sees of its caller."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Any] = {}
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        self.seen["task"] = asyncio.current_task()
+        self.seen["deadline"] = unicancel.current_effective_deadline()
+        self.seen["var"] = _caller_var.get(None)
+        return await continuation(details, request)
+
+
+async def test_a_client_interceptor_does_not_see_the_callers_deadline(
+    target: tuple[str, Servicer],
+) -> None:
+    # Why DeadlineChannel rather than a client interceptor (docs/services.md):
+    # grpc.aio runs the interceptors in a task it creates when the call is
+    # made. The caller's contextvars are copied into it; the caller's cancel
+    # scopes, which live on the caller's task, are not. If this fails, grpc.aio
+    # changed and an interceptor may now be possible.
+    address, _ = target
+    probe = _Probe()
+    async with grpc.aio.insecure_channel(address, interceptors=[probe]) as channel:
+        reset = _caller_var.set("caller")
+        try:
+            with unicancel.fail_after(5.0):
+                await channel.unary_unary(f"/{SERVICE}/Remaining")(b"")
+        finally:
+            _caller_var.reset(reset)
+    assert probe.seen["task"] is not asyncio.current_task()
+    assert probe.seen["var"] == "caller"
+    assert probe.seen["deadline"] == math.inf
 
 
 def test_call_timeout_outside_a_deadline() -> None:

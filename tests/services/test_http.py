@@ -200,3 +200,20 @@ def test_request_body_reaches_the_app_and_envoy_budget_applies(server: Server) -
     assert response.status_code == 200
     assert response.json()["body"] == body.decode()
     assert 0 < response.json()["remaining"] <= 5.0
+
+
+def test_work_after_the_response_is_not_cancelled(server: Server) -> None:
+    # After the response, the server answers receive() with http.disconnect
+    # (the ASGI spec says so): that is not the client giving up.
+    rid = new_id()
+
+    async def main() -> httpx.Response:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{server.url}/background?id={rid}")
+            server.record.put(f"{rid}:go")
+            # The client is still connected while the handler finishes.
+            await server.record.await_(f"{rid}:background")
+            return response
+
+    assert server.run(main).status_code == 200
+    assert server.record.wait(f"{rid}:background") == (None, False)

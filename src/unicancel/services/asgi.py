@@ -12,10 +12,14 @@ FastAPI or any ASGI app; pure ASGI, no dependency) inside a unicancel scope:
   (:func:`current_request_token`, or ``scope["state"]["unicancel.stop_token"]``)
   stops, so handlers that poll a token stop too.
 
-Disconnects are seen by one reader of the server's ``receive``: a task that
-reads ahead by at most one body chunk (the app's reads are served from it, so
-request bodies reach the app unchanged and uploads keep their flow control).
-Once the body has been read, the next message can only be ``http.disconnect``.
+The middleware reads the first message of the request itself (a GET's whole,
+empty body, already there), so the app starts with it in hand. While a longer
+body is being read, the app's reads go straight to the server and a disconnect
+is seen in them. Once the body has been read, the next message can only be
+``http.disconnect``: a watcher task waits for it, and the app's later reads are
+answered from what the watcher saw. The ``http.disconnect`` that a server sends
+once the response is complete (the ASGI spec) is not a client giving up: work
+the app does after its response (Starlette's background tasks) is not cancelled.
 """
 
 from __future__ import annotations
@@ -23,14 +27,19 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
 import unicancel
 
-from .budget import ENVOY_HEADER, GRPC_TIMEOUT_HEADER, read_budget
+from .budget import (
+    ENVOY_HEADER,
+    GRPC_TIMEOUT_HEADER,
+    decode_envoy_timeout,
+    decode_timeout,
+    read_budget,
+)
 
 __all__ = ["DISCONNECTED", "DeadlineMiddleware", "current_request_token"]
 
@@ -55,66 +64,141 @@ def current_request_token() -> unicancel.StopToken:
     return _current_token.get(unicancel.StopToken())
 
 
-class _Receiver:
-    """The single reader of the server's ``receive``; the app reads from it."""
+class _Request:
+    """One request's state. Its bound methods are the app's receive and send,
+    and the watcher (no closures per request)."""
 
-    def __init__(self, receive: Receive, on_disconnect: Callable[[], None]) -> None:
+    __slots__ = (
+        "_done_event",
+        "_first",
+        "_group",
+        "_later",
+        "_receive",
+        "_send",
+        "_source",
+        "_starting",
+        "body_read",
+        "disconnect",
+        "disconnected",
+        "failure",
+        "handler",
+        "response_complete",
+        "started",
+        "token",
+        "watcher",
+    )
+
+    def __init__(self, receive: Receive, send: Send, handler: unicancel.CancelScope) -> None:
         self._receive = receive
-        self._on_disconnect = on_disconnect
-        self._buffer: deque[Message] = deque()
-        self._arrived = unicancel.Event()
-        self._taken = unicancel.Event()
-        self.disconnected = False
-        self._failure: Exception | None = None
+        self._send = send
+        self._source = unicancel.StopSource()
+        self.token = self._source.token
+        self.handler = handler
+        self._first: Message | None = None
+        self._later: deque[Message] | None = None  # messages after the body (none, by the spec)
+        self._done_event: unicancel.Event | None = None  # made when the app waits after the body
+        self._group: unicancel.TaskGroup | None = None  # the watcher's, on trio
+        self._starting: asyncio.Handle | None = None  # on asyncio, the watcher's start
+        self.watcher: asyncio.Task[None] | None = None  # on asyncio
+        self.body_read = False
+        self.disconnect: Message | None = None  # the http.disconnect seen, repeated to the app
+        self.disconnected = False  # by the client, before the response was complete
+        self.failure: Exception | None = None  # of the server's receive(), in the watcher
+        self.started = False
+        self.response_complete = False
 
-    async def pump(self) -> None:
+    def close(self) -> None:
+        self._source.close()
+
+    def _seen(self, message: Message) -> None:
+        """Note a message read from the server (by us or by the app)."""
+        kind = message["type"]
+        if kind == "http.request":
+            if not message.get("more_body", False):
+                self.body_read = True
+                if self._group is None:
+                    # Once the app waits for something: until then no cancel
+                    # could reach it, and most apps answer a GET without
+                    # waiting at all, so the task is never made.
+                    self._starting = asyncio.get_running_loop().call_soon(self._start_watch)
+                else:
+                    self._group.start_soon(self.watch)
+        elif kind == "http.disconnect":
+            self._disconnect(message)
+
+    def _disconnect(self, message: Message) -> None:
+        self.disconnect = message
+        if not self.response_complete:
+            self.disconnected = True
+            self._source.request_stop(DISCONNECTED)
+            self.handler.cancel(DISCONNECTED)
+
+    def _start_watch(self) -> None:
+        self._starting = None
+        self.watcher = asyncio.get_running_loop().create_task(self.watch())
+
+    def stop_watching(self) -> None:
+        """On asyncio: cancel the watcher (or its start), without waiting."""
+        if self._starting is not None:
+            self._starting.cancel()
+            self._starting = None
+        if self.watcher is not None:
+            # Let go of it: its cancelled error will hold our frame, and so us.
+            self.watcher.cancel()
+            self.watcher = None
+
+    async def watch(self) -> None:
+        """The watcher: the server's next messages, once the body is read."""
         try:
-            await self._pump()
+            while True:
+                message = await self._receive()
+                if message["type"] == "http.disconnect":
+                    self._disconnect(message)
+                    return
+                if self._later is None:
+                    self._later = deque()
+                self._later.append(message)
+                self._wake()
         except Exception as exc:
-            # The app may be waiting in receive(): fail it rather than leave it hanging.
-            self._failure = exc
-            self._arrived.set()
-            raise
+            # Raised by the middleware once the app returns; the app, if it
+            # waits in receive(), fails now rather than hang.
+            self.failure = exc
+        finally:
+            self._wake()
 
-    async def _pump(self) -> None:
-        while True:
-            message = await self._receive()
-            self._buffer.append(message)
-            self._arrived.set()
-            if message["type"] == "http.disconnect":
-                self.disconnected = True
-                self._on_disconnect()
-                return
-            if message["type"] == "http.request" and message.get("more_body", False):
-                # Read ahead by one chunk only: the upload keeps its flow control.
-                while self._buffer:
-                    self._taken = unicancel.Event()
-                    await self._taken.wait()
+    def _wake(self) -> None:
+        if self._done_event is not None:
+            self._done_event.set()
+            self._done_event = None
 
     async def receive(self) -> Message:
-        while not self._buffer:
-            if self._failure is not None:
+        first = self._first
+        if first is not None:
+            self._first = None
+            return first
+        if not self.body_read and self.disconnect is None:
+            message = await self._receive()  # the body: the app reads the server itself
+            self._seen(message)
+            return message
+        while True:
+            if self._later:
+                return self._later.popleft()
+            if self.disconnect is not None:
+                return self.disconnect  # repeated to every later read
+            if self.failure is not None:
                 raise RuntimeError(
                     "unicancel: the server's receive() failed in DeadlineMiddleware"
-                ) from self._failure
-            if self._arrived.is_set():
-                self._arrived = unicancel.Event()
-            await self._arrived.wait()
-        message = self._buffer[0]
-        if message["type"] != "http.disconnect":  # disconnect is repeated to every later read
-            self._buffer.popleft()
-            self._taken.set()
-        return message
-
-
-class _Sender:
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self.started = False
+                ) from self.failure
+            if self._done_event is None:
+                self._done_event = unicancel.Event()
+            await self._done_event.wait()
 
     async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
+        kind = message["type"]
+        if kind == "http.response.start":
             self.started = True
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            self.response_complete = True
         await self._send(message)
 
 
@@ -145,94 +229,97 @@ class DeadlineMiddleware:
         self.envoy_header = envoy_header
         self.margin = margin
         self.default_timeout = default_timeout
+        decoders = ((header, decode_timeout), (envoy_header, decode_envoy_timeout))
+        # ASGI header names are lowercase bytes: a length test skips most
+        # headers; only one of the right length is compared and decoded.
+        self._decoders = {
+            name.lower().encode("latin-1"): (decode, name.lower())
+            for name, decode in decoders
+            if name is not None
+        }
+        self._lengths = frozenset(map(len, self._decoders))
+
+    def _budget(self, scope: Scope) -> float:
+        """The request's budget less the margin (``ValueError`` if malformed)."""
+        headers = scope.get("headers", ())
+        lengths, decoders = self._lengths, self._decoders
+        found: tuple[bytes, bytes] | None = None
+        for item in headers:
+            if len(item[0]) in lengths and item[0].lower() in decoders:
+                if found is not None:  # both, or one twice: the general reader
+                    budget = read_budget(
+                        headers, header=self.header, envoy_header=self.envoy_header
+                    )
+                    assert budget is not None
+                    return budget - self.margin
+                found = item
+        if found is None:
+            return self.default_timeout - self.margin
+        decode, name = decoders[found[0].lower()]
+        return decode(found[1], header=name) - self.margin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         try:
-            budget = read_budget(
-                scope.get("headers", []), header=self.header, envoy_header=self.envoy_header
-            )
+            budget = self._budget(scope)
         except ValueError as exc:
             await _respond(send, 400, f"{exc}\n")
             return
-        if budget is None:
-            budget = self.default_timeout
-        budget -= self.margin
         if budget <= 0:
             await _respond(send, 504, "unicancel: the request's time budget was spent\n")
             return
-        deadline = unicancel.current_time() + budget
-        source = unicancel.StopSource()
-        scope.setdefault("state", {})[STATE_KEY] = source.token
-        handler = unicancel.CancelScope(deadline=deadline)
-
-        def disconnected() -> None:
-            source.request_stop(DISCONNECTED)
-            handler.cancel(DISCONNECTED)
-
-        receiver = _Receiver(receive, disconnected)
-        sender = _Sender(send)
-        reset = _current_token.set(source.token)
+        handler = unicancel.CancelScope(
+            deadline=math.inf if budget == math.inf else unicancel.current_time() + budget
+        )
+        request = _Request(receive, send, handler)
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state[STATE_KEY] = request.token
+        reset = _current_token.set(request.token)
         try:
-            async with _watching(receiver.pump):
-                with handler:
-                    await self.app(scope, receiver.receive, sender.send)
+            if unicancel.get_cancelled_exc_class() is asyncio.CancelledError:
+                # The watcher is a bare task (a unicancel TaskGroup child
+                # costs several times more). It is cancelled, not awaited,
+                # when the app returns: all it does is wait in the server's
+                # receive(), which the cancel ends at the loop's next turn (it
+                # cannot fail after that); waiting would cost a turn per request.
+                try:
+                    with handler:
+                        request._first = first = await receive()
+                        request._seen(first)
+                        await self.app(scope, request.receive, request.send)
+                finally:
+                    request.stop_watching()
+            else:
+                await _run_in_group(self.app, scope, request)
         finally:
             _current_token.reset(reset)
-            source.close()
-        if handler.cancelled_caught and not sender.started and not receiver.disconnected:
+            request.close()
+        if request.failure is not None:
+            raise request.failure  # the server's receive() failed
+        if handler.cancelled_caught and not request.started and not request.disconnected:
             await _respond(send, 504, "unicancel: the request's time budget ran out\n")
 
 
-@asynccontextmanager
-async def _watching(pump: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
-    """Run *pump* beside the block; cancel it and wait for it when the block ends.
-
-    On asyncio a bare task: a unicancel TaskGroup that cancels a child costs
-    about 45 us against 5 us, which would be most of the middleware's cost
-    per request; the task is always awaited before the block is left. On trio
-    a nursery is cheap (unicancel's TaskGroup is one).
-    """
-    if unicancel.get_cancelled_exc_class() is not asyncio.CancelledError:
-        error: Exception | None = None
-        failures: list[Exception] = []
-
-        async def guarded() -> None:
-            try:
-                await pump()
-            except Exception as exc:  # raised as on asyncio, after the block
-                failures.append(exc)
-
-        async with unicancel.TaskGroup() as tg:
-            tg.start_soon(guarded)
-            try:
-                yield
-            except Exception as exc:  # raised as it is, not in the group's ExceptionGroup
-                error = exc
-            finally:
-                tg.cancel_scope.cancel()
-        if error is not None:
-            raise error
-        if failures:
-            raise failures[0]  # the server's receive() failed
-        return
-    task = asyncio.ensure_future(pump())
-    try:
-        yield
-    except BaseException:
-        await _stop(task)
-        raise
-    await _stop(task)
-    if not task.cancelled() and (failure := task.exception()) is not None:
-        raise failure  # the server's receive() failed
-
-
-async def _stop(task: asyncio.Future[None]) -> None:
-    task.cancel()
-    with unicancel.CancelScope(shield=True):  # no pump left running behind us
-        await asyncio.wait([task])
+async def _run_in_group(app: ASGIApp, scope: Scope, request: _Request) -> None:
+    """On trio the watcher runs in a nursery (unicancel's TaskGroup is one, and cheap)."""
+    error: Exception | None = None
+    async with unicancel.TaskGroup() as group:
+        request._group = group
+        try:
+            with request.handler:
+                request._first = first = await request._receive()
+                request._seen(first)
+                await app(scope, request.receive, request.send)
+        except Exception as exc:  # raised as it is, not in the group's ExceptionGroup
+            error = exc
+        finally:
+            group.cancel_scope.cancel()
+    if error is not None:
+        raise error
 
 
 async def _respond(send: Send, status: int, text: str) -> None:

@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 import unicancel
 
-from .budget import GRPC_TIMEOUT_HEADER, outgoing_timeout
+from .budget import GRPC_TIMEOUT_HEADER, encode_timeout, no_budget
 
 __all__ = ["DeadlineTransport"]
 
@@ -101,19 +101,25 @@ class DeadlineTransport(httpx.AsyncBaseTransport):
         self.margin = margin
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        value = outgoing_timeout(self.margin, what=f"{request.method} {request.url}")
-        if value is None:
+        # outgoing_timeout(), inlined: the deadline is read once (and the
+        # request's URL formatted only for the error), on every request.
+        deadline = unicancel.current_effective_deadline()
+        if deadline == math.inf:
             return await self._send(request)
-        request.headers[self.header] = value
+        remaining = deadline - unicancel.current_time() - self.margin
+        if remaining <= 0:
+            raise TimeoutError(no_budget(self.margin, f"{request.method} {request.url}"))
+        request.headers[self.header] = encode_timeout(remaining)
         # Our own deadline, not the margin's: the server answers (504) before it.
-        with unicancel.fail_at(unicancel.current_effective_deadline()):
+        with unicancel.fail_at(deadline):
             return await self._send(request)
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
+        if unicancel.get_cancelled_exc_class() is not asyncio.CancelledError:
+            return await self.transport.handle_async_request(request)  # trio: as it is
         response = await _cancel_once(self.transport.handle_async_request(request))
-        if unicancel.get_cancelled_exc_class() is asyncio.CancelledError:
-            assert isinstance(response.stream, httpx.AsyncByteStream)
-            response.stream = _Stream(response.stream)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _Stream(response.stream)
         return response
 
     async def aclose(self) -> None:
