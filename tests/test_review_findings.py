@@ -608,8 +608,14 @@ def test_guard_closed_loop_collects_tasks(kind: str, caplog: pytest.LogCaptureFi
 # -- bug 4: outside cancels around a failing group (asyncio) -------------------
 
 
-def _failing_group_with_shielded_cleanup() -> Any:
+def _failing_group_with_shielded_cleanup(fire: Callable[[], object]) -> Any:
+    """A group whose child fails while a sibling's shielded cleanup runs; *fire*
+    (the outside cancellation) is called inside that cleanup, and the cleanup
+    goes on until the host task has seen it: no wall clock decides the order."""
+
     async def body() -> None:
+        host = asyncio.current_task()  # under 3.11's wait_for: its inner task
+        assert host is not None
         started = asyncio.Event()
 
         async def fails() -> None:
@@ -622,7 +628,14 @@ def _failing_group_with_shielded_cleanup() -> Any:
                 await asyncio.Event().wait()
             finally:
                 with CancelScope(shield=True):
-                    await asyncio.sleep(0.05)
+                    before = host.cancelling()
+                    fire()
+                    for _ in range(10_000):  # a wait_for timer: real time, bounded
+                        if host.cancelling() > before:
+                            break
+                        await asyncio.sleep(0.001)
+                    assert host.cancelling() > before, "the outside cancel never came"
+                    await asyncio.sleep(0)
 
         async with TaskGroup() as tg:
             tg.start_soon(fails)
@@ -636,17 +649,21 @@ def _failing_group_with_shielded_cleanup() -> Any:
 async def test_guard_outside_cancel_around_failing_group(backend_name: str, outer: str) -> None:
     if backend_name != "asyncio":
         pytest.skip("asyncio's own cancellation tools")
+    loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     with pytest.raises(ExceptionGroup):
         if outer == "timeout":
-            async with asyncio.timeout(0.01):
-                await _failing_group_with_shielded_cleanup()
+            async with asyncio.timeout(None) as cm:
+                # A past deadline: the timeout cancels the task at the next iteration.
+                await _failing_group_with_shielded_cleanup(lambda: cm.reschedule(loop.time() - 1))
         elif outer == "wait_for":
-            await asyncio.wait_for(_failing_group_with_shielded_cleanup(), 0.01)
+            # wait_for has no handle to move its deadline: a timer long enough that
+            # the group fails first, however loaded the machine, and a cleanup that
+            # waits for it (see the helper).
+            await asyncio.wait_for(_failing_group_with_shielded_cleanup(lambda: None), 0.5)
         else:
-            asyncio.get_running_loop().call_later(0.01, task.cancel)
-            await _failing_group_with_shielded_cleanup()
+            await _failing_group_with_shielded_cleanup(task.cancel)
     if outer == "task.cancel":
         assert task.cancelling() == 1
         with pytest.raises(asyncio.CancelledError):
