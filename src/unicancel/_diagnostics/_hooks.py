@@ -13,6 +13,8 @@ from ._outlived import check_outlived, install_task_factory
 
 __all__ = ["HOOKS"]
 
+_LEFT = "  (the scope was left without the cancellation landing)"
+
 
 class _Hooks:
     def cancel_requested(self, scope: Any, host: object) -> None:
@@ -44,7 +46,9 @@ class _Hooks:
             since = -inf
         _swallow.trio_scope_exited(scope, host, remaining, since)
         if entry is not None:
-            _watchdog.landed(entry)
+            native = scope._native
+            left = remaining is None and not native.cancelled_caught
+            _watchdog.landed(entry, how=_LEFT if left else "")
 
     def run_started(self, backend: str) -> None:
         if backend == "asyncio":
