@@ -1,0 +1,267 @@
+"""The stuck-cancellation watchdog: a thread, started at the first
+cancellation after enable(), that wakes only when a watched cancellation
+falls due (no polling of the event loop; idle, it waits on a condition
+without timeout).
+
+A cancel registers an entry (weak references to the scope and its task);
+leaving the scope removes it. If the scope has not been left
+``stuck_after`` seconds later, the thread
+reports where its tasks are: the loop thread's stack for the one that is
+running (a CPU loop, a blocking call), the await chain for suspended ones.
+When the scope is left, the loop thread reports "landed" with the latency
+(asyncio: at an exit after a delivery; trio: at the exit of a cancelled
+scope); a stuck scope left some other way is noticed by the thread, which
+re-checks reported entries every ``stuck_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from math import inf
+from time import monotonic
+from typing import Any
+
+from .._core._scope_state import _EXITED
+from ._dispatch import dispatch, settings
+from ._report import Report
+from ._sites import await_chain, format_stack, frame_stack, site_of
+
+__all__ = ["landed", "stop_watchdog", "watch"]
+
+#: Tasks named in one stuck report batch at most.
+MAX_TASKS = 5
+
+
+class Entry:
+    __slots__ = (
+        "backend",
+        "closed",
+        "due",
+        "reason",
+        "requested",
+        "scope",
+        "task",
+        "thread",
+        "trio_time",
+    )
+
+    scope: weakref.ref[Any]
+    task: weakref.ref[Any] | None
+    thread: int
+    backend: str
+    requested: float
+    due: float
+    #: trio: the run's clock at the request (swallow detection compares with it).
+    trio_time: float
+    reason: str | None
+    #: None: pending; "stuck": reported stuck; "done": landed or dropped.
+    closed: str | None
+
+
+_cond = threading.Condition()
+#: The cancellations not landed yet, by id(scope): an entry leaves when its
+#: scope is left (landed()) or found gone by the thread, so the table holds
+#: only what is pending (a million cancels a second do not pile up). Plain
+#: dict operations, atomic under the GIL; the thread reads a copy.
+_watched: dict[int, Entry] = {}
+_thread: threading.Thread | None = None
+_idle = False
+_generation = 0
+
+
+def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
+    """Watch *scope*, cancelled just now (with stuck_after=inf, only note it)."""
+    global _thread
+    entry = Entry()
+    entry.scope = weakref.ref(scope)
+    entry.task = weakref.ref(host) if host is not None else None
+    entry.thread = threading.get_ident()
+    entry.backend = backend
+    entry.requested = now = monotonic()
+    entry.due = now + settings.stuck_after
+    entry.trio_time = trio_time
+    entry.reason = None
+    entry.closed = None
+    if entry.due == inf:
+        return entry
+    _watched[id(scope)] = entry
+    if _thread is None or _idle:
+        # The thread sets _idle before it looks at _watched one last time, and
+        # waits holding the lock: it sees this entry, or this notify wakes it.
+        with _cond:
+            if _thread is None:
+                _thread = threading.Thread(
+                    target=_run, args=(_generation,), name="unicancel-watchdog", daemon=True
+                )
+                _thread.start()
+            _cond.notify()
+    return entry
+
+
+_LEFT = "  (the scope was left without the cancellation landing; noticed by the watchdog)"
+
+
+def landed(entry: Entry, scope: Any, *, how: str = "") -> None:
+    """The watched scope was left (in the loop's thread): report it if it
+    had been reported stuck. *how*: a note for the report's stack text."""
+    if _watched.get(id(scope)) is entry:
+        _watched.pop(id(scope), None)
+    with _cond:
+        was = entry.closed
+        entry.closed = "done"
+    if was == "stuck":
+        _report_landed(entry, in_loop=True, how=how)
+
+
+def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
+    task = entry.task() if entry.task is not None else None
+    dispatch(
+        Report(
+            kind="landed",
+            task=_name(task, entry.backend),
+            backend=entry.backend,
+            scope_site=None,
+            reason=entry.reason,
+            catch_site=None,
+            latency=monotonic() - entry.requested,
+            stack=how,
+        ),
+        in_loop=in_loop,
+    )
+
+
+def expedite() -> None:
+    """Make every watched cancellation due now (tests: no waiting on the clock)."""
+    with _cond:
+        for entry in list(_watched.values()):
+            entry.due = -inf
+        _cond.notify()
+
+
+def stop_watchdog() -> None:
+    global _thread, _generation, _idle
+    with _cond:
+        _generation += 1
+        _watched.clear()
+        thread, _thread = _thread, None
+        _idle = False
+        _cond.notify_all()
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(5.0)  # it holds no lock while reporting: it ends promptly
+
+
+def _run(generation: int) -> None:
+    global _idle
+    while True:
+        with _cond:
+            if generation != _generation:
+                return
+            _idle = True
+            if not _watched:
+                _cond.wait()  # nothing to watch: sleep until watch() notifies
+                _idle = False
+                continue
+            _idle = False
+        wake = _visit(monotonic())
+        with _cond:
+            if generation != _generation:
+                return
+            now = monotonic()
+            # (Nothing left to wait for: the top of the loop waits, idle.)
+            if now < wake < inf and not any(e.due <= now for e in list(_watched.values())):
+                _cond.wait(wake - now)
+
+
+def _visit(now: float) -> float:
+    """Look at every watched entry that is due; return when to look next."""
+    wake = inf
+    for key, entry in list(_watched.items()):
+        if entry.due > now:
+            wake = min(wake, entry.due)
+            continue
+        if entry.closed == "done" or _exited(entry):
+            if _watched.get(key) is entry:
+                _watched.pop(key, None)
+            with _cond:
+                was, entry.closed = entry.closed, "done"
+            if was == "stuck":
+                _report_landed(entry, in_loop=False)
+            continue
+        entry.due = monotonic() + settings.stuck_after  # look again then (landed?)
+        wake = min(wake, entry.due)
+        if entry.closed is None:
+            _check(entry)
+    return wake
+
+
+def _exited(entry: Entry) -> bool:
+    scope = entry.scope()
+    return scope is None or scope._state >= _EXITED
+
+
+def _check(entry: Entry) -> None:
+    scope = entry.scope()
+    if scope is None:
+        return
+    entry.reason = scope.cancel_reason
+    reports = _where(entry, scope)
+    with _cond:
+        if entry.closed is not None:
+            return  # landed meanwhile
+        entry.closed = "stuck"
+    for report in reports:
+        dispatch(report, in_loop=False)
+
+
+def _name(task: Any, backend: str) -> str:
+    if task is None:
+        return "<finished task>"
+    return str(task.get_name() if backend == "asyncio" else task.name)
+
+
+def _tasks_in(entry: Entry, scope: Any) -> list[Any]:
+    host = entry.task() if entry.task is not None else None
+    tasks: list[Any] = [host] if host is not None else []
+    if entry.backend == "asyncio":
+        for members in list(getattr(scope, "_below", None) or ()):
+            tasks.extend(t for t in list(members.tasks) if t is not host)
+        return [t for t in tasks if not t.done()]
+    from .._backends.trio._private import tasks_inside
+
+    tasks.extend(t for t in tasks_inside(scope._native) if t is not host)
+    return tasks
+
+
+def _coro(task: Any, backend: str) -> Any:
+    return task.get_coro() if backend == "asyncio" else task.coro
+
+
+def _where(entry: Entry, scope: Any) -> list[Report]:
+    latency = monotonic() - entry.requested
+    tasks = _tasks_in(entry, scope)
+    running = [t for t in tasks if getattr(_coro(t, entry.backend), "cr_running", False)]
+    reports = []
+    for task in running or tasks[:MAX_TASKS]:
+        coro = _coro(task, entry.backend)
+        if task in running:
+            frame = sys._current_frames().get(entry.thread)
+            entries = frame_stack(frame)
+            stack = format_stack(entries, title="running; the event loop thread's stack")
+        else:
+            entries, bottom = await_chain(coro)
+            stack = format_stack(entries, title="suspended; its await chain", bottom=bottom)
+        reports.append(
+            Report(
+                kind="stuck",
+                task=_name(task, entry.backend),
+                backend=entry.backend,
+                scope_site=site_of(entries),
+                reason=entry.reason,
+                catch_site=None,
+                latency=latency,
+                stack=stack,
+            )
+        )
+    return reports
