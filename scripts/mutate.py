@@ -47,6 +47,7 @@ import threading
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 # --- mutants ------------------------------------------------------------------
 
@@ -134,32 +135,32 @@ class _Collector:
         for line in self.lines:
             self.offsets.append(self.offsets[-1] + len(line))
         self.mutants: list[Mutant] = []
-        self.no_mutate = {
-            i + 1 for i, line in enumerate(self.lines) if "pragma: no mutate" in line
-        }
+        self.no_mutate = {i + 1 for i, line in enumerate(self.lines) if "pragma: no mutate" in line}
 
-    def _span(self, node: ast.AST) -> tuple[int, int] | None:
-        end_line = getattr(node, "end_lineno", None)
-        end_col = getattr(node, "end_col_offset", None)
-        if end_line is None or end_col is None:
+    def _span(self, node: ast.AST) -> tuple[int, int, int] | None:
+        """(first line, start offset, end offset) of *node* in the source."""
+        line: int | None = getattr(node, "lineno", None)
+        end_line: int | None = getattr(node, "end_lineno", None)
+        end_col: int | None = getattr(node, "end_col_offset", None)
+        if line is None or end_line is None or end_col is None:
             return None
+
         # col offsets are in UTF-8 bytes: convert through the line's bytes.
         def at(line: int, col: int) -> int:
             text = self.lines[line - 1]
             return self.offsets[line - 1] + len(text.encode()[:col].decode(errors="ignore"))
 
-        return at(node.lineno, node.col_offset), at(end_line, end_col)  # type: ignore[attr-defined]
+        return line, at(line, getattr(node, "col_offset", 0)), at(end_line, end_col)
 
     def add(self, node: ast.AST, scope: str, kind: str, new: str, paren: bool = True) -> None:
         span = self._span(node)
-        if span is None or node.lineno in self.no_mutate:  # type: ignore[attr-defined]
+        if span is None or span[0] in self.no_mutate:
             return
-        old = self.source[span[0] : span[1]]
+        line, start, end = span
+        old = self.source[start:end]
         if paren:
             new = f"({new})"
-        self.mutants.append(
-            Mutant(self.path, node.lineno, scope, kind, old, new, *span)  # type: ignore[attr-defined]
-        )
+        self.mutants.append(Mutant(self.path, line, scope, kind, old, new, start, end))
 
     def visit(self, node: ast.AST, scope: str, parent: ast.AST | None = None) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node.test):
@@ -201,9 +202,12 @@ class _Collector:
             self.add(node, scope, "swap", "continue", paren=False)
         elif isinstance(node, ast.Continue):
             self.add(node, scope, "swap", "break", paren=False)
-        if isinstance(node, ast.Return) and node.value is not None:
-            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
-                self.add(node, scope, "return", "return None", paren=False)
+        if (
+            isinstance(node, ast.Return)
+            and node.value is not None
+            and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+        ):
+            self.add(node, scope, "return", "return None", paren=False)
         if isinstance(node, ast.If | ast.While):
             self.add(node.test, scope, "negate", f"not ({ast.unparse(node.test)})")
         if isinstance(node, ast.Return) and node.value is not None:
@@ -223,8 +227,8 @@ class _Collector:
             op_type = type(node.ops[0])
             for table, kind in ((_CMP_NEGATE, "compare"), (_CMP_BOUNDARY, "boundary")):
                 if op_type in table:
-                    new = ast.Compare(node.left, [table[op_type]()], node.comparators)
-                    self.add(node, scope, kind, ast.unparse(new))
+                    swapped = ast.Compare(node.left, [table[op_type]()], node.comparators)
+                    self.add(node, scope, kind, ast.unparse(swapped))
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             self.add(node, scope, "negate", ast.unparse(node.operand))
         elif isinstance(node, ast.IfExp):
@@ -293,7 +297,7 @@ class Config:
     timeout: float
     workers: int
     pytest_args: list[str]
-    modules: dict[str, dict[str, object]]
+    modules: dict[str, dict[str, Any]]
 
 
 def load_config(root: Path) -> Config:
@@ -325,7 +329,12 @@ class Worker:
         )
 
     def run(
-        self, tests: list[str], extra: list[str], mutant: Mutant | None, timeout: float, niceness: int
+        self,
+        tests: list[str],
+        extra: list[str],
+        mutant: Mutant | None,
+        timeout: float,
+        niceness: int,
     ) -> tuple[str, float]:
         """("killed" | "survived" | "timeout", seconds)."""
         target = self.copy / mutant.path if mutant else None
@@ -364,37 +373,40 @@ class Worker:
         return outcome, time.monotonic() - start
 
 
-def run_module(
-    config: Config, rel: str, args: argparse.Namespace, base: Path
-) -> dict[str, object]:
+def run_module(config: Config, rel: str, args: argparse.Namespace, base: Path) -> dict[str, object]:
     settings = config.modules.get(rel)
     if settings is None:
         raise SystemExit(f"mutate: {rel} is not configured in [tool.unicancel-mutate.modules]")
-    tests = args.tests or [str(t) for t in settings.get("tests", [])]  # type: ignore[attr-defined]
-    extra = [str(a) for a in settings.get("pytest-args", [])]  # type: ignore[attr-defined]
-    equivalent = set(settings.get("equivalent", []))  # type: ignore[arg-type]
-    timeout = float(args.timeout or settings.get("timeout", config.timeout))  # type: ignore[arg-type]
+    tests = args.tests or [str(t) for t in settings.get("tests", [])]
+    extra = [str(a) for a in settings.get("pytest-args", [])]
+    equivalent = set(settings.get("equivalent", []))
+    timeout = float(args.timeout or settings.get("timeout", config.timeout))
     sample = args.sample if args.sample is not None else settings.get("sample")
     every = collect(config.root, rel)
     mutants = every
-    if sample and int(sample) < len(every):  # type: ignore[call-overload]
+    if sample and int(sample) < len(every):
         mutants = sorted(
-            random.Random(f"{args.seed}:{rel}").sample(every, int(sample)),  # type: ignore[call-overload]
+            random.Random(f"{args.seed}:{rel}").sample(every, int(sample)),
             key=lambda m: m.start,
         )
-    previous: dict[str, object] = {}
+    previous: dict[str, Any] = {}
     if args.rerun:
         # Only the survivors of an earlier run (--json): after adding tests.
-        previous = next(
-            (r for r in json.loads(args.rerun.read_text()) if r["module"] == rel), {}
-        )
-        again = set(previous.get("survivors", []))  # type: ignore[arg-type]
+        previous = next((r for r in json.loads(args.rerun.read_text()) if r["module"] == rel), {})
+        again = set(previous.get("survivors", []))
         mutants = [m for m in every if m.describe() in again]
     if args.only:
         mutants = [m for m in mutants if re.search(args.only, m.describe())]
-    print(f"\n== {rel}: {len(mutants)} of {len(every)} mutants"
-          f"{' (sampled, seed ' + str(args.seed) + ')' if len(mutants) < len(every) else ''}; "
-          f"tests: {' '.join(tests)} {' '.join(extra)}", flush=True)
+    how = "all"
+    if args.rerun or args.only:
+        how = "selected"
+    elif len(mutants) < len(every):
+        how = f"sampled, seed {args.seed}"
+    print(
+        f"\n== {rel}: {len(mutants)} of {len(every)} mutants ({how}); "
+        f"tests: {' '.join(tests)} {' '.join(extra)}",
+        flush=True,
+    )
     if args.list:
         for m in mutants:
             print("  " + m.describe())
@@ -404,8 +416,12 @@ def run_module(
     if outcome != "survived":
         raise SystemExit(f"mutate: the tests fail without any mutant ({outcome}): fix them first")
     print(f"   baseline: tests pass in {baseline:.1f}s", flush=True)
-    results: dict[str, list[Mutant]] = {"killed": [], "timeout": [], "survived": [],
-                                        "equivalent": []}
+    results: dict[str, list[Mutant | None]] = {
+        "killed": [],
+        "timeout": [],
+        "survived": [],
+        "equivalent": [],
+    }
     free = list(workers)
     lock = threading.Lock()
     done = 0
@@ -433,9 +449,9 @@ def run_module(
             future.result()
     sampled = len(mutants)
     if previous:  # the earlier run's killed mutants stay killed
-        sampled = int(previous["sampled"])  # type: ignore[call-overload]
+        sampled = int(previous["sampled"])
         for kind in ("killed", "timeout", "equivalent"):
-            results[kind] += [None] * int(previous[kind])  # type: ignore[list-item, call-overload]
+            results[kind] += [None] * int(previous[kind])
     killed = len(results["killed"]) + len(results["timeout"])
     counted = sampled - len(results["equivalent"])
     score = 100.0 * killed / counted if counted else 100.0
@@ -445,11 +461,12 @@ def run_module(
         f"score {score:.1f}% ({killed}/{counted}) in {time.monotonic() - start:.0f}s",
         flush=True,
     )
-    for m in results["survived"]:
-        print(f"   SURVIVED {m.describe()}")
-    for m in results["equivalent"]:
-        if m is not None:
-            print(f"   equivalent {m.describe()}")
+    survivors = [m.describe() for m in results["survived"] if m is not None]
+    equivalents = [m.describe() for m in results["equivalent"] if m is not None]
+    for text in survivors:
+        print(f"   SURVIVED {text}")
+    for text in equivalents:
+        print(f"   equivalent {text}")
     return {
         "module": rel,
         "mutants": len(every),
@@ -460,8 +477,8 @@ def run_module(
         "equivalent": len(results["equivalent"]),
         "score": round(score, 1),
         "seconds": round(time.monotonic() - start),
-        "survivors": [m.describe() for m in results["survived"]],
-        "equivalents": [m.describe() for m in results["equivalent"] if m is not None],
+        "survivors": survivors,
+        "equivalents": equivalents,
         "python": sys.version.split()[0],
     }
 
@@ -494,9 +511,11 @@ def main(argv: list[str] | None = None) -> int:
     if summary:
         print("\n== summary")
         for r in summary:
-            print(f"   {r['module']}: {r['score']}% ({r['killed']} killed + {r['timeout']} "
-                  f"timed out of {r['sampled']} - {r['equivalent']} equivalent; "
-                  f"{r['survived']} survived; {r['sampled']}/{r['mutants']} run)")
+            print(
+                f"   {r['module']}: {r['score']}% ({r['killed']} killed + {r['timeout']} "
+                f"timed out of {r['sampled']} - {r['equivalent']} equivalent; "
+                f"{r['survived']} survived; {r['sampled']}/{r['mutants']} run)"
+            )
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     return 1 if any(r["survived"] for r in summary) else 0
