@@ -96,11 +96,13 @@ class Mutant:
     new: str
     start: int
     end: int
+    nth: int = 1  # the same change at the same place in one scope: the nth one
 
     @property
     def key(self) -> str:
         """Stable across unrelated edits (no line number): for `equivalent` lists."""
-        return f"{self.scope}: {_short(self.old)} -> {_short(self.new)}"
+        same = f" #{self.nth}" if self.nth > 1 else ""
+        return f"{self.scope}: {_short(self.old)} -> {_short(self.new)}{same}"
 
     def describe(self) -> str:
         return f"{self.path}:{self.line}: [{self.kind}] {self.key}"
@@ -273,12 +275,14 @@ def collect(root: Path, rel: str) -> list[Mutant]:
     # Keep only mutants that still compile (e.g. `pass` for an expression
     # statement inside a match guard would not): a syntax error is no test.
     good = []
+    seen: dict[str, int] = {}
     for mutant in collector.mutants:
         try:
             compile(apply(source, mutant), rel, "exec")
         except SyntaxError:
             continue
-        good.append(mutant)
+        seen[mutant.key] = nth = seen.get(mutant.key, 0) + 1
+        good.append(dataclasses.replace(mutant, nth=nth))
     return good
 
 
@@ -367,6 +371,9 @@ class Worker:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             outcome = "timeout"
+        except BaseException:  # interrupted: leave no test run behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
         finally:
             if target:
                 target.write_text(original)
@@ -395,8 +402,8 @@ def run_module(config: Config, rel: str, args: argparse.Namespace, base: Path) -
         previous = next((r for r in json.loads(args.rerun.read_text()) if r["module"] == rel), {})
         again = set(previous.get("survivors", []))
         mutants = [m for m in every if m.describe() in again]
-    if args.only:
-        mutants = [m for m in mutants if re.search(args.only, m.describe())]
+    if args.only:  # from all the mutants, not only the sample
+        mutants = [m for m in every if re.search(args.only, m.describe())]
     how = "all"
     if args.rerun or args.only:
         how = "selected"
@@ -499,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", help="run these tests instead of the configured ones")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant's fate")
     args = parser.parse_args(argv)
+    # A terminated run still restores and removes its copies and kills its tests.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     config = load_config(args.root.resolve())
     args.workers = args.workers or config.workers
     modules = args.modules or list(config.modules)
