@@ -14,11 +14,13 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from unicancel import (
+    CancelOrigin,
     CancelScope,
     StopSource,
     TaskGroup,
     TaskStatus,
     checkpoint,
+    checkpoint_if_cancelled,
     current_time,
     fail_after,
     fail_at,
@@ -276,6 +278,34 @@ async def test_group_left_after_stripping_the_cancellation_keeps_its_context() -
             context_is_none = group.__context__ is None
     assert left == [ValueError]
     assert context_is_none
+
+
+@pytest.mark.anyio
+async def test_scope_that_strips_its_cancellation_from_a_group_caught_it() -> None:
+    with pytest.raises(ExceptionGroup):
+        with CancelScope() as scope:
+            scope.cancel()
+            try:
+                await checkpoint()
+            except get_cancelled_exc_class() as exc:
+                raise BaseExceptionGroup("body", [exc, ValueError("boom")]) from None
+    assert scope.cancelled_caught
+
+
+@pytest.mark.anyio
+async def test_scope_cancelled_before_entry_carries_its_reason() -> None:
+    scope = CancelScope()
+    scope.cancel("early")
+    texts: list[str] = []
+    with scope:
+        try:
+            await checkpoint()
+        except get_cancelled_exc_class() as exc:
+            texts.append(getattr(exc, "reason", None) or str(exc))
+            raise
+    assert scope.cancelled_caught
+    assert len(texts) == 1
+    assert texts[0].endswith("early")
 
 
 # -- asyncio delivery (_backends/asyncio/_delivery.py) -------------------------
@@ -707,3 +737,144 @@ async def test_failed_create_task_child_shows_its_error_on_the_task() -> None:
     assert isinstance(task.exception(), ValueError)
     with pytest.raises(ValueError, match="child failed"):
         task.result()
+
+
+# -- trio backend (_backends/trio/_backend.py) ------------------------------------
+
+
+def test_trio_enclosing_deadline_reason_at_the_exact_deadline() -> None:
+    # On a clock that jumps exactly to the deadline, the scope it passes through
+    # still learns it was "deadline exceeded" (the deadline is due when equal).
+    import trio
+    import trio.testing
+
+    seen: list[tuple[CancelOrigin | None, str | None]] = []
+
+    async def main() -> None:
+        with move_on_after(1):
+            with CancelScope() as inner:
+                await trio.sleep_forever()
+        seen.append((inner.cancel_origin, inner.cancel_reason))
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert seen == [(CancelOrigin.ENCLOSING, "deadline exceeded")]
+
+
+def test_trio_foreign_deadline_inside_two_of_ours_carries_no_reason() -> None:
+    # trio.move_on_after's deadline is not ours: no reason, as asyncio.timeout().
+    import trio
+    import trio.testing
+
+    seen: list[tuple[CancelOrigin | None, str | None]] = []
+
+    async def main() -> None:
+        now = trio.current_time()
+        with CancelScope(deadline=now + 100):
+            with CancelScope(deadline=now + 50):
+                with trio.move_on_after(1):
+                    with CancelScope() as inner:
+                        await trio.sleep_forever()
+        seen.append((inner.cancel_origin, inner.cancel_reason))
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert seen == [(CancelOrigin.ENCLOSING, None)]
+
+
+def test_trio_deadline_seen_passed_by_cancel_called_applies_at_once() -> None:
+    # The deadline passes with no checkpoint (the clock jumps); reading
+    # cancel_called says so, and the next checkpoint_if_cancelled() raises.
+    import trio
+    import trio.testing
+
+    clock = trio.testing.MockClock()
+    reached: list[str] = []
+
+    async def main() -> None:
+        with move_on_after(1) as scope:
+            clock.jump(2)
+            assert scope.cancel_called
+            await checkpoint_if_cancelled()
+            reached.append("after the checkpoint")
+        assert scope.cancelled_caught
+
+    trio.run(main, clock=clock)
+    assert reached == []
+
+
+def test_trio_deadline_moved_into_the_past_applies_at_once() -> None:
+    import trio
+    import trio.testing
+
+    reached: list[str] = []
+
+    async def main() -> None:
+        with CancelScope() as scope:
+            scope.deadline = current_time() - 1
+            await checkpoint_if_cancelled()
+            reached.append("after the checkpoint")
+        assert scope.cancelled_caught
+
+    trio.run(main, clock=trio.testing.MockClock())
+    assert reached == []
+
+
+@pytest.mark.anyio
+async def test_group_without_children_is_closed_when_its_block_ends(backend_name: str) -> None:
+    if backend_name != "asyncio":
+        pytest.skip("needs a loop callback during the group's last schedule point")
+    errors: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    async with TaskGroup() as tg:
+
+        def late() -> None:
+            try:
+                tg.start_soon(checkpoint)
+            except RuntimeError as exc:
+                errors.append(str(exc))
+
+        loop.call_soon(late)  # runs while the host is at the end of the block
+    assert len(errors) == 1
+    assert errors[0].startswith("unicancel:")
+
+
+@pytest.mark.anyio
+async def test_group_whose_host_is_cancelled_from_outside_leaves_no_cycle(
+    backend_name: str,
+) -> None:
+    if backend_name != "asyncio":
+        pytest.skip("Task.cancel() is asyncio's")
+
+    async def host() -> None:
+        async with TaskGroup() as tg:
+            tg.start_soon(sleep_forever)
+        # The cancel arrives while the host waits at the end of the block.
+
+    async def scenario() -> bool:
+        task = asyncio.get_running_loop().create_task(host())
+        await wait_all_tasks_blocked()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    assert await scenario()  # also a warm-up: first-use caches are not garbage
+    with no_cyclic_garbage(only=is_unicancel_object):
+        assert await scenario()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("helper", [move_on_after, fail_after, move_on_at, fail_at])
+async def test_timeout_helpers_are_not_shielded_by_default(helper: object) -> None:
+    with CancelScope() as outer:
+        outer.cancel()
+        with helper(
+            1000 if helper in (move_on_after, fail_after) else current_time() + 1000
+        ) as inner:  # type: ignore[operator]
+            assert not inner.shield
+            await checkpoint()
+            raise AssertionError("the outer cancel must reach the block")
+    assert outer.cancelled_caught
+    assert not inner.cancelled_caught
