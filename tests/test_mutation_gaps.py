@@ -878,3 +878,29 @@ async def test_timeout_helpers_are_not_shielded_by_default(helper: object) -> No
             raise AssertionError("the outer cancel must reach the block")
     assert outer.cancelled_caught
     assert not inner.cancelled_caught
+
+
+@pytest.mark.anyio
+async def test_foreign_cancel_is_not_swallowed_by_a_shielded_scope_cancelling_itself(
+    backend_name: str,
+) -> None:
+    # An outer scope's cancellation was delivered (and swallowed) inside an
+    # inner scope, which then shields and cancels itself while someone else
+    # calls Task.cancel(): the inner scope catches only its own cancellation.
+    if backend_name != "asyncio":
+        pytest.skip("Task.cancel() is asyncio's")
+    task = asyncio.current_task()
+    assert task is not None
+    with pytest.raises(asyncio.CancelledError, match="foreign"):
+        with CancelScope() as outer:
+            with CancelScope() as inner:
+                outer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checkpoint()
+                inner.shield = True
+                inner.cancel()
+                task.cancel("foreign")
+                await checkpoint()
+    assert not inner.cancelled_caught
+    assert task.cancelling() == 1  # the foreign request, for its owner to uncancel
+    task.uncancel()
