@@ -8,9 +8,9 @@ the error text is the same everywhere.
 
 from __future__ import annotations
 
-from math import inf, isnan
+from math import isnan
 
-__all__ = ["check_deadline", "check_timeout", "relative_to_absolute"]
+__all__ = ["check_deadline", "check_timeout"]
 
 
 #: What a timeout's "past time" hint says, by parameter: only the *_after
@@ -90,10 +90,3 @@ def check_timeout(value: float, name: str = "timeout", past_hint: str | None = N
         hint = past_hint or _PAST_HINTS.get(name, "use 0 for 'at once'")
         raise ValueError(f"unicancel: {name} must be non-negative, got {value!r}; {hint}")
     return value
-
-
-def relative_to_absolute(now: float, seconds: float) -> float:
-    """Turn a validated timeout into a deadline; ``inf`` stays ``inf``."""
-    if seconds == inf:
-        return inf
-    return now + seconds
