@@ -130,6 +130,8 @@ class TrioBackend:
             scope._set_enclosing(_reason_carried(remaining))
 
     def outside_loop(self, scope: CancelScope) -> bool:
+        if get_ident() == scope._thread:
+            return False  # the entering thread: the common case, one C call
         # trio's run state is per thread: outside a task of this run (another
         # thread, or another run there) current_task() raises or differs.
         try:
