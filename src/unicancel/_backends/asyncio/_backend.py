@@ -31,7 +31,7 @@ from ._delivery import (
     innermost,
     schedule,
 )
-from ._private import current_task, running_loop, task_running_in
+from ._private import current_task, running_loop, task_here, task_running_in
 from ._reach import reach
 from ._taskgroup import AsyncioTaskGroup
 
@@ -56,16 +56,25 @@ class AsyncioBackend:
         return loop is not None and task_running_in(loop) is not None
 
     def try_enter(self, scope: CancelScope) -> bool:
-        loop = running_loop()
-        if loop is None:
-            return False
-        host: Task[Any] | None = task_running_in(loop)
-        if host is None:
-            return False
-        scope._host = host
-        scope._loop = loop  # saves a get_loop() call at exit
-        if _THREAD_BY_IDENT:  # 3.11 only (see _THREAD_BY_IDENT)
+        found: Task[Any] | None
+        if _THREAD_BY_IDENT:  # 3.11 (see _THREAD_BY_IDENT)
+            loop = running_loop()
+            if loop is None:
+                return False
+            found = task_running_in(loop)
+            if found is None:
+                return False
+            scope._loop = loop  # for exit's test; later readers ask the host
             scope._thread = get_ident()
+        else:
+            try:
+                found = task_here()  # one C call finds loop and task
+            except RuntimeError:  # no loop runs in this thread
+                return False
+            if found is None:
+                return False
+        host: Task[Any] = found
+        scope._host = host
         # The task's innermost scope is kept on the task (see _delivery).
         scope._parent = getattr(host, "_unicancel_scope", None)
         host._unicancel_scope = scope  # type: ignore[attr-defined]
@@ -86,7 +95,7 @@ class AsyncioBackend:
     def _enter_slow(self, scope: CancelScope, task: Task[Any]) -> None:
         if scope._shield and "anyio" in sys.modules:
             enter_companion(scope)
-        loop = scope._loop
+        loop = task.get_loop()
         now = loop.time()
         if scope._relative != inf:
             scope._deadline = now + scope._relative
@@ -112,17 +121,24 @@ class AsyncioBackend:
             scope._busy = True
 
     def _disarm(self, scope: CancelScope) -> None:
-        deadlines.disarm(scope, scope._loop)
+        if scope._timer is not None:
+            deadlines.disarm(scope, scope._host.get_loop())  # type: ignore[attr-defined]
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         host: Task[Any] = scope._host  # type: ignore[assignment]
-        loop = scope._loop
-        running = task_running_in(loop)
         # The thread test: from another thread the host may be running right
         # now (its own thread busy), and unlinking would race with it.
-        if running is not host or (
-            get_ident() != scope._thread if _THREAD_BY_IDENT else running_loop() is not loop
-        ):
+        if _THREAD_BY_IDENT:
+            running = task_running_in(scope._loop)
+            here = running is host and get_ident() == scope._thread
+        else:
+            # This thread's running task: the host only in the loop's thread.
+            try:
+                running = task_here()
+            except RuntimeError:  # no loop runs in this thread
+                running = None
+            here = running is host
+        if not here:
             if running is not host and isinstance(exc, GeneratorExit) and _closing_a_coroutine():
                 # A coroutine is being closed outside its task: the task was
                 # dropped unfinished (its loop closed, or it waited on a
@@ -152,7 +168,7 @@ class AsyncioBackend:
         if (scope._shield and "anyio" in sys.modules) or lowered:
             exc = exit_companion(scope, exc)
         if scope._timer is not None:
-            deadlines.disarm(scope, loop)
+            deadlines.disarm(scope, host.get_loop())
         delivered = scope._delivered
         if delivered:
             for _ in range(delivered):
@@ -188,7 +204,7 @@ class AsyncioBackend:
         self, scope: CancelScope, host: Task[Any], exc: GeneratorExit
     ) -> BaseException:
         if scope._timer is not None:
-            deadlines.disarm(scope, scope._loop)
+            deadlines.disarm(scope, host.get_loop())
         scope._state = _EXITED
         scope._host = None
         # The scopes are closed innermost first: this one is innermost now.
@@ -200,7 +216,7 @@ class AsyncioBackend:
     ) -> None:
         """Raise unless the scope may be exited here after all (its loop now
         runs in another thread than at entry)."""
-        here = running_loop() is scope._loop
+        here = running_loop() is host.get_loop()
         if running is host and here:
             if _THREAD_BY_IDENT:
                 scope._thread = get_ident()
@@ -241,8 +257,8 @@ class AsyncioBackend:
             if (abandoned._shield and "anyio" in sys.modules) or lowered:
                 exit_companion(abandoned, None)  # innermost first; errors: already misnested
             abandoned._state = _ABANDONED
+            self._disarm(abandoned)  # before letting go of the host: it has the loop
             abandoned._host = None
-            self._disarm(abandoned)
             for _ in range(getattr(abandoned, "_delivered", 0)):
                 host.uncancel()
             abandoned._delivered = 0
@@ -252,7 +268,7 @@ class AsyncioBackend:
         if _THREAD_BY_IDENT and get_ident() == scope._thread:
             return False
         # The running loop is per thread: another thread has none, or its own.
-        if running_loop() is not scope._loop:
+        if running_loop() is not scope._host.get_loop():  # type: ignore[attr-defined]
             return True
         if _THREAD_BY_IDENT:
             scope._thread = get_ident()  # the loop moved to this thread
@@ -268,7 +284,7 @@ class AsyncioBackend:
             return
         self._disarm(scope)
         if scope._deadline != inf:
-            loop = scope._loop
+            loop = scope._host.get_loop()  # type: ignore[attr-defined]
             self._arm(scope, loop, loop.time())
 
     def shield_changed(self, scope: CancelScope) -> None:
