@@ -83,11 +83,10 @@ class CancelScope:
         "_timer",
     )
 
-    # _thread: the entering thread's ident, for the backends' cheap wrong-thread
-    # test (trio; asyncio on 3.11 only: from 3.12 on it compares running loops).
-    # Backend slots: asyncio uses _host/_loop/_parent/_timer/_entry_cancelling/
-    # _delivered/_busy/_cancel_seq/_shield_log/_below; trio uses
-    # _native/_host. They are declared here (not on per-backend subclasses) so
+    # Backend slots: asyncio uses _host/_parent/_timer/_entry_cancelling/
+    # _delivered/_busy/_cancel_seq/_shield_log/_below, and on 3.11 _loop/_thread
+    # (the entering thread's ident, for the cheap wrong-thread test); trio uses
+    # _native/_host/_parent/_busy. They are declared here (not on per-backend subclasses) so
     # entering a scope allocates nothing extra.
     _backend: Backend
     _host: object

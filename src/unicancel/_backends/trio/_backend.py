@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from math import inf
-from threading import get_ident
 
 import trio
 from trio import CancelScope as _NativeScope
@@ -43,20 +42,27 @@ class TrioBackend:
         # finite, so the two differ exactly when there is one.)
         if scope._relative != scope._deadline:
             if scope._relative != inf:
-                scope._deadline = current_time() + scope._relative
-                scope._relative = inf
-            if scope._shield:
+                # trio's __enter__ reads the clock for it (below): reading
+                # it here too would cost a second clock read.
+                if scope._shield:
+                    native = _NativeScope(relative_deadline=scope._relative, shield=True)
+                else:
+                    native = _NativeScope(relative_deadline=scope._relative)
+            elif scope._shield:
                 native = _NativeScope(deadline=scope._deadline, shield=True)
             else:
                 native = _NativeScope(deadline=scope._deadline)
             scope._parent = _marked.get()
             _marked.set(scope)
+            scope._busy = True  # marked: exit unlinks it
         elif scope._shield:
             native = _NativeScope(shield=True)
             scope._parent = _marked.get()
             _marked.set(scope)
+            scope._busy = True
         else:
             native = _NativeScope()
+            scope._busy = False
         if scope._cancel_called:
             if scope._origin is CancelOrigin.EXPLICIT:
                 native.cancel(scope._reason)
@@ -65,9 +71,11 @@ class TrioBackend:
                 # trio's __enter__ applies a past deadline, as a deadline.
                 native.deadline = -inf
         scope._host = host
-        scope._thread = get_ident()
         scope._native = native
         native.__enter__()
+        if scope._relative != inf:
+            scope._deadline = native.deadline  # absolute now
+            scope._relative = inf
         return True
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
@@ -83,7 +91,7 @@ class TrioBackend:
                 _errors.exited_in_other_task(scope, scope._host.name, task.name),  # type: ignore[attr-defined]
                 exc,
             )
-        if _marked.get() is scope:
+        if scope._busy and _marked.get() is scope:
             _marked.set(scope._parent)
             scope._parent = None  # an exited scope keeps no enclosing one alive
         try:
@@ -130,8 +138,6 @@ class TrioBackend:
             scope._set_enclosing(_reason_carried(remaining))
 
     def outside_loop(self, scope: CancelScope) -> bool:
-        if get_ident() == scope._thread:
-            return False  # the entering thread: the common case, one C call
         # trio's run state is per thread: outside a task of this run (another
         # thread, or another run there) current_task() raises or differs.
         try:
@@ -139,7 +145,7 @@ class TrioBackend:
         except RuntimeError:
             return True
         host = scope._host
-        return task is not host and _root(task) is not _root(host)
+        return task is not host and _root(task) is not _root(host)  # host: the common case
 
     def cancel(self, scope: CancelScope) -> None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]
