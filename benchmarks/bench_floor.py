@@ -21,7 +21,7 @@ import time
 from asyncio import Task
 from math import inf
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 if sys.version_info >= (3, 12):
     from asyncio import current_task as _this_task  # C: this thread's running task
@@ -76,7 +76,7 @@ class FloorScope:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> Literal[False]:
         if self._state != 1:
             raise RuntimeError("not entered")
         host = self._host
