@@ -171,29 +171,34 @@ class AsyncioBackend:
             deadlines.disarm(scope, host.get_loop())
         delivered = scope._delivered
         if delivered:
-            for _ in range(delivered):
-                host.uncancel()
+            host.uncancel()
+            if delivered > 1:
+                for _ in range(delivered - 1):
+                    host.uncancel()
             scope._delivered = 0
         if scope._shield and effectively_cancelled(parent):
             # Leaving a shield into a cancelled scope: the next await raises.
             schedule(host)
         if exc is None:
             return None
-        if not isinstance(exc, (CancelledError, BaseExceptionGroup)):
-            return exc
-        if not scope._cancel_called:
-            if isinstance(exc, CancelledError):
-                scope._set_enclosing(_carried_reason(scope, exc))
-            return exc
-        if not scope._shield and parent is not None and effectively_cancelled(parent):
-            if isinstance(exc, CancelledError):
-                _carried_reason(scope, exc)  # for the scopes it leaves next
-            return exc  # an enclosing cancellation is visible: it catches, not us
-        if host.cancelling() > scope._entry_cancelling:
-            return exc  # someone else also asked for this task to be cancelled
+        # A bare CancelledError first (the round trip), then exception groups.
         if isinstance(exc, CancelledError):
+            if not scope._cancel_called:
+                scope._set_enclosing(_carried_reason(scope, exc))
+                return exc
+            if not scope._shield and parent is not None and effectively_cancelled(parent):
+                _carried_reason(scope, exc)  # for the scopes it leaves next
+                return exc  # an enclosing cancellation is visible: it catches, not us
+            if host.cancelling() > scope._entry_cancelling:
+                return exc  # someone else also asked for this task to be cancelled
             scope._cancelled_caught = True
             return None
+        if not isinstance(exc, BaseExceptionGroup) or not scope._cancel_called:
+            return exc
+        if not scope._shield and parent is not None and effectively_cancelled(parent):
+            return exc
+        if host.cancelling() > scope._entry_cancelling:
+            return exc
         matched, rest = exc.split(CancelledError)
         if matched is None:
             return exc
