@@ -42,13 +42,9 @@ class TrioBackend:
         # finite, so the two differ exactly when there is one.)
         if scope._relative != scope._deadline:
             if scope._relative != inf:
-                # trio's __enter__ reads the clock for it (below): reading
-                # it here too would cost a second clock read.
-                if scope._shield:
-                    native = _NativeScope(relative_deadline=scope._relative, shield=True)
-                else:
-                    native = _NativeScope(relative_deadline=scope._relative)
-            elif scope._shield:
+                scope._deadline = current_time() + scope._relative
+                scope._relative = inf
+            if scope._shield:
                 native = _NativeScope(deadline=scope._deadline, shield=True)
             else:
                 native = _NativeScope(deadline=scope._deadline)
@@ -73,9 +69,6 @@ class TrioBackend:
         scope._host = host
         scope._native = native
         native.__enter__()
-        if scope._relative != inf:
-            scope._deadline = native.deadline  # absolute now
-            scope._relative = inf
         return True
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
