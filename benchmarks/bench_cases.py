@@ -14,7 +14,8 @@ from bench_cpu import (
     t_cpu_trio,
     t_cpu_unicancel,
 )
-from bench_registry import AIO_RAISE, STARRED, UC_TG, WORKLOAD_BY_KEY, Case
+from bench_floor import a_unarmed_floor
+from bench_registry import AIO_RAISE, FLOOR, STARRED, UC_TG, WORKLOAD_BY_KEY, Case
 from bench_scopes import (
     a_armed_asyncio,
     a_armed_quattro,
@@ -140,7 +141,9 @@ def _cases() -> list[Case]:
             (aio, "async with asyncio.timeout(None)", (), a_unarmed_asyncio),
             (any_, "with anyio.CancelScope()", ("anyio",), unarmed_anyio),
             (qua, "with quattro.CancelScope()", ("quattro",), a_unarmed_quattro),
+            (FLOOR, "with FloorScope()", (), a_unarmed_floor),
         ],
+        uvloop=(uc, aio, FLOOR),
     )
     trio_cases(
         "unarmed",

@@ -4,8 +4,8 @@
     python scripts/benchmark_chart.py --check   # exit 1 if the committed chart is stale
 
 The numbers come from the results pages that ``benchmarks/run.py`` writes
-(docs/benchmarks.md, docs/benchmarks-py3.13.md): for each workload that
-compares unicancel with the backend's own primitive, the "unicancel/this" ratio
+(docs/benchmarks.md, docs/benchmarks-py3.13.md, docs/benchmarks-py3.14.md): for each
+workload that compares unicancel with the backend's own primitive, the "unicancel/this" ratio
 of the native row (``asyncio`` on the asyncio loops, ``trio`` on trio), one bar
 per Python version and backend. Plain SVG text, no plotting library, and
 deterministic output so that tests/test_docs_site.py can check it is current.
@@ -21,7 +21,11 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = (ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "benchmarks-py3.13.md")
+RESULTS = (
+    ROOT / "docs" / "benchmarks.md",
+    ROOT / "docs" / "benchmarks-py3.13.md",
+    ROOT / "docs" / "benchmarks-py3.14.md",
+)
 CHART = ROOT / "docs" / "assets" / "benchmark-ratios.svg"
 # The backend column of the results tables, and the native system measured there.
 BACKENDS = {"asyncio (default loop)": "asyncio", "asyncio on uvloop": "uvloop", "trio": "trio"}

@@ -56,7 +56,7 @@ def test_benchmark_chart_is_drawn_from_the_results() -> None:
     chart = _load_chart_script()
     bars = [bar for path in chart.RESULTS for bar in chart.parse(path.read_text(encoding="utf-8"))]
     # Every results page gives a ratio per backend for the timed workloads.
-    assert {bar.python for bar in bars} == {"3.11", "3.13"}
+    assert {bar.python for bar in bars} == {"3.11", "3.13", "3.14"}
     assert {bar.backend for bar in bars} == {"asyncio", "uvloop", "trio"}
     assert len({bar.workload for bar in bars}) >= 5
     assert chart.CHART.read_text(encoding="utf-8") == chart.build(), (

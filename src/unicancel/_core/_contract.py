@@ -44,7 +44,6 @@ class Scope(Protocol):
     _timer: object
     _entry_cancelling: int
     _delivered: int
-    _outer_delivered: int
     _cancel_seq: int
     _shield_log: tuple[int, tuple[float, Scope] | None]
     _below: set[Any] | None

@@ -8,7 +8,6 @@ reaches them); on trio it is a nursery inside the group's cancel scope.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from threading import get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, final
 
@@ -89,7 +88,7 @@ class TaskGroup:
         """The live group, checked to be used from its own loop's thread."""
         impl = self._live()
         scope = impl.cancel_scope
-        if scope._state == _ACTIVE and get_ident() != scope._thread and scope._wrong_loop():
+        if scope._state == _ACTIVE and scope._wrong_loop():
             raise RuntimeError(_errors.wrong_thread(what))
         return impl
 

@@ -61,14 +61,6 @@ class _Deadlines:
         self.handle: ref[TimerHandle] | None = None
         self.when = inf
 
-    def push(self, scope: CancelScope, deadline: float) -> None:
-        entry = (deadline, next(_seq), scope)
-        heapq.heappush(self.heap, entry)
-        scope._timer = entry
-        self.live += 1
-        if deadline < self.when:
-            self._rearm(deadline)
-
     def _rearm(self, when: float) -> None:
         handle = self.handle() if self.handle is not None else None
         if handle is not None:
@@ -144,16 +136,30 @@ def _for(loop: AbstractEventLoop) -> _Deadlines:
     return deadlines
 
 
+# arm() and disarm() run for every scope with a deadline: a plain attribute
+# read (the heap exists once a deadline was armed on the loop) instead of
+# _for()'s getattr() call, and push() inlined.
+
+
 def arm(scope: CancelScope, loop: AbstractEventLoop, deadline: float) -> None:
     """Expire *scope* at *deadline* (a time on *loop*'s clock)."""
-    _for(loop).push(scope, deadline)
+    try:
+        deadlines: _Deadlines = loop._unicancel_deadlines  # type: ignore[attr-defined]
+    except AttributeError:  # the first deadline on this loop
+        deadlines = _for(loop)
+    entry = (deadline, next(_seq), scope)
+    heapq.heappush(deadlines.heap, entry)
+    scope._timer = entry
+    deadlines.live += 1
+    if deadline < deadlines.when:
+        deadlines._rearm(deadline)
 
 
 def disarm(scope: CancelScope, loop: AbstractEventLoop) -> None:
     """Forget *scope*'s deadline, if it has one armed."""
     if scope._timer is not None:
         scope._timer = None
-        _for(loop).forget()
+        loop._unicancel_deadlines.forget()  # type: ignore[attr-defined]  # armed: it exists
 
 
 def expire_passed(loop: AbstractEventLoop) -> None:

@@ -375,7 +375,7 @@ class _Delivery:
         if inner._host is task:  # type: ignore[union-attr]
             if target is inner:
                 # The common case of _account(): the task's own innermost scope.
-                target._delivered = getattr(target, "_delivered", 0) + 1
+                target._delivered += 1
                 target._busy = True
             else:
                 _account(task, target)
@@ -416,11 +416,12 @@ def _account(task: Task[Any], target: CancelScope) -> None:
             break
         scope = scope._parent
     if owner is not None:
-        owner._delivered = getattr(owner, "_delivered", 0) + 1
+        owner._delivered += 1
         owner._busy = True
         # Scopes inside *owner* see cancelling() one higher until *owner*
-        # exits, after them: tell them it is ours, not a foreign cancel().
+        # exits, after them: tell them it is ours, not a foreign cancel()
+        # (their exit compares cancelling() with their entry value).
         scope = innermost(task)
         while scope is not owner and scope is not None:
-            scope._outer_delivered = getattr(scope, "_outer_delivered", 0) + 1
+            scope._entry_cancelling += 1
             scope = scope._parent

@@ -7,7 +7,6 @@ it, and everything it opened, moves under the group (as on trio).
 from __future__ import annotations
 
 from asyncio import FIRST_COMPLETED, CancelledError, Future, Task, wait
-from threading import get_ident
 from typing import Any, Protocol
 
 from ..._core import _contract, _errors
@@ -43,7 +42,7 @@ class Status:
 
     def started(self, value: Any = None) -> None:
         scope = self._group.cancel_scope
-        if get_ident() != scope._thread and scope._wrong_loop():
+        if scope._wrong_loop():
             raise RuntimeError(_errors.wrong_thread("task_status.started()"))
         if self._value is not _NO_VALUE:
             raise RuntimeError(_errors.started_twice())

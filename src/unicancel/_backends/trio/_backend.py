@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from math import inf
-from threading import get_ident
 
 import trio
 from trio import CancelScope as _NativeScope
@@ -51,12 +50,15 @@ class TrioBackend:
                 native = _NativeScope(deadline=scope._deadline)
             scope._parent = _marked.get()
             _marked.set(scope)
+            scope._busy = True  # marked: exit unlinks it
         elif scope._shield:
             native = _NativeScope(shield=True)
             scope._parent = _marked.get()
             _marked.set(scope)
+            scope._busy = True
         else:
             native = _NativeScope()
+            scope._busy = False
         if scope._cancel_called:
             if scope._origin is CancelOrigin.EXPLICIT:
                 native.cancel(scope._reason)
@@ -65,7 +67,6 @@ class TrioBackend:
                 # trio's __enter__ applies a past deadline, as a deadline.
                 native.deadline = -inf
         scope._host = host
-        scope._thread = get_ident()
         scope._native = native
         native.__enter__()
         return True
@@ -83,7 +84,7 @@ class TrioBackend:
                 _errors.exited_in_other_task(scope, scope._host.name, task.name),  # type: ignore[attr-defined]
                 exc,
             )
-        if _marked.get() is scope:
+        if scope._busy and _marked.get() is scope:
             _marked.set(scope._parent)
             scope._parent = None  # an exited scope keeps no enclosing one alive
         try:
@@ -141,7 +142,7 @@ class TrioBackend:
         except RuntimeError:
             return True
         host = scope._host
-        return task is not host and _root(task) is not _root(host)
+        return task is not host and _root(task) is not _root(host)  # host: the common case
 
     def cancel(self, scope: CancelScope) -> None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]

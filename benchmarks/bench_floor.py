@@ -1,0 +1,100 @@
+"""The floor of workload 1 on asyncio: the least work an unarmed scope with
+unicancel's semantics needs, measured beside unicancel and asyncio.timeout.
+
+:class:`FloorScope` does only what is semantically required, inline, in one
+``__enter__`` and one ``__exit__`` (no backend detection, no hooks, no other
+bookkeeping): the public constructor (keyword-only arguments, validated,
+here by the same identity test unicancel uses for the defaults), single use,
+the running task (one C call on 3.12+), the task's innermost scope kept on
+the task (delivery, current_effective_deadline() and the misnesting check
+need it) and ``cancelling()`` at entry (the uncancel() counting rule); at
+exit: entered, same task in the same thread, still the innermost scope,
+unlink, let go of the task. An unarmed unicancel scope does this plus the
+detection of the backend and the state its deadline, shield and cancel
+need; the ratio unicancel/floor is what that costs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from asyncio import Task
+from math import inf
+from types import TracebackType
+from typing import Any, Literal
+
+if sys.version_info >= (3, 12):
+    from asyncio import current_task as _this_task  # C: this thread's running task
+else:  # 3.11: asyncio.current_task() is Python; the C parts it uses
+    from _asyncio import _current_tasks, _get_running_loop  # type: ignore[attr-defined]
+
+    def _this_task() -> Task[Any] | None:
+        task: Task[Any] | None = _current_tasks.get(_get_running_loop())
+        return task
+
+
+class FloorScope:
+    __slots__ = (
+        "_cancel_called",
+        "_deadline",
+        "_entry",
+        "_host",
+        "_parent",
+        "_relative",
+        "_shield",
+        "_state",
+    )
+
+    def __init__(
+        self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
+    ) -> None:
+        if deadline is not inf or relative_deadline is not inf or shield is not False:
+            raise NotImplementedError("the floor measures the unarmed scope only")
+        self._deadline = deadline
+        self._relative = relative_deadline
+        self._shield = shield
+        self._cancel_called = False
+        self._state = 0
+
+    def __enter__(self) -> FloorScope:
+        if self._state:
+            raise RuntimeError("already entered")
+        host = _this_task()
+        if host is None:
+            raise RuntimeError("not in a task")
+        self._host = host
+        self._parent = getattr(host, "_floor_scope", None)
+        host._floor_scope = self  # type: ignore[attr-defined]
+        self._entry = host.cancelling()
+        if self._shield or self._cancel_called or self._relative != self._deadline:
+            raise NotImplementedError("the floor measures the unarmed scope only")
+        self._state = 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        if self._state != 1:
+            raise RuntimeError("not entered")
+        host = self._host
+        if _this_task() is not host:
+            raise RuntimeError("another task or thread")
+        if host._floor_scope is not self:  # type: ignore[attr-defined]
+            raise RuntimeError("exited out of order")
+        host._floor_scope = self._parent  # type: ignore[attr-defined]
+        self._state = 2
+        self._host = None
+        if exc is not None:
+            raise NotImplementedError("the floor measures the empty body only")
+        return False
+
+
+async def a_unarmed_floor(n: int) -> int:
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        with FloorScope():
+            pass
+    return time.perf_counter_ns() - t0
