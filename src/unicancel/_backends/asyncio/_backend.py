@@ -254,8 +254,8 @@ class AsyncioBackend:
         reach(scope)
 
     def deadline_changed(self, scope: CancelScope) -> None:
-        if scope._cancel_called:
-            return
+        if scope._cancel_called or deadlines.moved_later(scope):
+            return  # a later deadline: the armed entry re-files itself when due
         self._disarm(scope)
         if scope._deadline != inf:
             loop = scope._loop
