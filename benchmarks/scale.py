@@ -42,7 +42,8 @@ from bench_measure import run_op
 from bench_params import BACKENDS, installed
 from bench_report import environment
 from bench_scale import churn, park_memory, park_time, slide
-from bench_scale_report import render_page, render_text, write_chart
+from bench_scale_page import render_page
+from bench_scale_report import render_text, write_chart
 from bench_stop import (
     a_stop_event,
     a_stop_scopes,
