@@ -6,9 +6,10 @@ park   N tasks, each inside an armed scope, parked on an event: time from the
        task without a scope: the difference is what the scope costs.
 slide  N parked armed scopes, each deadline moved later M times (an idle
        timeout reset on every message): only the moves are timed, in rounds
-       of N, with the loop running between rounds; then the size of the
-       deadline heap (unicancel's on asyncio, the loop's timer heap for
-       asyncio.timeout and anyio, trio's deadline heap on trio).
+       of N, with the loop running between rounds; then, after every other
+       scope moved once more, the size of the deadline heap (unicancel's on
+       asyncio, the loop's timer heap for asyncio.timeout and anyio, trio's
+       deadline heap on trio).
 churn  C scopes with a deadline entered and exited in one long loop (a
        yield every 1,000): time per scope and the process RSS after a
        warm-up, half-way and at the end.
@@ -237,6 +238,17 @@ async def slide(backend: str, system: str, n: int, moves: int) -> tuple[float, i
             # A message arrives: the loop runs (asyncio drops cancelled timers here).
             await kit.sleep0()
             await kit.sleep0()
+        # Then messages reach only every other scope (untimed): the heap is read
+        # off a round's end, where a heap that retires an entry per move and
+        # compacts at twice the live scopes can happen to be back at N.
+        later = kit.now() + FAR + moves + 1
+        for scope in scopes[::2]:
+            if system == "asyncio":
+                scope.reschedule(later)
+            else:
+                scope.deadline = later
+        await kit.sleep0()
+        await kit.sleep0()
         for scope in scopes:
             if getattr(scope, "cancel_called", False) or (system == "asyncio" and scope.expired()):
                 raise BenchError("a moved deadline fired")

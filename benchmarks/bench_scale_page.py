@@ -186,6 +186,11 @@ def render_page(runs: list[Run], page: Path, chart: Path) -> str:
             f"- Mode: {'quick' if run['quick'] else 'full'}, {run['repeats']} repeats, "
             f"total run time {run['seconds']:.0f} s"
         )
+        for update in run.get("updates", []):
+            lines.append(
+                f"- Measured again on {update['date']} ({update['seconds']:.0f} s): "
+                + ", ".join(update["workloads"])
+            )
         for title, headers, body, notes in tables(run):
             lines += [
                 "",

@@ -73,6 +73,7 @@ SIZES: dict[str, tuple[int, int]] = {
     "token": (10_000, 1_000),
 }
 REPEATS = (3, 1)
+WORKLOAD_ORDER = ("park", "slide", "churn", "group", "token")
 
 #: The systems measured beside unicancel, per backend ("none": a task without a scope).
 SCOPES = {
@@ -145,7 +146,7 @@ def measure(quick: bool, repeats: int, log: Callable[[str], None], only: set[str
     size = {key: value[mode] for key, value in SIZES.items()}
     rows: list[Row] = []
     for backend in BACKENDS:  # asyncio, uvloop, then trio
-        for workload in ("park", "slide", "churn", "group", "token"):
+        for workload in WORKLOAD_ORDER:
             if workload not in only:
                 continue
             systems = [s for s in _systems(backend, workload) if _available(backend, s)]
@@ -208,6 +209,11 @@ def _measure_workload(
                 found[system]["samples"].append(run_op(backend, table[system], n) / n)
 
 
+def _row_order(row: Row) -> tuple[int, int]:
+    """Rows as measure() lists them: by backend, then by workload."""
+    return BACKENDS.index(row["backend"]), WORKLOAD_ORDER.index(row["workload"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
@@ -223,6 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PAGE",
         help="instead of measuring, write PAGE (and its chart) from the RESULTS files",
     )
+    parser.add_argument(
+        "--update",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="measure the --only workloads again and replace their rows in saved results",
+    )
     parser.add_argument("results", nargs="*", type=Path, help="saved results (with --render)")
     args = parser.parse_args(argv)
     if args.render is not None:
@@ -234,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         page.write_text(render_page(runs, page, chart), encoding="utf-8")
         print(f"wrote {page} and {chart}", file=sys.stderr)
         return 0
-    everything = {"park", "slide", "churn", "group", "token"}
+    everything = set(WORKLOAD_ORDER)
     only = everything if args.only is None else {key.strip() for key in args.only.split(",")}
     if only - everything:
         parser.error(f"--only: unknown workload(s) {', '.join(sorted(only - everything))}")
@@ -254,6 +267,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - start, 1),
         "rows": rows,
     }
+    if args.update is not None:
+        saved = json.loads(args.update.read_text(encoding="utf-8"))
+        if saved["python"] != run["python"] or saved["quick"] != run["quick"]:
+            parser.error(f"--update: {args.update} holds another Python or mode")
+        kept = [row for row in saved["rows"] if row["workload"] not in only]
+        saved["rows"] = sorted(kept + rows, key=_row_order)
+        saved.setdefault("updates", []).append(
+            {
+                "workloads": sorted(only),
+                "date": run["environment"][-1][1],
+                "seconds": run["seconds"],
+            }
+        )
+        run, args.json = saved, args.update
     sys.stdout.write(render_text(run))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
