@@ -182,7 +182,8 @@ def tables(run: Run) -> list[Table]:
         slide,
         [
             "Only the moves are timed, in rounds of N with the loop running between rounds. "
-            "Heap: unicancel's deadline heap on asyncio/uvloop; the loop's timer heap "
+            "Heap: read after every other scope moved once more (untimed); unicancel's "
+            "deadline heap on asyncio/uvloop; the loop's timer heap "
             "(loop._scheduled, with cancelled timers not yet dropped) for asyncio.timeout and "
             "anyio; trio's deadline heap on trio (shared by all scopes of the run). n/a: uvloop "
             "keeps its timers in libuv.",

@@ -3,11 +3,13 @@ promises (a system that does not is reported as ERROR), in a quick run."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,3 +86,29 @@ def test_quick_scale_run_has_no_errors_and_renders(tmp_path: Path) -> None:
     assert "](assets/benchmark-scale.svg)" in text
     svg = (tmp_path / "assets" / "benchmark-scale.svg").read_text()
     assert svg.startswith("<svg") and f"Python {'.'.join(run['python'].split('.')[:2])}" in svg
+
+
+def _benchmark_module(name: str) -> Any:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_scale_page_and_chart_are_drawn_from_the_saved_results() -> None:
+    """docs/benchmarks-scale.md and its chart are what scale.py --render makes
+    of benchmarks/results/scale-*.json: rerun it after a new measurement."""
+    report = _benchmark_module("bench_scale_report")
+    page_module = _benchmark_module("bench_scale_page")
+    runs = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "benchmarks" / "results").glob("scale-py*.json"))
+    ]
+    assert {run["python"].rsplit(".", 1)[0] for run in runs} >= {"3.11", "3.13", "3.14"}
+    page = ROOT / "docs" / "benchmarks-scale.md"
+    stale = "stale: run python benchmarks/scale.py --render docs/benchmarks-scale.md ..."
+    assert report.CHART.read_text(encoding="utf-8") == report.chart_svg(runs), stale
+    assert page.read_text(encoding="utf-8") == page_module.render_page(runs, page, report.CHART), (
+        stale
+    )
