@@ -2,11 +2,13 @@
 
 Measure on this Python, all backends, and save the results::
 
-    python benchmarks/scale.py [--quick] [--repeats N] [--json benchmarks/results/scale-py3.13.json]
+    python benchmarks/scale.py [--quick] [--repeats N] \\
+        [--json benchmarks/scale-results/scale-py3.13.json]
 
 Build the docs page and its chart from saved results (one file per Python)::
 
-    python benchmarks/scale.py --render docs/benchmarks-scale.md benchmarks/results/scale-*.json
+    python benchmarks/scale.py --render docs/benchmarks-scale.md \\
+        benchmarks/scale-results/scale-*.json
 
 Workloads (sizes: full / ``--quick``): park (100,000 / 2,000 parked tasks in
 armed scopes: time and tracemalloc'd memory per task), slide (100,000 / 2,000

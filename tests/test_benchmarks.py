@@ -65,7 +65,8 @@ def test_quick_scale_run_has_no_errors_and_renders(tmp_path: Path) -> None:
     backends = {row["backend"] for row in run["rows"]}
     assert "asyncio" in backends
     for row in run["rows"]:
-        if row["workload"] == "slide" and row["system"] == "unicancel" and row["heap"] is not None:
+        # On trio the heap is trio's own (it prunes at twice the live deadlines).
+        if row["workload"] == "slide" and row["system"] == "unicancel" and row["backend"] != "trio":
             assert row["heap"] <= row["n"] + 64, row
     assert "heap after the moves <= live scopes + 64" in result.stdout
     assert re.search(r"FAIL\s+\w+\s+heap after the moves", result.stdout) is None, result.stdout
@@ -98,12 +99,12 @@ def _benchmark_module(name: str) -> Any:
 
 def test_scale_page_and_chart_are_drawn_from_the_saved_results() -> None:
     """docs/benchmarks-scale.md and its chart are what scale.py --render makes
-    of benchmarks/results/scale-*.json: rerun it after a new measurement."""
+    of benchmarks/scale-results/scale-*.json: rerun it after a new measurement."""
     report = _benchmark_module("bench_scale_report")
     page_module = _benchmark_module("bench_scale_page")
     runs = [
         json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted((ROOT / "benchmarks" / "results").glob("scale-py*.json"))
+        for path in sorted((ROOT / "benchmarks" / "scale-results").glob("scale-py*.json"))
     ]
     assert {run["python"].rsplit(".", 1)[0] for run in runs} >= {"3.11", "3.13", "3.14"}
     page = ROOT / "docs" / "benchmarks-scale.md"
