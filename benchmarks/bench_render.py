@@ -114,6 +114,9 @@ def render_markdown(
         "and unicancel's `TaskGroup` next to `asyncio.TaskGroup`, anyio's task groups and",
         "trio's nurseries.",
         "",
+        "How the cost grows with the work (100,000 tasks, sliding deadlines, a million scopes):"
+        " [Benchmarks at scale](benchmarks-scale.md).",
+        "",
         "## Method",
         "",
         "All systems are measured side by side in one process by `benchmarks/run.py`.",

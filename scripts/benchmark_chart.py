@@ -67,9 +67,13 @@ def parse(text: str) -> list[Bar]:
     return bars
 
 
-def render(bars: list[Bar]) -> str:
+TITLE = "unicancel time / native primitive (lower is faster)"
+
+
+def render(bars: list[Bar], *, title: str = TITLE) -> str:
     """A horizontal grouped bar chart: one group per workload, one bar per
-    (Python, backend), a dashed line at 1.0x (as fast as the native primitive)."""
+    (Python, backend), a dashed line at 1.0x (as fast as the native primitive).
+    *title* heads it (benchmarks/scale.py draws its ratios with another)."""
     workloads = list(dict.fromkeys(bar.workload for bar in bars))
     series = sorted({(bar.python, bar.backend) for bar in bars}, key=_series_order)
     scale_max = max(2.0, max((bar.ratio for bar in bars), default=1.0) * 1.1)
@@ -89,8 +93,7 @@ def render(bars: list[Bar]) -> str:
         "<title>unicancel / native primitive, per workload, Python and backend "
         "(lower is faster; 1.0x = as fast)</title>",
         '<rect width="100%" height="100%" fill="#ffffff"/>',
-        f'<text x="{left}" y="20" font-size="14" font-weight="bold">'
-        "unicancel time / native primitive (lower is faster)</text>",
+        f'<text x="{left}" y="20" font-size="14" font-weight="bold">{escape(title)}</text>',
     ]
     for tick in _ticks(scale_max):
         out.append(

@@ -289,8 +289,8 @@ class AsyncioBackend:
             _diag_hooks.hooks.cancel_requested(scope, scope._host)
 
     def deadline_changed(self, scope: CancelScope) -> None:
-        if scope._cancel_called:
-            return
+        if scope._cancel_called or deadlines.moved_later(scope):
+            return  # a later deadline: the armed entry re-files itself when due
         self._disarm(scope)
         if scope._deadline != inf:
             loop = scope._host.get_loop()  # type: ignore[attr-defined]

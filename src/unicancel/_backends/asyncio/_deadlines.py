@@ -7,8 +7,13 @@ cancelled long before it fires. Instead each loop has a heap of
 one. Exiting a scope only forgets its entry (lazy deletion); the heap is
 compacted when dead entries outnumber live ones, so it stays O(live scopes).
 
-An entry is live while ``scope._timer is entry``: moving a deadline pushes a
-new entry and so retires the old one.
+An entry is live while ``scope._timer is entry``. A deadline moved later
+(an idle timeout pushed back on every message) keeps its entry: the entry
+only has to come due no later than the deadline, and when it does, the scope
+is re-filed at its current deadline instead of expiring. So a sliding
+deadline costs no heap operation per move, and the heap holds one entry per
+live scope however often they move (a move earlier pushes a new entry and
+retires the old one, compacted like those of exited scopes).
 
 The heap lives on its loop (``loop._unicancel_deadlines``), not in a
 module-level table: its entries hold scopes, so their tasks and the loop,
@@ -43,7 +48,7 @@ from ._private import running_loop
 if TYPE_CHECKING:
     from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 
-__all__ = ["arm", "disarm", "expire_passed", "schedule_point"]
+__all__ = ["arm", "disarm", "expire_passed", "moved_later", "schedule_point"]
 
 Entry = tuple[float, int, "CancelScope"]
 
@@ -119,6 +124,12 @@ class _Deadlines:
             entry = heapq.heappop(heap)
             scope = entry[2]
             if scope._timer is entry:
+                if scope._deadline > limit:
+                    # Moved later since it was filed: re-file, still live.
+                    later = (scope._deadline, next(_seq), scope)
+                    heapq.heappush(heap, later)
+                    scope._timer = later
+                    continue
                 scope._timer = None
                 self.live -= 1
                 due.append(scope)
@@ -153,6 +164,13 @@ def arm(scope: CancelScope, loop: AbstractEventLoop, deadline: float) -> None:
     deadlines.live += 1
     if deadline < deadlines.when:
         deadlines._rearm(deadline)
+
+
+def moved_later(scope: CancelScope) -> bool:
+    """Whether *scope*'s armed entry still comes due no later than its (moved)
+    finite deadline: then the entry stands and re-files itself when due."""
+    entry: Entry | None = scope._timer  # type: ignore[assignment]
+    return entry is not None and entry[0] <= scope._deadline != inf
 
 
 def disarm(scope: CancelScope, loop: AbstractEventLoop) -> None:
