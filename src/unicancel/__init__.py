@@ -80,3 +80,17 @@ def _report_public_module() -> None:
 
 _report_public_module()
 del _report_public_module
+
+
+def _diagnostics_from_environment() -> None:
+    # UNICANCEL_DEBUG=1: diagnostics on from the start (unicancel.diagnostics).
+    import os
+
+    if os.environ.get("UNICANCEL_DEBUG"):
+        from ._diagnostics._control import enable_from_environment
+
+        enable_from_environment()
+
+
+_diagnostics_from_environment()
+del _diagnostics_from_environment

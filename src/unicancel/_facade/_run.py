@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar, TypeVarTuple
 
 from .._backends import backend_by_name
+from .._core import _diag_hooks
 from .._core._callables import check_async_fn, coroutine_or_error
 from .._core._errors import unknown_backend, unseen_misnesting
 
@@ -50,7 +51,17 @@ def _run(async_fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], backend: 
         import asyncio
 
         async def main() -> T:
-            result: T = await coroutine_or_error(async_fn, args, "run", "async_fn")
+            hooks = _diag_hooks.hooks
+            if hooks is not None:
+                hooks.run_started("asyncio")
+            try:
+                result: T = await coroutine_or_error(async_fn, args, "run", "async_fn")
+            finally:
+                # Diagnostics: what is still running now would be cancelled
+                # silently by asyncio.run (SCENARIOS 8); report it first.
+                hooks = _diag_hooks.hooks
+                if hooks is not None:
+                    hooks.run_finished("asyncio")
             return result
 
         return asyncio.run(main())

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CancelOrigin", "CancelScope"]
 
+
 # Not @final for the type checkers, only so that the typing-only
 # _TimeoutScope below can narrow __exit__; subclassing fails at run time.
 class CancelScope:
@@ -66,6 +67,7 @@ class CancelScope:
         "_cancelled_caught",
         "_deadline",
         "_delivered",
+        "_diag",
         "_entry_cancelling",
         "_fail",
         "_host",
@@ -110,6 +112,8 @@ class CancelScope:
     _fail: bool
     _timeout: float
     _message: str | None
+    # Diagnostics only (unset unless they are on and the scope was cancelled).
+    _diag: object
 
     def __init_subclass__(cls) -> None:
         raise TypeError("unicancel: CancelScope cannot be subclassed; wrap it instead")

@@ -19,7 +19,7 @@ from threading import get_ident
 from types import FrameType
 from typing import Any
 
-from ..._core import _contract, _errors
+from ..._core import _contract, _diag_hooks, _errors
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 from ..._core._scope_state import _ABANDONED, _EXITED, _NEW
 from . import _deadlines as deadlines
@@ -152,6 +152,8 @@ class AsyncioBackend:
             for _ in range(delivered):
                 host.uncancel()
             scope._delivered = 0
+            if _diag_hooks.hooks is not None:
+                _diag_exit(scope, host, parent, exc)
         if scope._shield and effectively_cancelled(parent):
             # Leaving a shield into a cancelled scope: the next await raises.
             schedule(host)
@@ -252,6 +254,8 @@ class AsyncioBackend:
         scope._cancel_seq = next(_order)
         self._disarm(scope)
         reach(scope)
+        if _diag_hooks.hooks is not None:
+            _diag_hooks.hooks.cancel_requested(scope, scope._host)
 
     def deadline_changed(self, scope: CancelScope) -> None:
         if scope._cancel_called:
@@ -310,6 +314,19 @@ class AsyncioBackend:
 
     def task_group(self) -> AsyncioTaskGroup:
         return AsyncioTaskGroup()
+
+
+def _diag_exit(
+    scope: CancelScope, host: Task[Any], parent: CancelScope | None, exc: BaseException | None
+) -> None:
+    """Diagnostics (on) at the exit of a scope that delivered. What exit()
+    does next for a normal exit is done first: a report may raise (a
+    warning filtered as an error), and scheduling twice is harmless."""
+    if exc is None and scope._shield and effectively_cancelled(parent):
+        schedule(host)
+    hooks = _diag_hooks.hooks
+    if hooks is not None:
+        hooks.exited_after_delivery(scope, host, exc)
 
 
 # Code flags (inspect.CO_COROUTINE / CO_ASYNC_GENERATOR; inspect is a heavy import).

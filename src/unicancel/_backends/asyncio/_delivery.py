@@ -28,7 +28,8 @@ import weakref
 from asyncio import AbstractEventLoop, Future, Task
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from ._private import NOT_PENDING, fut_waiter, pending_cancel_message
+from ..._core import _diag_hooks
+from ._private import NOT_PENDING, failed, fut_waiter, pending_cancel_message
 from ._retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
 if TYPE_CHECKING:
@@ -165,6 +166,8 @@ def _flush(loop: AbstractEventLoop) -> None:
                     # The usual end of a light record: its task died of the
                     # cancellation (all that deliver() would do).
                     task._unicancel_delivery = None  # type: ignore[attr-defined]
+                    if _diag_hooks.hooks is not None:
+                        _diag_task_done(task, entry[1])
                     continue
                 entry = _delivery(task)
             entry._pending = False
@@ -298,6 +301,8 @@ class _Delivery:
         task = self._task
         if task.done():
             task._unicancel_delivery = None  # type: ignore[attr-defined]
+            if self._target is not None and _diag_hooks.hooks is not None:
+                _diag_task_done(task, self._target)
             return False
         inner: CancelScope | None = getattr(task, "_unicancel_scope", None)
         target = None  # catcher(inner), inlined: this runs once per delivery
@@ -391,6 +396,13 @@ class _Delivery:
         self._site = site
         self._chain = [weakref.ref(obj) for obj in chain]
         self._repeats = SAME_SITE_LIMIT
+
+
+def _diag_task_done(task: Task[Any], target: CancelScope) -> None:
+    """Diagnostics (on): *task* finished after *target*'s cancellation reached it."""
+    hooks = _diag_hooks.hooks
+    if hooks is not None and not task.cancelled() and not failed(task):
+        hooks.task_done_after_delivery(task, target)
 
 
 def _account(task: Task[Any], target: CancelScope) -> None:

@@ -17,7 +17,7 @@ from trio import CancelScope as _NativeScope
 from trio import current_time
 from trio.lowlevel import current_task, in_trio_task
 
-from ..._core import _errors
+from ..._core import _diag_hooks, _errors
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 from ..._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
 from ._private import cancel_recorded
@@ -89,7 +89,7 @@ class TrioBackend:
         try:
             if exc is None:
                 native.__exit__(None, None, None)  # nothing to swallow: returns True
-                if scope._deadline == inf:
+                if scope._deadline == inf and not scope._cancel_called:
                     # The hot path ends here: without a deadline only our
                     # facade can cancel the scope, and it has recorded that.
                     scope._state = _EXITED
@@ -128,6 +128,8 @@ class TrioBackend:
             scope._origin = CancelOrigin.DEADLINE
         elif not scope._cancel_called and isinstance(remaining, trio.Cancelled):
             scope._set_enclosing(_reason_carried(remaining))
+        if _diag_hooks.hooks is not None:
+            _diag_hooks.hooks.trio_exited(scope, scope._host, remaining)
 
     def outside_loop(self, scope: CancelScope) -> bool:
         # trio's run state is per thread: outside a task of this run (another
@@ -147,6 +149,8 @@ class TrioBackend:
             # The facade saw the deadline pass before trio's run loop did.
             # Reading cancel_called makes trio apply it now, as a deadline.
             native.cancel_called  # noqa: B018 - the read has the effect
+        if _diag_hooks.hooks is not None:
+            _diag_hooks.hooks.cancel_requested(scope, scope._host)
 
     def deadline_changed(self, scope: CancelScope) -> None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]

@@ -1,0 +1,104 @@
+"""Where reports go: ``warnings``, the ``unicancel`` logger, subscribers.
+
+Settings and subscribers are module state of this layer (no task, loop or
+frame is ever kept here: reports hold only text).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Callable
+
+from ._report import Report
+
+__all__ = ["dispatch", "settings", "subscribe"]
+
+_logger = logging.getLogger("unicancel")
+
+
+class _Settings:
+    __slots__ = ("enabled", "log", "stuck_after", "warn")
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.stuck_after = 1.0
+        self.warn = True
+        self.log = True
+
+
+settings = _Settings()
+
+_lock = threading.Lock()
+_subscribers: list[Callable[[Report], object]] = []
+#: Swallowed reports already made, by catch site (or scope site): once per site.
+_seen_swallows: set[tuple[str | None, str | None]] = set()
+
+
+def subscribe(callback: Callable[[Report], object]) -> Callable[[], None]:
+    """Call *callback* with every :class:`Report` from now on; returns a
+    function that unsubscribes it. A callback that raises is reported on the
+    ``unicancel`` logger and does not stop the others. Callbacks run in the
+    thread that made the report: the event loop's, or the watchdog thread's
+    for "stuck" reports."""
+    if not callable(callback):
+        raise TypeError(f"unicancel: subscribe() needs a callable, got {callback!r}")
+    with _lock:
+        _subscribers.append(callback)
+
+    def unsubscribe() -> None:
+        with _lock:
+            for i, known in enumerate(_subscribers):
+                if known is callback:
+                    del _subscribers[i]
+                    return
+
+    return unsubscribe
+
+
+def first_report(report: Report) -> bool:
+    """Whether this swallowed report is the first for its site (once per site)."""
+    key = (report.catch_site, None if report.catch_site else report.scope_site)
+    with _lock:
+        if key in _seen_swallows:
+            return False
+        _seen_swallows.add(key)
+        return True
+
+
+def forget_sites() -> None:
+    with _lock:
+        _seen_swallows.clear()
+
+
+def dispatch(report: Report, *, in_loop: bool = True) -> None:
+    """Send *report* everywhere it goes. In the event loop's thread a warning
+    filtered as an error is raised (``-W error::...`` makes the code fail
+    where the problem shows); in the watchdog thread it cannot reach the
+    program, so it is logged instead."""
+    with _lock:
+        callbacks = list(_subscribers)
+    for callback in callbacks:
+        try:
+            callback(report)
+        except Exception:
+            _logger.exception("unicancel: a diagnostics subscriber (%r) raised", callback)
+    if settings.log:
+        _logger.warning("%s", report.format())
+    if settings.warn:
+        filename, lineno = _split(report.catch_site or report.scope_site)
+        try:
+            warnings.warn_explicit(report.format(), report.category, filename, lineno)
+        except Warning:
+            if in_loop:
+                raise
+            _logger.error("unicancel: a diagnostic warning is an error here:\n%s", report.format())
+
+
+def _split(site: str | None) -> tuple[str, int]:
+    if site:
+        path, sep, line = site.rpartition(":")
+        if sep and line.isdigit():
+            return path, int(line)
+    return "<unicancel>", 0

@@ -1,0 +1,108 @@
+"""Swallowed cancellations: a cancellation a unicancel scope delivered was
+caught and not re-raised, and the task went on.
+
+asyncio counts its deliveries per scope, so the answer is exact: a scope
+that exits normally (no exception) although it delivered a cancellation,
+and a task that returns normally after a cancellation of an enclosing,
+still-open scope (a task group's) reached it. trio delivers by itself: a
+cancelled scope that exits normally either swallowed a ``Cancelled`` or
+never reached a checkpoint; the catch record (3.12+, see _catch) tells them
+apart: a ``Cancelled`` was caught in that task after the scope was cancelled.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .._core._scope_state import _ACTIVE
+from ._catch import Caught, available, caught_in
+from ._dispatch import dispatch, first_report
+from ._report import Report
+from ._sites import await_chain, frame_stack, site_of
+
+__all__ = ["asyncio_scope_exited", "asyncio_task_done", "scope_site", "trio_scope_exited"]
+
+
+def scope_site(scope: Any, host: object, coro: Any) -> str | None:
+    """Where *scope* was entered, as far as we can see: the user frame that
+    exits it (when called from its exit), else the innermost user frame of
+    its task's await chain (where the `with`/`async with` block waits)."""
+    if coro is None:
+        return site_of(frame_stack(sys._getframe(2)))
+    if getattr(coro, "cr_running", False) or getattr(coro, "gi_running", False):
+        return None
+    entries, _ = await_chain(coro)
+    return site_of(entries)
+
+
+def _report(
+    task_name: str, backend: str, site: str | None, reason: str | None, caught: Caught | None
+) -> None:
+    if caught is None:
+        detail = (
+            "  catch site unknown: Python 3.11 cannot tell which handler caught it (3.12+ can)"
+            if not available
+            else "  catch site unknown: no Python handler caught it (a C extension?)"
+        )
+        catch_site = None
+    else:
+        catch_site = caught.site
+        detail = (
+            f"  caught inside a library, at {caught.library_site}, called from {caught.site}"
+            if caught.library_site
+            else ""
+        )
+    report = Report(
+        kind="swallowed",
+        task=task_name,
+        backend=backend,
+        scope_site=site,
+        reason=reason,
+        catch_site=catch_site,
+        latency=None,
+        stack=detail,
+    )
+    if first_report(report):
+        dispatch(report)
+
+
+def _enclosing_cancelled(scope: Any) -> bool:
+    while scope is not None:
+        if scope._cancel_called:
+            return True
+        if scope._shield:
+            return False
+        scope = scope._parent
+    return False
+
+
+def asyncio_scope_exited(scope: Any, host: Any, exc: BaseException | None) -> None:
+    if exc is not None:
+        return
+    if not scope._cancel_called and _enclosing_cancelled(scope._parent):
+        # Still inside a cancelled scope: the next await is cancelled again
+        # (level-triggered); whether that one is swallowed is judged later.
+        return
+    reason = scope.cancel_reason
+    site = scope_site(scope, host, None)
+    _report(host.get_name(), "asyncio", site, reason, caught_in(host))
+
+
+def asyncio_task_done(task: Any, target: Any) -> None:
+    if target._state != _ACTIVE or task.cancelled() or task.exception() is not None:
+        return  # died of it, failed, or the scope that cancelled it caught it
+    host = target._host
+    site = scope_site(target, host, host.get_coro() if host is not None else None)
+    _report(task.get_name(), "asyncio", site, target.cancel_reason, caught_in(task))
+
+
+def trio_scope_exited(scope: Any, host: Any, remaining: BaseException | None, since: float) -> None:
+    native = scope._native
+    if remaining is not None or native.cancelled_caught or not native.cancel_called:
+        caught_in(host)  # a cancellation handled as it should be: forget where
+        return
+    caught = caught_in(host)
+    if caught is None or caught.when < since:
+        return  # never reached a checkpoint while cancelled: nothing was swallowed
+    _report(host.name, "trio", scope_site(scope, host, None), scope.cancel_reason, caught)

@@ -1,0 +1,250 @@
+"""The stuck-cancellation watchdog: a thread, started at the first
+cancellation after enable(), that wakes only when a watched cancellation
+falls due (no polling of the event loop; idle, it waits on a condition
+without timeout).
+
+A cancel registers an entry (weak references to the scope and its task).
+If the scope has not been left ``stuck_after`` seconds later, the thread
+reports where its tasks are: the loop thread's stack for the one that is
+running (a CPU loop, a blocking call), the await chain for suspended ones.
+When the scope is left, the loop thread reports "landed" with the latency
+(asyncio: at an exit after a delivery; trio: at the exit of a cancelled
+scope); a stuck scope left some other way is noticed by the thread, which
+re-checks reported entries every ``stuck_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from collections import deque
+from math import inf
+from time import monotonic
+from typing import Any
+
+from .._core._scope_state import _EXITED
+from ._dispatch import dispatch, settings
+from ._report import Report
+from ._sites import await_chain, format_stack, frame_stack, site_of
+
+__all__ = ["landed", "stop_watchdog", "watch"]
+
+#: Tasks named in one stuck report batch at most.
+MAX_TASKS = 5
+
+
+class Entry:
+    __slots__ = (
+        "backend",
+        "closed",
+        "due",
+        "reason",
+        "requested",
+        "scope",
+        "task",
+        "thread",
+        "trio_time",
+    )
+
+    scope: weakref.ref[Any]
+    task: weakref.ref[Any] | None
+    thread: int
+    backend: str
+    requested: float
+    due: float
+    #: trio: the run's clock at the request (swallow detection compares with it).
+    trio_time: float
+    reason: str | None
+    #: None: pending; "stuck": reported stuck; "done": landed or dropped.
+    closed: str | None
+
+
+_cond = threading.Condition()
+_pending: deque[Entry] = deque()
+_stuck: list[Entry] = []
+_thread: threading.Thread | None = None
+_idle = False
+_generation = 0
+
+
+def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
+    """Watch *scope*, cancelled just now (with stuck_after=inf, only note it)."""
+    global _thread, _idle
+    entry = Entry()
+    entry.scope = weakref.ref(scope)
+    entry.task = weakref.ref(host) if host is not None else None
+    entry.thread = threading.get_ident()
+    entry.backend = backend
+    entry.requested = now = monotonic()
+    entry.due = now + settings.stuck_after
+    entry.trio_time = trio_time
+    entry.reason = None
+    entry.closed = None
+    if entry.due == inf:
+        return entry
+    with _cond:
+        _pending.append(entry)
+        if _thread is None:
+            _thread = threading.Thread(
+                target=_run, args=(_generation,), name="unicancel-watchdog", daemon=True
+            )
+            _thread.start()
+        elif _idle:
+            _idle = False
+            _cond.notify()
+    return entry
+
+
+def landed(entry: Entry, *, in_loop: bool = True) -> None:
+    """The watched scope was left: report it if it had been reported stuck."""
+    with _cond:
+        was = entry.closed
+        entry.closed = "done"
+    if was == "stuck":
+        _report_landed(entry, in_loop=in_loop)
+
+
+def _report_landed(entry: Entry, *, in_loop: bool) -> None:
+    task = entry.task() if entry.task is not None else None
+    dispatch(
+        Report(
+            kind="landed",
+            task=_name(task, entry.backend),
+            backend=entry.backend,
+            scope_site=None,
+            reason=entry.reason,
+            catch_site=None,
+            latency=monotonic() - entry.requested,
+            stack="" if in_loop else "  (noticed by the watchdog: the scope was left)",
+        ),
+        in_loop=in_loop,
+    )
+
+
+def stop_watchdog() -> None:
+    global _thread, _generation, _idle
+    with _cond:
+        _generation += 1
+        _pending.clear()
+        _stuck.clear()
+        _thread = None
+        _idle = False
+        _cond.notify_all()
+
+
+def _run(generation: int) -> None:
+    global _idle
+    while True:
+        due: list[Entry] = []
+        with _cond:
+            if generation != _generation:
+                return
+            now = monotonic()
+            while _pending and (_pending[0].due <= now or _pending[0].closed):
+                entry = _pending.popleft()
+                if entry.closed is None:
+                    due.append(entry)
+            recheck = [e for e in _stuck if e.due <= now]
+            if not due and not recheck:
+                if not _pending and not _stuck:
+                    _idle = True  # nothing to watch: sleep until watch() notifies
+                    _cond.wait()
+                else:
+                    wake = min([e.due for e in _stuck] + [e.due for e in _pending][:1])
+                    _cond.wait(None if wake == inf else max(wake - now, 0.001))
+                continue
+        for entry in due:
+            _check(entry)
+        for entry in recheck:
+            _recheck(entry)
+
+
+def _exited(entry: Entry) -> bool:
+    scope = entry.scope()
+    return scope is None or scope._state >= _EXITED
+
+
+def _check(entry: Entry) -> None:
+    scope = entry.scope()
+    if scope is None or _exited(entry):
+        entry.closed = "done"
+        return
+    entry.reason = scope.cancel_reason
+    reports = _where(entry, scope)
+    with _cond:
+        if entry.closed is not None:
+            return  # landed meanwhile
+        entry.closed = "stuck"
+        entry.due = monotonic() + settings.stuck_after
+        _stuck.append(entry)
+    for report in reports:
+        dispatch(report, in_loop=False)
+
+
+def _recheck(entry: Entry) -> None:
+    with _cond:
+        if entry.closed != "stuck":
+            _stuck.remove(entry)
+            return
+        if not _exited(entry):
+            entry.due = monotonic() + settings.stuck_after
+            return
+        _stuck.remove(entry)
+        entry.closed = "done"
+    _report_landed(entry, in_loop=False)
+
+
+def _name(task: Any, backend: str) -> str:
+    if task is None:
+        return "<finished task>"
+    return str(task.get_name() if backend == "asyncio" else task.name)
+
+
+def _tasks_in(entry: Entry, scope: Any) -> list[Any]:
+    host = entry.task() if entry.task is not None else None
+    tasks: list[Any] = [host] if host is not None else []
+    if entry.backend == "asyncio":
+        for members in list(getattr(scope, "_below", None) or ()):
+            tasks.extend(t for t in list(members.tasks) if t is not host)
+        return [t for t in tasks if not t.done()]
+    queue = list(tasks)
+    while queue:  # trio: the host's descendants (nurseries opened in the scope, and above)
+        for nursery in list(queue.pop().child_nurseries):
+            for child in list(nursery.child_tasks):
+                tasks.append(child)
+                queue.append(child)
+    return tasks
+
+
+def _coro(task: Any, backend: str) -> Any:
+    return task.get_coro() if backend == "asyncio" else task.coro
+
+
+def _where(entry: Entry, scope: Any) -> list[Report]:
+    latency = monotonic() - entry.requested
+    tasks = _tasks_in(entry, scope)
+    running = [t for t in tasks if getattr(_coro(t, entry.backend), "cr_running", False)]
+    reports = []
+    for task in running or tasks[:MAX_TASKS]:
+        coro = _coro(task, entry.backend)
+        if task in running:
+            frame = sys._current_frames().get(entry.thread)
+            entries = frame_stack(frame)
+            stack = format_stack(entries, title="running; the event loop thread's stack")
+        else:
+            entries, bottom = await_chain(coro)
+            stack = format_stack(entries, title="suspended; its await chain", bottom=bottom)
+        reports.append(
+            Report(
+                kind="stuck",
+                task=_name(task, entry.backend),
+                backend=entry.backend,
+                scope_site=site_of(entries),
+                reason=entry.reason,
+                catch_site=None,
+                latency=latency,
+                stack=stack,
+            )
+        )
+    return reports
