@@ -11,7 +11,6 @@ errors (exit status 2, never a traceback).
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -59,9 +58,7 @@ def _diagnose(
 ) -> subprocess.CompletedProcess[str]:
     environ = dict(os.environ)
     # This checkout's unicancel, wherever the test runs from.
-    environ["PYTHONPATH"] = os.pathsep.join(
-        [str(SRC), *filter(None, [environ.get("PYTHONPATH")])]
-    )
+    environ["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [environ.get("PYTHONPATH")])])
     environ.pop("UNICANCEL_DEBUG", None)
     environ.update(env or {})
     return subprocess.run(

@@ -88,7 +88,9 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[str, bool, list[str]]:
+def _target(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[str, bool, list[str]]:
     """(script path or module name, is a module, the program's arguments);
     argparse's error (exit 2) when the command line names no program."""
     if args.module is not None:
@@ -164,7 +166,9 @@ def _site(report: Report) -> str:
     if report.catch_site:
         parts.append(f"caught at {report.catch_site}")
     if report.scope_site:
-        parts.append(f"scope entered at {report.scope_site}")
+        # Report.format()'s words: an outlived task's site is where it was created.
+        where = "created at" if report.kind == "outlived" else "scope at"
+        parts.append(f"{where} {report.scope_site}")
     return ", ".join(parts) or f"task {report.task}"
 
 
@@ -176,7 +180,7 @@ def format_summary(reports: Sequence[Report], program: str) -> str:
             f"unicancel diagnose: {program}: no cancellation was swallowed, stuck "
             "or outlived its shutdown.\n"
         )
-    counts = Counter(report.kind for report in reports)
+    counts: Counter[str] = Counter(report.kind for report in reports)
     kinds = [kind for kind in KINDS if counts[kind]] + sorted(set(counts) - set(KINDS))
     total = ", ".join(f"{counts[kind]} {kind}" for kind in kinds)
     lines = [f"unicancel diagnose: {program}: {len(reports)} report(s): {total}"]
@@ -207,10 +211,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     # Reports are printed at exit, not as warnings or log lines while the program runs.
     diagnostics.enable(stuck_after=args.stuck_after, warn=False, log=False)
     try:
+        # unicancel.run reports the tasks that outlived the program's main itself.
         with diagnostics.collect() as reports:
             status = _run_program(target, is_module, argv)
-            seen = {id(report) for report in reports}
-            reports.extend(r for r in diagnostics.check_outlived() if id(r) not in seen)
     finally:
         if not was_enabled:
             diagnostics.disable()
