@@ -127,8 +127,9 @@ def _exit_status(exc: SystemExit) -> int:
 
 def _program_frames(tb: TracebackType | None) -> TracebackType | None:
     """*tb* without the frames of this tool and of runpy, as Python would show it."""
-    tools = (__file__, runpy.__file__)
-    while tb is not None and tb.tb_frame.f_code.co_filename in tools:
+    # By module name: runpy is frozen on recent Pythons ("<frozen runpy>").
+    tools = (__name__, runpy.__name__)
+    while tb is not None and tb.tb_frame.f_globals.get("__name__") in tools:
         tb = tb.tb_next
     return tb
 
@@ -147,12 +148,10 @@ def _run_program(target: str, is_module: bool, argv: list[str]) -> int:
             runpy.run_path(target, run_name="__main__")
     except SystemExit as exc:
         return _exit_status(exc)
-    except KeyboardInterrupt:
-        traceback.print_exception(KeyboardInterrupt, None, None)
-        return 130
     except BaseException as exc:
         traceback.print_exception(type(exc), exc, _program_frames(exc.__traceback__))
-        return 1
+        # A shell reports a program killed by SIGINT as 128 + 2.
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
     finally:
         sys.argv = saved_argv
         sys.path[:] = saved_path
@@ -217,6 +216,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     finally:
         if not was_enabled:
             diagnostics.disable()
+    sys.stdout.flush()  # the program's output first, then the report
     stream = out if out is not None else sys.stderr
     program = f"-m {target}" if is_module else target
     stream.write(format_summary(list(reports), program))
