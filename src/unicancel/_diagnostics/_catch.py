@@ -10,13 +10,15 @@ checkpoint, so they are not reported there.
 
 from __future__ import annotations
 
+import dis
+import os
 import sys
 import weakref
 from contextlib import suppress
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any, NamedTuple
 
-from ._sites import Entry, frame_stack, handler_line, is_library, short
+from ._sites import Entry, handler_line, is_library, short
 
 __all__ = ["Caught", "available", "caught_in", "forget", "start_catch_monitoring"]
 
@@ -28,7 +30,18 @@ class Caught(NamedTuple):
     library_site: str
     #: trio: trio.current_time() when it was caught (0.0 on asyncio).
     when: float
+    #: Whether a user frame caught it or called the library that did.
+    user: bool
+    #: The cancellation's reason (trio's ``Cancelled.reason``), if any.
+    reason: str | None
+    #: Caught by a ``with`` statement (a context manager's ``__exit__``
+    #: returned true), not by an ``except`` clause.
+    by_with: bool
 
+
+_TRIO_RUNNER = os.path.join("trio", "_core", "_run.py")
+#: The opcode after PUSH_EXC_INFO in a with statement's handler (3.12-3.15).
+_WITH_EXCEPT_START = bytes([dis.opmap["WITH_EXCEPT_START"]])
 
 _records: weakref.WeakKeyDictionary[Any, Caught] = weakref.WeakKeyDictionary()
 _tool: int | None = None
@@ -62,6 +75,11 @@ def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
             when = trio.current_time()
         except RuntimeError:
             return None
+        if code.co_name == "unrolled_run" and code.co_filename.endswith(_TRIO_RUNNER):
+            # trio's run loop caught it as it left the task: the task died of
+            # it, so whatever caught it before re-raised it.
+            forget(task)
+            return None
     elif module.startswith(("asyncio", "concurrent")):
         from .._backends.asyncio._private import task_or_none
 
@@ -74,14 +92,51 @@ def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
     frame = sys._getframe(1)
     line = handler_line(code, offset) or frame.f_lineno
     here = f"{short(code.co_filename)}:{line}"
-    if is_library(code.co_filename):
-        user = _first_user(frame_stack(frame.f_back))
-        record = Caught(user or here, here, when)
+    by_with = code.co_code[offset + 2 : offset + 3] == _WITH_EXCEPT_START
+    reason = getattr(exc, "reason", None)
+    reason = reason if isinstance(reason, str) else None
+    if code.co_filename.startswith(_trusted_dirs()):
+        # trio's or unicancel's own handling (a nursery, a task group): right
+        # by construction, never a swallow; it replaces an older record.
+        record = Caught(here, here, when, False, reason, by_with)
+    elif is_library(code.co_filename):
+        user = _first_user(_task_frames(frame.f_back))
+        record = Caught(user or here, here, when, user is not None, reason, by_with)
     else:
-        record = Caught(here, "", when)
+        record = Caught(here, "", when, True, reason, by_with)
     with suppress(TypeError):  # not weakly referenceable
         _records[task] = record
     return None
+
+
+#: Code flags of coroutines and generators (inspect.CO_*): the frames of a task.
+_ASYNC_FLAGS = 0x20 | 0x80 | 0x100 | 0x200
+
+
+def _task_frames(frame: FrameType | None) -> list[Entry]:
+    """The frames of the running task above *frame*: its coroutines, up to
+    the event loop's code that steps it (whose callers are not the task's)."""
+    entries: list[Entry] = []
+    while frame is not None and frame.f_code.co_flags & _ASYNC_FLAGS:
+        entries.append((frame.f_code.co_filename, frame.f_lineno or 0, frame.f_code.co_name))
+        frame = frame.f_back
+    return entries
+
+
+def _trusted_dirs() -> tuple[str, ...]:
+    global _trusted
+    if _trusted is None:
+        dirs = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+        trio = sys.modules.get("trio")
+        if trio is not None and trio.__file__:
+            dirs.append(os.path.dirname(trio.__file__))
+        else:
+            return (dirs[0] + os.sep,)  # trio may come later: do not cache yet
+        _trusted = tuple(d + os.sep for d in dirs)
+    return _trusted
+
+
+_trusted: tuple[str, ...] | None = None
 
 
 def _first_user(entries: list[Entry]) -> str | None:

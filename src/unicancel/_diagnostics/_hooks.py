@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import weakref
 from math import inf
 from typing import Any
 
+from .._core import _diag_hooks
 from .._core._scope_state import CancelOrigin
 from . import _swallow, _watchdog
 from ._outlived import check_outlived, install_task_factory
 
 __all__ = ["HOOKS"]
+
+_LEFT = "  (the scope was left without the cancellation landing)"
 
 
 class _Hooks:
@@ -20,6 +24,7 @@ class _Hooks:
             import trio
 
             trio_time = trio.current_time()
+            _instrument_trio_run()
         scope._diag = _watchdog.watch(scope, host, backend, trio_time)
 
     def exited_after_delivery(self, scope: Any, host: Any, exc: BaseException | None) -> None:
@@ -41,7 +46,9 @@ class _Hooks:
             since = -inf
         _swallow.trio_scope_exited(scope, host, remaining, since)
         if entry is not None:
-            _watchdog.landed(entry)
+            native = scope._native
+            left = remaining is None and not native.cancelled_caught
+            _watchdog.landed(entry, how=_LEFT if left else "")
 
     def run_started(self, backend: str) -> None:
         if backend == "asyncio":
@@ -52,3 +59,25 @@ class _Hooks:
 
 
 HOOKS = _Hooks()
+
+#: Root tasks of the trio runs we added our instrument to (weak: runs end).
+_instrumented: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _instrument_trio_run() -> None:
+    """Add a trio Instrument (public API) to this run, once: a task that
+    finishes after catching a Cancelled it did not re-raise swallowed it (a
+    task group's child that returns normally; its group's scope cannot tell)."""
+    import trio
+
+    root = trio.lowlevel.current_root_task()
+    if root is None or root in _instrumented:
+        return
+    _instrumented.add(root)
+
+    class TaskExits(trio.abc.Instrument):
+        def task_exited(self, task: trio.lowlevel.Task) -> None:
+            if _diag_hooks.hooks is not None:
+                _swallow.trio_task_exited(task)
+
+    trio.lowlevel.add_instrument(TaskExits())

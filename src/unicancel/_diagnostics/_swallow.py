@@ -97,12 +97,25 @@ def asyncio_task_done(task: Any, target: Any) -> None:
     _report(task.get_name(), "asyncio", site, target.cancel_reason, caught_in(task))
 
 
+def trio_task_exited(task: Any) -> None:
+    """trio: *task* finished; it swallowed a cancellation if an ``except``
+    clause caught a Cancelled last and none left the task after it."""
+    caught = caught_in(task)
+    if caught is None or caught.by_with or not caught.user:
+        # Nothing caught; a cancel scope (or other context manager) did; or
+        # trio's own code did in a task of its own (a system task).
+        return
+    parent = task.parent_nursery.parent_task if task.parent_nursery is not None else None
+    site = scope_site(None, parent, parent.coro) if parent is not None else None
+    _report(task.name, "trio", site, caught.reason, caught)
+
+
 def trio_scope_exited(scope: Any, host: Any, remaining: BaseException | None, since: float) -> None:
     native = scope._native
     if remaining is not None or native.cancelled_caught or not native.cancel_called:
         caught_in(host)  # a cancellation handled as it should be: forget where
         return
     caught = caught_in(host)
-    if caught is None or caught.when < since:
+    if caught is None or not caught.user or caught.when < since:
         return  # never reached a checkpoint while cancelled: nothing was swallowed
     _report(host.name, "trio", scope_site(scope, host, None), scope.cancel_reason, caught)

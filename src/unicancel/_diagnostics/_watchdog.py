@@ -96,16 +96,20 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     return entry
 
 
-def landed(entry: Entry, *, in_loop: bool = True) -> None:
-    """The watched scope was left: report it if it had been reported stuck."""
+_LEFT = "  (the scope was left without the cancellation landing; noticed by the watchdog)"
+
+
+def landed(entry: Entry, *, how: str = "") -> None:
+    """The watched scope was left (in the loop's thread): report it if it
+    had been reported stuck. *how*: a note for the report's stack text."""
     with _cond:
         was = entry.closed
         entry.closed = "done"
     if was == "stuck":
-        _report_landed(entry, in_loop=in_loop)
+        _report_landed(entry, in_loop=True, how=how)
 
 
-def _report_landed(entry: Entry, *, in_loop: bool) -> None:
+def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
     task = entry.task() if entry.task is not None else None
     dispatch(
         Report(
@@ -116,10 +120,20 @@ def _report_landed(entry: Entry, *, in_loop: bool) -> None:
             reason=entry.reason,
             catch_site=None,
             latency=monotonic() - entry.requested,
-            stack="" if in_loop else "  (noticed by the watchdog: the scope was left)",
+            stack=how,
         ),
         in_loop=in_loop,
     )
+
+
+def expedite() -> None:
+    """Make every watched cancellation due now (tests: no waiting on the clock)."""
+    global _idle
+    with _cond:
+        for entry in list(_pending) + _stuck:
+            entry.due = -inf
+        _idle = False
+        _cond.notify()
 
 
 def stop_watchdog() -> None:
@@ -128,9 +142,11 @@ def stop_watchdog() -> None:
         _generation += 1
         _pending.clear()
         _stuck.clear()
-        _thread = None
+        thread, _thread = _thread, None
         _idle = False
         _cond.notify_all()
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(5.0)  # it holds no lock while reporting: it ends promptly
 
 
 def _run(generation: int) -> None:
@@ -208,12 +224,9 @@ def _tasks_in(entry: Entry, scope: Any) -> list[Any]:
         for members in list(getattr(scope, "_below", None) or ()):
             tasks.extend(t for t in list(members.tasks) if t is not host)
         return [t for t in tasks if not t.done()]
-    queue = list(tasks)
-    while queue:  # trio: the host's descendants (nurseries opened in the scope, and above)
-        for nursery in list(queue.pop().child_nurseries):
-            for child in list(nursery.child_tasks):
-                tasks.append(child)
-                queue.append(child)
+    from .._backends.trio._private import tasks_inside
+
+    tasks.extend(t for t in tasks_inside(scope._native) if t is not host)
     return tasks
 
 

@@ -5,9 +5,11 @@ Checked on trio 0.35.0 (Python 3.11-3.15).
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 
-__all__ = ["cancel_recorded"]
+__all__ = ["cancel_recorded", "tasks_inside"]
 
 
 def cancel_recorded(native: trio.CancelScope) -> bool:
@@ -23,3 +25,21 @@ def cancel_recorded(native: trio.CancelScope) -> bool:
     """
     recorded: bool = native._cancel_called
     return recorded
+
+
+def tasks_inside(native: trio.CancelScope) -> list[Any]:
+    """The tasks running inside *native* (entered), its nested scopes' too.
+
+    Diagnostics only (the stuck-cancellation watchdog, from its own thread:
+    a snapshot, read under the GIL): trio has no public way to list the
+    tasks a scope covers; its cancel-status tree (``_cancel_status``,
+    ``_children``, ``_tasks``) is that list. Checked on trio 0.35.0.
+    """
+    found: list[Any] = []
+    status = native._cancel_status
+    queue = [status] if status is not None else []
+    while queue:
+        status = queue.pop()
+        found.extend(list(status._tasks))
+        queue.extend(list(status._children))
+    return found

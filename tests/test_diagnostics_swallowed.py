@@ -1,0 +1,298 @@
+"""Diagnostics: a cancellation that a unicancel scope delivered was caught,
+not re-raised, and the task went on (issue 13, SCENARIOS 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import unicancel
+from unicancel import CancelScope, TaskGroup, get_cancelled_exc_class, move_on_after
+from unicancel._diagnostics import _sites
+from unicancel.diagnostics import Report, SwallowedCancelWarning
+
+from ._diag import CATCH_SITES, at, line, reports
+from ._helpers import Event, sleep, wait_all_tasks_blocked
+
+__all__ = ["reports"]  # the fixture
+
+FILE = os.path.basename(__file__)
+
+
+@pytest.fixture
+def detectable(backend_name: str) -> None:
+    """trio swallows are told from "no checkpoint reached" by the catch record,
+    which needs sys.monitoring (3.12+); on 3.11 trio reports none."""
+    if backend_name == "trio" and not CATCH_SITES:
+        pytest.skip("trio on Python 3.11: swallowed cancellations are not detected")
+
+
+def _only(found: list[Report]) -> Report:
+    assert [r.kind for r in found] == ["swallowed"], [r.format() for r in found]
+    return found[0]
+
+
+def _catch_site_is(report: Report, lineno: int) -> None:
+    if CATCH_SITES:
+        assert at(report.catch_site, FILE, lineno), report.format()
+    else:
+        assert report.catch_site is None
+        assert "3.11 cannot tell" in report.format()
+
+
+async def test_except_cancelled_pass_is_reported(
+    detectable: None, reports: list[Report], backend_name: str
+) -> None:
+    start = line()
+    with CancelScope() as scope:
+        scope.cancel("time to go")
+        try:
+            await sleep(1)
+        except get_cancelled_exc_class():
+            pass
+    assert not scope.cancelled_caught
+    report = _only(reports)
+    assert report.backend == backend_name
+    assert at(report.scope_site, FILE, start + 1)
+    assert report.reason == "time to go"
+    _catch_site_is(report, start + 5)
+    assert "re-raise" in report.format()
+
+
+async def test_broad_except_base_exception_is_reported(
+    detectable: None, reports: list[Report]
+) -> None:
+    start = line()
+    with move_on_after(0):
+        try:  # noqa: SIM105 - the bug under test
+            await sleep(1)
+        except BaseException:
+            pass
+    report = _only(reports)
+    assert report.reason == "deadline exceeded"
+    _catch_site_is(report, start + 4)
+
+
+async def test_catch_and_reraise_is_not_reported(reports: list[Report]) -> None:
+    cleaned = False
+    with CancelScope() as scope:
+        scope.cancel()
+        try:
+            await sleep(1)
+        except get_cancelled_exc_class():
+            cleaned = True
+            raise
+    assert cleaned and scope.cancelled_caught
+    assert reports == []
+
+
+async def test_no_checkpoint_after_the_cancel_is_not_a_swallow(reports: list[Report]) -> None:
+    with CancelScope() as scope:
+        await sleep(0)
+        scope.cancel()  # the body ends without another checkpoint
+    assert not scope.cancelled_caught
+    with CancelScope() as late:
+        await sleep(0)
+    late.cancel()  # after the body: nothing to deliver
+    assert reports == []
+
+
+async def test_body_finished_before_the_deadline_is_not_reported(reports: list[Report]) -> None:
+    with move_on_after(100):
+        await sleep(0)
+    assert reports == []
+
+
+async def test_swallow_in_a_library_is_reported_at_the_users_call(
+    detectable: None, reports: list[Report], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "swallowlib.py").write_text(
+        "async def fetch(sleep, cancelled):\n"
+        "    try:\n"
+        "        await sleep(10)\n"
+        "    except cancelled:\n"
+        "        return None\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(_sites, "EXTRA_LIBRARY_DIRS", [str(tmp_path)])
+    import swallowlib  # type: ignore[import-not-found]
+
+    start = line()
+    with CancelScope() as scope:
+        scope.cancel()
+        await swallowlib.fetch(sleep, get_cancelled_exc_class())
+    report = _only(reports)
+    assert at(report.scope_site, FILE, start + 1)
+    _catch_site_is(report, start + 3)
+    if CATCH_SITES:
+        assert "caught inside a library, at " in report.stack
+        assert "swallowlib.py:4" in report.stack
+    sys.modules.pop("swallowlib", None)
+
+
+async def test_swallow_in_a_task_group_child_is_reported(
+    detectable: None, reports: list[Report]
+) -> None:
+    started = Event()
+    catch_line = 0
+
+    async def child() -> None:
+        nonlocal catch_line
+        started.set()
+        try:
+            await sleep(10)
+        except get_cancelled_exc_class():
+            catch_line = line() - 1
+        # returns normally: the group's cancellation is gone
+
+    start = line()
+    async with TaskGroup() as tg:
+        tg.start_soon(child, name="swallower")
+        await started.wait()
+        await wait_all_tasks_blocked()
+        tg.cancel_scope.cancel("group done")
+    report = _only(reports)
+    assert report.task == "swallower"
+    assert report.reason in ("group done", None)  # trio: from the Cancelled, if it says
+    assert at(report.scope_site, FILE, start + 1), report.format()
+    _catch_site_is(report, catch_line)
+
+
+async def test_child_that_dies_of_the_group_cancel_is_not_reported(reports: list[Report]) -> None:
+    async with TaskGroup() as tg:
+        tg.start_soon(sleep, 10)
+        await wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    assert reports == []
+
+
+async def test_swallow_in_an_inner_scope_reported_at_the_cancelled_outer(
+    detectable: None,
+    reports: list[Report],
+) -> None:
+    start = line()
+    with CancelScope() as outer:
+        outer.cancel("outer")
+        with CancelScope():
+            try:
+                await sleep(1)
+            except get_cancelled_exc_class():
+                pass
+        # no checkpoint before the outer scope exits
+    report = _only(reports)
+    assert at(report.scope_site, FILE, start + 1)
+    assert report.reason == "outer"
+    _catch_site_is(report, start + 6)
+
+
+async def test_swallow_then_a_checkpoint_in_the_cancelled_scope_is_not_reported(
+    reports: list[Report],
+) -> None:
+    # Level-triggered: the next checkpoint raises again, and that one
+    # propagates; the task never went on as if not cancelled.
+    with CancelScope() as scope:
+        scope.cancel()
+        try:
+            await sleep(1)
+        except get_cancelled_exc_class():
+            pass
+        await sleep(1)
+    assert scope.cancelled_caught
+    assert reports == []
+
+
+async def test_each_catch_site_is_reported_once(detectable: None, reports: list[Report]) -> None:
+    for _ in range(3):
+        with CancelScope() as scope:
+            scope.cancel()
+            try:
+                await sleep(1)
+            except get_cancelled_exc_class():
+                pass
+    assert len(reports) == 1
+
+
+async def _swallow_once() -> None:
+    with CancelScope() as scope:
+        scope.cancel()
+        try:
+            await sleep(1)
+        except get_cancelled_exc_class():
+            pass
+
+
+async def test_reported_as_a_warning(detectable: None, backend_name: str) -> None:
+    from unicancel import diagnostics
+
+    diagnostics.enable(log=False)
+    try:
+        with pytest.warns(SwallowedCancelWarning, match="cancellation swallowed") as record:
+            await _swallow_once()
+    finally:
+        diagnostics.disable()
+    assert record[0].filename.endswith(FILE)
+
+
+async def test_nothing_is_reported_while_off(backend_name: str) -> None:
+    from unicancel import diagnostics
+
+    found: list[Report] = []
+    unsubscribe = diagnostics.subscribe(found.append)
+    try:
+        with CancelScope() as scope:
+            scope.cancel()
+            try:
+                await sleep(1)
+            except get_cancelled_exc_class():
+                pass
+    finally:
+        unsubscribe()
+    assert found == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_asyncio_retry_loops_are_not_reported(reports: list[Report]) -> None:
+    # asyncio's own code catches the cancellation and waits again
+    # (Condition.wait re-acquiring its lock, TaskGroup.__aexit__), then re-raises.
+    condition = asyncio.Condition()
+    holder_may_go = asyncio.Event()
+
+    async def holder() -> None:
+        async with condition:
+            await holder_may_go.wait()
+
+    with CancelScope() as scope:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(asyncio.sleep(10))
+            async with condition:
+                other = asyncio.create_task(holder())
+                waiting = asyncio.create_task(asyncio.sleep(0))
+                await waiting
+                asyncio.get_running_loop().call_soon(scope.cancel)
+                asyncio.get_running_loop().call_soon(holder_may_go.set)
+                await condition.wait()
+    await other
+    assert scope.cancelled_caught
+    assert reports == []
+
+
+def test_unicancel_run_reports_on_both_backends() -> None:
+    from unicancel import diagnostics
+
+    async def main() -> None:
+        with CancelScope() as scope:
+            scope.cancel()
+            try:
+                await unicancel.checkpoint()
+            except get_cancelled_exc_class():
+                pass
+
+    with diagnostics.collect() as found:
+        diagnostics.enable(warn=False, log=False)
+        unicancel.run(main, backend="asyncio")
+        unicancel.run(main, backend="trio")
+    assert [(r.kind, r.backend) for r in found] == [("swallowed", "asyncio")]  # once per site
