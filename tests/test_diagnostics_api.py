@@ -221,3 +221,19 @@ def test_unicancel_debug_bad_values_fail_clearly(env: dict[str, str], message: s
     result = _python("import unicancel", **env)
     assert result.returncode != 0
     assert f"ValueError: unicancel: {message}" in result.stderr
+
+
+def test_public_names_are_exported_documented_and_in_the_api_reference() -> None:
+    import inspect
+    from pathlib import Path
+
+    api = (Path(__file__).parent.parent / "docs" / "api.md").read_text(encoding="utf-8")
+    section = api[api.index("## Diagnostics") : api.index("## Errors at a glance")]
+    assert sorted(diagnostics.__all__) == list(diagnostics.__all__)
+    for name in diagnostics.__all__:
+        obj = getattr(diagnostics, name)
+        assert f"`{name}`" in section, name
+        if name != "ReportKind":  # a type alias
+            assert (inspect.getdoc(obj) or "").strip(), name
+        if inspect.isclass(obj):
+            assert obj.__module__ == "unicancel.diagnostics"

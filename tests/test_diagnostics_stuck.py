@@ -186,7 +186,7 @@ def _watchdog_idle() -> None:
     """Wait until the watchdog has looked at everything it was given."""
     for _ in range(3000):
         with _watchdog._cond:
-            if _watchdog._idle and not _watchdog._pending and not _watchdog._stuck:
+            if _watchdog._idle and not _watchdog._watched:
                 return
         threading.Event().wait(0.01)
     raise AssertionError("the watchdog never became idle")

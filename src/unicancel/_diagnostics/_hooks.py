@@ -30,7 +30,7 @@ class _Hooks:
     def exited_after_delivery(self, scope: Any, host: Any, exc: BaseException | None) -> None:
         entry = getattr(scope, "_diag", None)
         if entry is not None:
-            _watchdog.landed(entry)
+            _watchdog.landed(entry, scope)
         _swallow.asyncio_scope_exited(scope, host, exc)
 
     def task_done_after_delivery(self, task: Any, target: Any) -> None:
@@ -48,7 +48,7 @@ class _Hooks:
         if entry is not None:
             native = scope._native
             left = remaining is None and not native.cancelled_caught
-            _watchdog.landed(entry, how=_LEFT if left else "")
+            _watchdog.landed(entry, scope, how=_LEFT if left else "")
 
     def run_started(self, backend: str) -> None:
         if backend == "asyncio":

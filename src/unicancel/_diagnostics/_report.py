@@ -89,7 +89,7 @@ class Report:
         if self.catch_site:
             first += f", caught at {self.catch_site}"
         if self.scope_site:
-            where = "created at" if self.kind == "outlived" else "scope at"
+            where = _WHERE.get(self.kind, "scope at")
             first += f", {where} {self.scope_site}"
         if self.latency is not None:
             verb = "after" if self.kind == "landed" else "pending for"
@@ -102,6 +102,9 @@ class Report:
             lines.append(self.stack.rstrip("\n"))
         return "\n".join(lines)
 
+
+#: What scope_site is, per kind (see docs/api.md).
+_WHERE = {"outlived": "created at", "stuck": "now at"}
 
 _ADVICE = {
     "swallowed": (

@@ -3,8 +3,9 @@ cancellation after enable(), that wakes only when a watched cancellation
 falls due (no polling of the event loop; idle, it waits on a condition
 without timeout).
 
-A cancel registers an entry (weak references to the scope and its task).
-If the scope has not been left ``stuck_after`` seconds later, the thread
+A cancel registers an entry (weak references to the scope and its task);
+leaving the scope removes it. If the scope has not been left
+``stuck_after`` seconds later, the thread
 reports where its tasks are: the loop thread's stack for the one that is
 running (a CPU loop, a blocking call), the await chain for suspended ones.
 When the scope is left, the loop thread reports "landed" with the latency
@@ -18,7 +19,6 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
-from collections import deque
 from math import inf
 from time import monotonic
 from typing import Any
@@ -61,8 +61,11 @@ class Entry:
 
 
 _cond = threading.Condition()
-_pending: deque[Entry] = deque()
-_stuck: list[Entry] = []
+#: The cancellations not landed yet, by id(scope): an entry leaves when its
+#: scope is left (landed()) or found gone by the thread, so the table holds
+#: only what is pending (a million cancels a second do not pile up). Plain
+#: dict operations, atomic under the GIL; the thread reads a copy.
+_watched: dict[int, Entry] = {}
 _thread: threading.Thread | None = None
 _idle = False
 _generation = 0
@@ -70,7 +73,7 @@ _generation = 0
 
 def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     """Watch *scope*, cancelled just now (with stuck_after=inf, only note it)."""
-    global _thread, _idle
+    global _thread
     entry = Entry()
     entry.scope = weakref.ref(scope)
     entry.task = weakref.ref(host) if host is not None else None
@@ -83,15 +86,16 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     entry.closed = None
     if entry.due == inf:
         return entry
-    with _cond:
-        _pending.append(entry)
-        if _thread is None:
-            _thread = threading.Thread(
-                target=_run, args=(_generation,), name="unicancel-watchdog", daemon=True
-            )
-            _thread.start()
-        elif _idle:
-            _idle = False
+    _watched[id(scope)] = entry
+    if _thread is None or _idle:
+        # The thread sets _idle before it looks at _watched one last time, and
+        # waits holding the lock: it sees this entry, or this notify wakes it.
+        with _cond:
+            if _thread is None:
+                _thread = threading.Thread(
+                    target=_run, args=(_generation,), name="unicancel-watchdog", daemon=True
+                )
+                _thread.start()
             _cond.notify()
     return entry
 
@@ -99,9 +103,11 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
 _LEFT = "  (the scope was left without the cancellation landing; noticed by the watchdog)"
 
 
-def landed(entry: Entry, *, how: str = "") -> None:
+def landed(entry: Entry, scope: Any, *, how: str = "") -> None:
     """The watched scope was left (in the loop's thread): report it if it
     had been reported stuck. *how*: a note for the report's stack text."""
+    if _watched.get(id(scope)) is entry:
+        _watched.pop(id(scope), None)
     with _cond:
         was = entry.closed
         entry.closed = "done"
@@ -128,11 +134,9 @@ def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
 
 def expedite() -> None:
     """Make every watched cancellation due now (tests: no waiting on the clock)."""
-    global _idle
     with _cond:
-        for entry in list(_pending) + _stuck:
+        for entry in list(_watched.values()):
             entry.due = -inf
-        _idle = False
         _cond.notify()
 
 
@@ -140,8 +144,7 @@ def stop_watchdog() -> None:
     global _thread, _generation, _idle
     with _cond:
         _generation += 1
-        _pending.clear()
-        _stuck.clear()
+        _watched.clear()
         thread, _thread = _thread, None
         _idle = False
         _cond.notify_all()
@@ -152,28 +155,45 @@ def stop_watchdog() -> None:
 def _run(generation: int) -> None:
     global _idle
     while True:
-        due: list[Entry] = []
+        with _cond:
+            if generation != _generation:
+                return
+            _idle = True
+            if not _watched:
+                _cond.wait()  # nothing to watch: sleep until watch() notifies
+                _idle = False
+                continue
+            _idle = False
+        wake = _visit(monotonic())
         with _cond:
             if generation != _generation:
                 return
             now = monotonic()
-            while _pending and (_pending[0].due <= now or _pending[0].closed):
-                entry = _pending.popleft()
-                if entry.closed is None:
-                    due.append(entry)
-            recheck = [e for e in _stuck if e.due <= now]
-            if not due and not recheck:
-                if not _pending and not _stuck:
-                    _idle = True  # nothing to watch: sleep until watch() notifies
-                    _cond.wait()
-                else:
-                    wake = min([e.due for e in _stuck] + [e.due for e in _pending][:1])
-                    _cond.wait(None if wake == inf else max(wake - now, 0.001))
-                continue
-        for entry in due:
+            # (Nothing left to wait for: the top of the loop waits, idle.)
+            if now < wake < inf and not any(e.due <= now for e in list(_watched.values())):
+                _cond.wait(wake - now)
+
+
+def _visit(now: float) -> float:
+    """Look at every watched entry that is due; return when to look next."""
+    wake = inf
+    for key, entry in list(_watched.items()):
+        if entry.due > now:
+            wake = min(wake, entry.due)
+            continue
+        if entry.closed == "done" or _exited(entry):
+            if _watched.get(key) is entry:
+                _watched.pop(key, None)
+            with _cond:
+                was, entry.closed = entry.closed, "done"
+            if was == "stuck":
+                _report_landed(entry, in_loop=False)
+            continue
+        entry.due = monotonic() + settings.stuck_after  # look again then (landed?)
+        wake = min(wake, entry.due)
+        if entry.closed is None:
             _check(entry)
-        for entry in recheck:
-            _recheck(entry)
+    return wake
 
 
 def _exited(entry: Entry) -> bool:
@@ -183,8 +203,7 @@ def _exited(entry: Entry) -> bool:
 
 def _check(entry: Entry) -> None:
     scope = entry.scope()
-    if scope is None or _exited(entry):
-        entry.closed = "done"
+    if scope is None:
         return
     entry.reason = scope.cancel_reason
     reports = _where(entry, scope)
@@ -192,23 +211,8 @@ def _check(entry: Entry) -> None:
         if entry.closed is not None:
             return  # landed meanwhile
         entry.closed = "stuck"
-        entry.due = monotonic() + settings.stuck_after
-        _stuck.append(entry)
     for report in reports:
         dispatch(report, in_loop=False)
-
-
-def _recheck(entry: Entry) -> None:
-    with _cond:
-        if entry.closed != "stuck":
-            _stuck.remove(entry)
-            return
-        if not _exited(entry):
-            entry.due = monotonic() + settings.stuck_after
-            return
-        _stuck.remove(entry)
-        entry.closed = "done"
-    _report_landed(entry, in_loop=False)
 
 
 def _name(task: Any, backend: str) -> str:
