@@ -229,6 +229,32 @@ def test_bad_threshold_is_a_usage_error(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_the_ini_options_turn_it_on(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        "[pytest]\nanyio_mode = auto\nfilterwarnings = error\n"
+        "unicancel_diagnose = true\nunicancel_stuck_after = 0.1\n"
+    )
+    result = _run(pytester, "-k", "asyncio and (swallows or stalls or reraises)")
+    outcomes = _outcomes(result)
+    assert outcomes == {
+        "test_swallows[asyncio]": "FAILED",
+        "test_stalls[asyncio]": "FAILED",
+        "test_reraises[asyncio]": "PASSED",
+        "test_marked_swallows[asyncio]": "FAILED",
+    }, result.stdout.str()
+    # The stuck report came after 0.1 s, not after the default 1 s (the sleep is 0.4 s).
+    assert "stuck: scope at" in _sections(result)["test_stalls[asyncio]"]
+
+
+def test_a_bad_ini_threshold_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nanyio_mode = auto\nunicancel_stuck_after = soon\n")
+    result = _run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*unicancel: ini option unicancel_stuck_after must be a positive number of seconds*"]
+    )
+
+
 def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
     """--strict-markers accepts it; --markers documents it."""
     result = _run(pytester, "--markers")
