@@ -39,74 +39,135 @@ class Caught(NamedTuple):
     by_with: bool
 
 
-_TRIO_RUNNER = os.path.join("trio", "_core", "_run.py")
 #: The opcode after PUSH_EXC_INFO in a with statement's handler (3.12-3.15).
 _WITH_EXCEPT_START = bytes([dis.opmap["WITH_EXCEPT_START"]])
 
-_records: weakref.WeakKeyDictionary[Any, Caught] = weakref.WeakKeyDictionary()
+#: trio tasks' records, by id(task): (a weak reference to it, its record);
+#: the weak reference's callback drops the entry when the task goes. (By id:
+#: a WeakKeyDictionary makes a weak reference at every lookup.)
+_trio_records: dict[int, tuple[weakref.ref[Any], Caught]] = {}
 _tool: int | None = None
 available = sys.version_info >= (3, 12)
 
 
 def caught_in(task: object) -> Caught | None:
-    """The last cancellation caught in *task* (and forget it)."""
-    try:
-        return _records.pop(task, None)
-    except TypeError:  # not weakly referenceable
-        return None
+    """The last cancellation caught in *task* (and forget it). asyncio tasks
+    keep theirs on themselves (see _backends/asyncio/_private), trio's are
+    in a table by id (trio tasks take no attributes)."""
+    record: Caught | None = getattr(task, "_unicancel_caught", None)
+    if record is not None:
+        task._unicancel_caught = None  # type: ignore[attr-defined]
+        return record
+    entry = _trio_records.get(id(task))
+    if entry is not None and entry[0]() is task:
+        del _trio_records[id(task)]
+        return entry[1]
+    return None
 
 
 def forget(task: object) -> None:
-    with suppress(TypeError):
-        _records.pop(task, None)
+    caught_in(task)
 
 
 def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
+    # Runs for every exception handled in the process: return early and
+    # cheaply for anything but a cancellation.
     name = type(exc).__name__
     if name != "CancelledError" and name != "Cancelled":
         return None
     module = type(exc).__module__
-    when = 0.0
     if module.startswith("trio"):
-        import trio
-
-        try:
-            task: object = trio.lowlevel.current_task()
-            when = trio.current_time()
-        except RuntimeError:
-            return None
-        if code.co_name == "unrolled_run" and code.co_filename.endswith(_TRIO_RUNNER):
-            # trio's run loop caught it as it left the task: the task died of
-            # it, so whatever caught it before re-raised it.
-            forget(task)
-            return None
+        _trio_handled(code, offset, exc, sys._getframe(1))
     elif module.startswith(("asyncio", "concurrent")):
-        from .._backends.asyncio._private import task_or_none
-
-        found = task_or_none()
-        if found is None:
+        here, kind, by_with, _ = _handler(code, offset)
+        if kind in (_TRUSTED, _ASYNCIO):
+            # asyncio's own code and unicancel's handle it and re-raise (the
+            # delivery counts tell a swallow exactly): skip the common case
+            # (an asyncio.sleep() cancelled is four handlers) cheaply.
             return None
-        task = found
-    else:
-        return None
-    frame = sys._getframe(1)
-    line = handler_line(code, offset) or frame.f_lineno
-    here = f"{short(code.co_filename)}:{line}"
-    by_with = code.co_code[offset + 2 : offset + 3] == _WITH_EXCEPT_START
+        found = _asyncio_task()
+        if found is not None:
+            found._unicancel_caught = _record(here, kind, by_with, exc, 0.0, sys._getframe(1))
+    return None
+
+
+def _trio_handled(code: CodeType, offset: int, exc: BaseException, frame: FrameType) -> None:
+    here, kind, by_with, _ = _handler(code, offset)
+    trio: Any = sys.modules["trio"]
+    if kind == _TRUSTED:
+        # trio's own handling (a nursery; its run loop as the Cancelled
+        # leaves a task that died of it) or unicancel's: right by
+        # construction. Whatever user code caught before re-raised it.
+        if _trio_records:
+            with suppress(RuntimeError):  # not in a task
+                _drop(id(trio.lowlevel.current_task()))
+        return
+    try:
+        task = trio.lowlevel.current_task()
+        when = trio.current_time()
+    except RuntimeError:
+        return
+    key = id(task)
+    record = _record(here, kind, by_with, exc, when, frame)
+    _trio_records[key] = (weakref.ref(task, lambda _: _drop(key)), record)
+
+
+def _drop(key: int) -> None:
+    _trio_records.pop(key, None)
+
+
+def _record(
+    here: str, kind: int, by_with: bool, exc: BaseException, when: float, frame: FrameType
+) -> Caught:
+    """The record of a catch by *frame*'s handler at *here*."""
     reason = getattr(exc, "reason", None)
     reason = reason if isinstance(reason, str) else None
-    if code.co_filename.startswith(_trusted_dirs()):
+    if kind == _TRUSTED:
         # trio's or unicancel's own handling (a nursery, a task group): right
         # by construction, never a swallow; it replaces an older record.
-        record = Caught(here, here, when, False, reason, by_with)
-    elif is_library(code.co_filename):
+        return Caught(here, here, when, False, reason, by_with)
+    if kind in (_LIBRARY, _ASYNCIO):
+        # _getframe(2): the handler's frame (above _on_handled).
         user = _first_user(_task_frames(frame.f_back))
-        record = Caught(user or here, here, when, user is not None, reason, by_with)
-    else:
-        record = Caught(here, "", when, True, reason, by_with)
-    with suppress(TypeError):  # not weakly referenceable
-        _records[task] = record
-    return None
+        return Caught(user or here, here, when, user is not None, reason, by_with)
+    return Caught(here, "", when, True, reason, by_with)
+
+
+_USER, _LIBRARY, _TRUSTED, _ASYNCIO = 0, 1, 2, 3
+_ASYNCIO_DIR = os.path.join(os.path.dirname(os.__file__), "asyncio", "")
+#: (id(code), offset) -> (site, kind, by_with, code): a handler is
+#: classified once. Keyed by id: hashing a code object hashes its contents.
+_handlers: dict[tuple[int, int], tuple[str, int, bool, CodeType]] = {}
+
+
+def _handler(code: CodeType, offset: int) -> tuple[str, int, bool, CodeType]:
+    key = (id(code), offset)
+    known = _handlers.get(key)
+    if known is None or known[3] is not code:
+        filename = code.co_filename
+        site = f"{short(filename)}:{handler_line(code, offset) or code.co_firstlineno}"
+        if filename.startswith(_trusted_dirs()):
+            kind = _TRUSTED
+        elif filename.startswith(_ASYNCIO_DIR):
+            kind = _ASYNCIO
+        elif is_library(filename):
+            kind = _LIBRARY
+        else:
+            kind = _USER
+        by_with = code.co_code[offset + 2 : offset + 3] == _WITH_EXCEPT_START
+        known = (site, kind, by_with, code)
+        if len(_handlers) >= 10_000:
+            _handlers.clear()  # bounded; code objects only, never a frame
+        _handlers[key] = known
+    return known
+
+
+def _asyncio_task() -> Any:
+    from .._backends.asyncio._private import task_or_none
+
+    global _asyncio_task
+    _asyncio_task = task_or_none  # once imported, call it directly
+    return task_or_none()
 
 
 #: Code flags of coroutines and generators (inspect.CO_*): the frames of a task.
@@ -124,14 +185,15 @@ def _task_frames(frame: FrameType | None) -> list[Entry]:
 
 
 def _trusted_dirs() -> tuple[str, ...]:
+    """unicancel's directory, and trio's (with outcome, which trio uses to
+    deliver Cancelled) once trio is imported."""
     global _trusted
-    if _trusted is None:
+    if _trusted is None or (len(_trusted) == 1 and "trio" in sys.modules):
         dirs = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
-        trio = sys.modules.get("trio")
-        if trio is not None and trio.__file__:
-            dirs.append(os.path.dirname(trio.__file__))
-        else:
-            return (dirs[0] + os.sep,)  # trio may come later: do not cache yet
+        for name in ("trio", "outcome"):
+            module = sys.modules.get(name)
+            if module is not None and module.__file__:
+                dirs.append(os.path.dirname(module.__file__))
         _trusted = tuple(d + os.sep for d in dirs)
     return _trusted
 
@@ -172,4 +234,5 @@ def stop_catch_monitoring() -> None:
     monitoring.register_callback(_tool, monitoring.events.EXCEPTION_HANDLED, None)
     monitoring.free_tool_id(_tool)
     _tool = None
-    _records.clear()
+    _trio_records.clear()
+    _handlers.clear()

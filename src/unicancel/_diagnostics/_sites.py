@@ -54,12 +54,22 @@ def is_library(filename: str) -> bool:
     return known
 
 
+_shortened: dict[str, str] = {}
+
+
 def short(filename: str) -> str:
-    try:
-        rel = os.path.relpath(filename)
-    except ValueError:  # another drive (Windows)
-        return filename
-    return filename if rel.startswith("..") else rel
+    """*filename* relative to the working directory if below it (cached:
+    relpath costs tens of microseconds, and a catch record needs it)."""
+    known = _shortened.get(filename)
+    if known is None:
+        try:
+            rel = os.path.relpath(filename)
+        except ValueError:  # another drive (Windows)
+            rel = filename
+        known = filename if rel.startswith("..") else rel
+        if len(_shortened) < 10_000:
+            _shortened[filename] = known
+    return known
 
 
 def site(entry: Entry) -> str:
