@@ -276,7 +276,7 @@ def test_a_stuck_cancellation_is_reported_with_where_the_task_waits(
     assert err.startswith("unicancel diagnose: stall.py: 2 report(s): 1 stuck, 1 landed\n"), err
     stall = f"stall.py:{_line(script, '# STALL')}"
     assert "\ncancellations stuck (requested, not delivered within the threshold): 1\n" in err
-    assert f"  scope at {stall}\n" in err
+    assert f"  now at {stall}\n" in err
     assert f"{stall} in main" in err  # the await chain
     assert "reason: shutting down" in err
     landed = re.search(r"stuck cancellation landed in task .*, after (\d+\.\d+) s", err)

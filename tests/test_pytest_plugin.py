@@ -208,7 +208,7 @@ def test_the_option_fails_tests_that_swallow_or_stall_naming_the_site(
         section = sections[f"test_stalls[{backend}]"]
         assert "unicancel diagnostics: this test stalled 1 cancellation(s)" in section, section
         # Where the task waits: the shielded sleep, in the test file.
-        assert f"stuck: scope at test_buggy.py:{_line('STALL')}" in section
+        assert f"stuck: now at test_buggy.py:{_line('STALL')}" in section
         if backend == "trio" and not CATCH_SITES:
             continue
         assert outcomes[f"test_swallows[{backend}]"] == "FAILED"
@@ -243,7 +243,7 @@ def test_the_ini_options_turn_it_on(pytester: pytest.Pytester) -> None:
         "test_marked_swallows[asyncio]": "FAILED",
     }, result.stdout.str()
     # The stuck report came after 0.1 s, not after the default 1 s (the sleep is 0.4 s).
-    assert "stuck: scope at" in _sections(result)["test_stalls[asyncio]"]
+    assert "stuck: now at" in _sections(result)["test_stalls[asyncio]"]
 
 
 def test_a_bad_ini_threshold_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -165,8 +165,9 @@ def _site(report: Report) -> str:
     if report.catch_site:
         parts.append(f"caught at {report.catch_site}")
     if report.scope_site:
-        # Report.format()'s words: an outlived task's site is where it was created.
-        where = "created at" if report.kind == "outlived" else "scope at"
+        # Report.format()'s words: a stuck task's site is where it is now, an
+        # outlived task's where it was created.
+        where = {"stuck": "now at", "outlived": "created at"}.get(report.kind, "scope at")
         parts.append(f"{where} {report.scope_site}")
     return ", ".join(parts) or f"task {report.task}"
 
