@@ -14,8 +14,8 @@ Conventions of the page:
 
 A command that ends with ``asyncio`` runs again with ``trio``: the program's
 output and the report's summary (its part before ``details:``, "landed"
-reports left out) must be the same. Catch sites need Python 3.12+ (sys.monitoring): on 3.11, outputs that name
-one are not compared.
+reports left out) must be the same. Catch sites need Python 3.12+
+(sys.monitoring): on 3.11, outputs that name one are not compared.
 
 Run this module as a script to rewrite the page's outputs from real runs:
 ``PYTHONPATH=src python tests/test_docs_diagnostics.py``.

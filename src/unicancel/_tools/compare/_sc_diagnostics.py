@@ -178,7 +178,7 @@ async def stuck_unicancel(t: Trace, k: Kit) -> None:
 
 STUCK = Scenario(
     name="stuck-cancel-detection",
-    title="A worker swallows its cancellation; can the program find it?",
+    title="A worker does not act on its cancellation; can the program find it, and where?",
     description=(
         "asyncio: all_tasks() plus cancelling() lists tasks that were asked to "
         "cancel and are still running. anyio: get_running_tasks() and "
