@@ -92,6 +92,8 @@ class TrioBackend:
                 if scope._deadline == inf and not scope._cancel_called:
                     # The hot path ends here: without a deadline only our
                     # facade can cancel the scope, and it has recorded that.
+                    # (A cancelled one goes on to _record(): diagnostics
+                    # judge a cancelled block that ended normally.)
                     scope._state = _EXITED
                     return None
                 swallowed = True
