@@ -296,3 +296,25 @@ def test_unicancel_run_reports_on_both_backends() -> None:
         unicancel.run(main, backend="asyncio")
         unicancel.run(main, backend="trio")
     assert [(r.kind, r.backend) for r in found] == [("swallowed", "asyncio")]  # once per site
+
+
+async def test_native_trio_scope_catching_its_own_behind_a_shield_is_not_reported(
+    reports: list[Report], backend_name: str
+) -> None:
+    # Our deadline passed, but behind a shield a native scope's own deadline
+    # cancels and catches; our scope then exits without a checkpoint.
+    with move_on_after(0) as outer:
+        with CancelScope(shield=True):
+            if backend_name == "trio":
+                import trio
+
+                with trio.move_on_after(0.01):
+                    await trio.sleep_forever()
+            else:
+                try:
+                    async with asyncio.timeout(0.01):
+                        await asyncio.sleep(10)
+                except TimeoutError:
+                    pass
+    assert not outer.cancelled_caught
+    assert reports == []

@@ -7,7 +7,9 @@ and a task that returns normally after a cancellation of an enclosing,
 still-open scope (a task group's) reached it. trio delivers by itself: a
 cancelled scope that exits normally either swallowed a ``Cancelled`` or
 never reached a checkpoint; the catch record (3.12+, see _catch) tells them
-apart: a ``Cancelled`` was caught in that task after the scope was cancelled.
+apart: an ``except`` clause caught a ``Cancelled`` in that task after the
+scope was cancelled (a ``with`` statement's context manager is not counted:
+it is usually a native trio scope catching its own).
 """
 
 from __future__ import annotations
@@ -118,4 +120,10 @@ def trio_scope_exited(scope: Any, host: Any, remaining: BaseException | None, si
     caught = caught_in(host)
     if caught is None or not caught.user or caught.when < since:
         return  # never reached a checkpoint while cancelled: nothing was swallowed
+    if caught.by_with:
+        # A context manager's __exit__ swallowed it: most likely a native
+        # trio scope (trio.move_on_after) catching its own cancellation
+        # while ours was shielded away, which is right. (contextlib.suppress
+        # of Cancelled goes unreported on trio; asyncio's counts catch it.)
+        return
     _report(host.name, "trio", scope_site(scope, host, None), scope.cancel_reason, caught)
