@@ -110,7 +110,10 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "misnesting-async-generator": ("accepted", "accepted", *("RuntimeError",) * 5),
     "stuck-cancel-detection": (
         *("yes: stubborn", "yes: stubborn", "no API", "yes: stubborn"),
-        *("yes: stubborn", "no API", "no API"),
+        *("yes: stubborn", "yes: stubborn + site", "yes: stubborn + site"),
+    ),
+    "swallowed-cancel-detection": (
+        *("yes: worker", "yes: worker", "no API", "no API", "no API", PY, PY),
     ),
 }
 
@@ -150,6 +153,20 @@ BY_PYTHON[("lost-cancel-native-group", "anyio-asyncio")] = {
     "3.13": [*_KEPT, ["escaped the run", "Cancelled"]],
 }
 BY_PYTHON |= {("stray-cancel-after-uncancel", s): _STRAY_BY_PYTHON for s in ("asyncio", "uvloop")}
+_SWALLOW_FOUND = [
+    ["worker", "caught its cancellation and returned"],
+    ["swallow found", "yes: worker + site"],
+    ["site named", "`except cancelled:`"],
+]
+#: unicancel.diagnostics names the except clause from sys.monitoring (3.12+).
+BY_PYTHON |= {
+    ("swallowed-cancel-detection", s): {
+        "3.11": [*_SWALLOW_FOUND[:1], ["swallow found", "needs Python 3.12+"]],
+        "3.12": _SWALLOW_FOUND,
+        "3.13": _SWALLOW_FOUND,
+    }
+    for s in ("unicancel-asyncio", "unicancel-trio")
+}
 
 _GC_START = [
     ["generator cleaned up when the caller saw it", "no"],
@@ -451,6 +468,24 @@ def test_stop_token_variants(report: Report, name: str) -> None:
     if name == "shutdown-leftover-tasks":
         expected = [e for e in expected if e[0] != "reported as not finished"]
     assert comparable(trio["trace"]) == expected
+
+
+@pytest.mark.parametrize("system", ["unicancel-asyncio", "unicancel-trio"])
+def test_stuck_cancel_detection_names_the_line_where_the_task_waits(
+    report: Report, system: str
+) -> None:
+    """unicancel.diagnostics' report of the stuck cancellation names the task
+    and the line where it waits (the shielded await), on both backends; the
+    other systems name the task at best."""
+    results = _entry(report, "stuck-cancel-detection")["results"]
+    if results[system]["status"] == "missing":
+        pytest.skip("trio is not installed")
+    trace = comparable(results[system]["trace"])
+    assert ["stuck task found", "yes: stubborn + site"] in trace, trace
+    assert ["site named", "`await release.wait()`"] in trace, trace
+    for other in ("asyncio", "trio", "anyio-asyncio"):
+        if results[other]["status"] != "missing":
+            assert ["site named", "no API"] in comparable(results[other]["trace"]), other
 
 
 def test_traces_do_not_depend_on_timing_or_scheduling(report: Report) -> None:

@@ -281,6 +281,7 @@ _RUN_ELSEWHERE = (
     "structured-concurrency.md",
     "stop-tokens.md",
     "services.md",  # tests/services/test_docs_services.py
+    "diagnostics.md",  # tests/test_docs_diagnostics.py
 )
 
 

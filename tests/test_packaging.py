@@ -122,6 +122,11 @@ def test_wheel_contents(dist: Path) -> None:
         text = wheel.read(meta).decode()
     assert f"Version: {version}\n" in text
     assert "License-Expression: MIT\n" in text
+    # The pytest plugin of unicancel.diagnostics, offered to every pytest run.
+    points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    with zipfile.ZipFile(_wheel(dist)) as wheel:
+        entry_points = wheel.read(points).decode()
+    assert "[pytest11]\nunicancel = unicancel.diagnostics._pytest_plugin\n" in entry_points
 
 
 def test_wheel_installs_into_a_fresh_venv(dist: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m unicancel demo`` and ``python -m unicancel compare``.
+"""Command line: ``python -m unicancel demo``, ``compare`` and ``diagnose``.
 
 The demo runs the same cancellation code (:mod:`unicancel._tools.demo`) on asyncio,
 on asyncio with uvloop and on trio (each when installed), prints what each run
@@ -7,6 +7,10 @@ observed side by side, and exits with status 1 if the runs disagree.
 ``compare`` (:mod:`unicancel._tools.compare`) runs a catalogue of scenarios, each
 written idiomatically for plain asyncio, trio, anyio and unicancel, on every
 installed system, and prints a scenario x system table.
+
+``diagnose`` (:mod:`unicancel._tools.diagnose`) runs a user's program (a script,
+or ``-m module``) with cancellation diagnostics on and reports at exit which code
+swallowed, stalled or outlived a cancellation.
 """
 
 from __future__ import annotations
@@ -118,9 +122,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the same cancel-scope code on asyncio (and uvloop) and trio, "
         "print what each observed side by side, and exit 1 if they differ.",
     )
+    from ._tools import diagnose as _diagnose
     from ._tools.compare import _cli
 
     _cli.add_parser(commands)
+    _diagnose.add_parser(commands)
     return parser
 
 
@@ -134,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._tools.compare import _cli
 
         return _cli.run(args)
+    if args.command == "diagnose":
+        from ._tools import diagnose as _diagnose
+
+        return _diagnose.run(args)
     parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks
 
 

@@ -18,7 +18,7 @@ from contextlib import suppress
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
 
-from ._sites import Entry, handler_line, is_library, short
+from ._sites import TOOLS_DIR, Entry, handler_line, is_library, short
 
 __all__ = ["Caught", "available", "caught_in", "forget", "start_catch_monitoring"]
 
@@ -146,7 +146,7 @@ def _handler(code: CodeType, offset: int) -> tuple[str, int, bool, CodeType]:
     if known is None or known[3] is not code:
         filename = code.co_filename
         site = f"{short(filename)}:{handler_line(code, offset) or code.co_firstlineno}"
-        if filename.startswith(_trusted_dirs()):
+        if filename.startswith(_trusted_dirs()) and not filename.startswith(TOOLS_DIR):
             kind = _TRUSTED
         elif filename.startswith(_ASYNCIO_DIR):
             kind = _ASYNCIO

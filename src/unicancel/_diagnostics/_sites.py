@@ -36,6 +36,9 @@ def _library_dirs() -> tuple[str, ...]:
 
 
 _LIBRARY_DIRS = _library_dirs()
+#: unicancel's command-line tools run example programs (the compare catalogue,
+#: the demo): their code is the user's code, wherever unicancel is installed.
+TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_tools", "")
 _classified: dict[str, bool] = {}
 
 
@@ -48,7 +51,7 @@ def is_library(filename: str) -> bool:
         else:
             path = os.path.abspath(filename)
             extra = tuple(d.rstrip(os.sep) + os.sep for d in EXTRA_LIBRARY_DIRS)
-            known = path.startswith(_LIBRARY_DIRS + extra)
+            known = path.startswith(_LIBRARY_DIRS + extra) and not path.startswith(TOOLS_DIR)
         if not EXTRA_LIBRARY_DIRS:  # the test knob changes answers: cache only without it
             _classified[filename] = known
     return known
