@@ -151,7 +151,7 @@ def render_page(runs: list[Run], page: Path, chart: Path) -> str:
         "  waits in `move_on_when(token)`, one `request_stop()` stops them all; beside it, the",
         "  host cancelling one scope (or task) per child, and an event every child waits on.",
         "",
-        "Targets (issue 16): a move costs at most half of `Timeout.reschedule()`; after the",
+        "Targets: a move costs at most half of `Timeout.reschedule()`; after the",
         "moves, unicancel's deadline heap holds no more entries than there are live scopes",
         f"(plus {HEAP_SLACK}); RSS stays flat over the million scopes (end minus middle at most",
         "1 MiB).",

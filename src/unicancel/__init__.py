@@ -6,6 +6,7 @@ each backend's native mechanism (``Task.cancel()``/``uncancel()`` on asyncio,
 """
 
 from ._backends.trio._handle import TaskHandle as TaskHandle
+from ._core._public import publish as _publish
 from ._facade._functions import cancel_shielded_checkpoint as cancel_shielded_checkpoint
 from ._facade._functions import checkpoint as checkpoint
 from ._facade._functions import checkpoint_if_cancelled as checkpoint_if_cancelled
@@ -68,18 +69,7 @@ __all__ = [
 ]
 
 
-def _report_public_module() -> None:
-    # Public classes name the package they are used from, not the private
-    # module that defines them: reprs, tracebacks, pickles and docs then say
-    # unicancel.CancelScope, whatever the layout inside (as trio does).
-    for name in __all__:
-        obj = globals()[name]
-        if isinstance(obj, type):
-            obj.__module__ = __name__
-
-
-_report_public_module()
-del _report_public_module
+_publish(globals())
 
 
 def _diagnostics_from_environment() -> None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from ._scope_state import CancelOrigin
 
-__all__ = ["Backend", "GroupImpl", "Scope", "ScopeFactory", "new_scope"]
+__all__ = ["Backend", "GroupImpl", "Scope", "ScopeFactory", "effectively_cancelled", "new_scope"]
 
 
 class Scope(Protocol):
@@ -163,3 +163,15 @@ class GroupImpl(Protocol):
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object
     ) -> Any: ...
     def create_task(self, coro: Coroutine[Any, Any, Any], name: object) -> Any: ...
+
+
+def effectively_cancelled(scope: Scope | None) -> bool:
+    """Whether code running directly inside *scope* is cancelled: a cancelled
+    scope is met, walking outwards, before a shielded one (trio's rule)."""
+    while scope is not None:
+        if scope._cancel_called:
+            return True
+        if scope._shield:
+            return False
+        scope = scope._parent
+    return False

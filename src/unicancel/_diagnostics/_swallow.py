@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from .._core._contract import effectively_cancelled
 from .._core._scope_state import _ACTIVE
 from ._catch import Caught, available, caught_in
 from ._dispatch import dispatch, first_report
@@ -69,20 +70,10 @@ def _report(
         dispatch(report)
 
 
-def _enclosing_cancelled(scope: Any) -> bool:
-    while scope is not None:
-        if scope._cancel_called:
-            return True
-        if scope._shield:
-            return False
-        scope = scope._parent
-    return False
-
-
 def asyncio_scope_exited(scope: Any, host: Any, exc: BaseException | None) -> None:
     if exc is not None:
         return
-    if not scope._cancel_called and _enclosing_cancelled(scope._parent):
+    if not scope._cancel_called and effectively_cancelled(scope._parent):
         # Still inside a cancelled scope: the next await is cancelled again
         # (level-triggered); whether that one is swallowed is judged later.
         return

@@ -1,4 +1,4 @@
-"""Cancellation diagnostics (issue 13): which code swallowed, stalled or
+"""Cancellation diagnostics: which code swallowed, stalled or
 outlived a cancellation, on asyncio and trio.
 
 Turn them on with :func:`enable` (or ``UNICANCEL_DEBUG=1`` in the
@@ -8,6 +8,7 @@ the ``unicancel`` logger and handed to :func:`subscribe` callbacks. While
 off, they cost nothing.
 """
 
+from .._core._public import publish as _publish
 from .._diagnostics._control import collect as collect
 from .._diagnostics._control import disable as disable
 from .._diagnostics._control import enable as enable
@@ -37,12 +38,4 @@ __all__ = [
 ]
 
 
-def _report_public_module() -> None:
-    for name in __all__:
-        obj = globals()[name]
-        if isinstance(obj, type):
-            obj.__module__ = __name__
-
-
-_report_public_module()
-del _report_public_module
+_publish(globals())

@@ -29,6 +29,7 @@ from asyncio import AbstractEventLoop, Future, Task
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..._core import _diag_hooks
+from ..._core._contract import effectively_cancelled as effectively_cancelled
 from ._private import NOT_PENDING, failed, fut_waiter, pending_cancel_message
 from ._retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
@@ -87,17 +88,6 @@ _Light: TypeAlias = "tuple[Task[Any], CancelScope, Future[Any]]"
 
 # Delivery state of a task cancelled by a scope (task._unicancel_delivery),
 # until it finishes.
-
-
-def effectively_cancelled(scope: CancelScope | None) -> bool:
-    """Whether code running directly inside *scope* is cancelled."""
-    while scope is not None:
-        if scope._cancel_called:
-            return True
-        if scope._shield:
-            return False
-        scope = scope._parent
-    return False
 
 
 def catcher(scope: CancelScope | None) -> CancelScope | None:
