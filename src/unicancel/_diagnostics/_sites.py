@@ -39,6 +39,9 @@ _LIBRARY_DIRS = _library_dirs()
 #: unicancel's command-line tools run example programs (the compare catalogue,
 #: the demo): their code is the user's code, wherever unicancel is installed.
 TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_tools", "")
+#: ...except the runner of ``python -m unicancel diagnose``: below a running
+#: program's frames (a CPU loop's stack), it is library code.
+_DIAGNOSE_RUNNER = os.path.join(TOOLS_DIR, "diagnose.py")
 _classified: dict[str, bool] = {}
 
 
@@ -51,7 +54,9 @@ def is_library(filename: str) -> bool:
         else:
             path = os.path.abspath(filename)
             extra = tuple(d.rstrip(os.sep) + os.sep for d in EXTRA_LIBRARY_DIRS)
-            known = path.startswith(_LIBRARY_DIRS + extra) and not path.startswith(TOOLS_DIR)
+            known = path.startswith(_LIBRARY_DIRS + extra) and (
+                not path.startswith(TOOLS_DIR) or path == _DIAGNOSE_RUNNER
+            )
         if not EXTRA_LIBRARY_DIRS:  # the test knob changes answers: cache only without it
             _classified[filename] = known
     return known
