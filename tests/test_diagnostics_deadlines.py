@@ -149,3 +149,29 @@ async def test_watched_deadlines_keep_nothing_alive(watch: Watch) -> None:
     # The table is swept as it grows: bounded by the live scopes, not by
     # every scope that ever had a deadline.
     assert len(_watchdog._watched) <= 64
+
+
+def test_trio_deadlines_on_a_virtual_clock_are_not_watched(watch: Watch) -> None:
+    """A MockClock's time is not the wall clock the watchdog waits on: its
+    deadlines are left to trio (documented), never misreported."""
+    trio = pytest.importorskip("trio")
+    from trio.testing import MockClock
+
+    watched: list[bool] = []
+
+    async def main() -> None:
+        with move_on_after(5) as scope:
+            watched.append(_watchdog.entry_of(scope) is not None)
+            await trio.sleep(10)  # the mock clock jumps: the deadline cancels it
+        assert scope.cancelled_caught
+
+    trio.run(main, clock=MockClock(autojump_threshold=0))
+    assert watched == [False]
+
+    async def real() -> None:
+        with move_on_after(5) as scope:
+            watched.append(_watchdog.entry_of(scope) is not None)
+
+    trio.run(real)
+    assert watched == [False, True]
+    assert watch.reports == []
