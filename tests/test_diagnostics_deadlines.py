@@ -20,11 +20,12 @@ from time import monotonic
 import pytest
 
 import unicancel
-from unicancel import CancelScope, diagnostics, fail_after, move_on_after
+from unicancel import CancelScope, TaskGroup, diagnostics, fail_after, move_on_after
 from unicancel._diagnostics import _watchdog
 from unicancel.diagnostics import Report
 
 from ._diag import line
+from ._helpers import wait_all_tasks_blocked
 
 FILE = os.path.basename(__file__)
 
@@ -175,3 +176,30 @@ def test_trio_deadlines_on_a_virtual_clock_are_not_watched(watch: Watch) -> None
     trio.run(real)
     assert watched == [False, True]
     assert watch.reports == []
+
+
+async def test_stuck_group_cancel_reported_landed_when_the_group_is_left(watch: Watch) -> None:
+    """A group's scope delivers to its children, not to the task that leaves
+    it: "landed" comes when the group is left (as on trio), not when the
+    watchdog next looks (``stuck_after`` later)."""
+    entered = threading.Event()
+
+    async def spinner(tg: TaskGroup) -> None:
+        tg.cancel_scope.cancel("enough")
+        entered.set()
+        _watchdog.expedite()
+        guard = monotonic() + 20
+        while not watch.stuck.is_set() and monotonic() < guard:
+            pass  # a CPU loop without a checkpoint
+        await unicancel.checkpoint()
+
+    async with TaskGroup() as tg:
+        await wait_all_tasks_blocked()
+        tg.start_soon(spinner, tg, name="spinner")
+    assert entered.is_set()
+    assert watch.kinds() == ["stuck", "landed"], [r.format() for r in watch.reports]
+    assert watch.reports[1].reason == "enough"
+    # Named as their tasks: none 'None' (Python 3.13.0 names a task created
+    # through a task factory without a name so); the eager child stuck in its
+    # first step has its default name (set_name() comes after that step).
+    assert "None" not in [r.task for r in watch.reports]

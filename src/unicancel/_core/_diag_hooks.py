@@ -28,6 +28,9 @@ class DiagHooks(Protocol):
         """*scope* (being entered or entered, run by *host*) has its deadline
         armed; *now*: the backend's clock (asyncio; trio: NaN, the hook reads it)."""
 
+    def group_left(self, scopes: tuple[Scope, ...]) -> None:
+        """asyncio: a task group left its *scopes* (its children are done)."""
+
     def exited_after_delivery(self, scope: Scope, host: object, exc: BaseException | None) -> None:
         """asyncio: *scope* exits after it delivered cancellations to *host*."""
 

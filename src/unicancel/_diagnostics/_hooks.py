@@ -41,6 +41,14 @@ class _Hooks:
             now = trio.current_time()
         _watchdog.watch_deadline(scope, host, backend, scope._deadline, now)
 
+    def group_left(self, scopes: tuple[Any, ...]) -> None:
+        # A group's scope delivers to its children, not to the task that
+        # leaves it: exited_after_delivery does not run for it.
+        for scope in scopes:
+            entry = getattr(scope, "_diag", None)
+            if entry is not None:
+                _watchdog.landed(entry, scope)
+
     def exited_after_delivery(self, scope: Any, host: Any, exc: BaseException | None) -> None:
         entry = getattr(scope, "_diag", None)
         if entry is not None:

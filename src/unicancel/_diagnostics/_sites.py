@@ -11,6 +11,7 @@ from types import CodeType, FrameType
 from typing import Any
 
 __all__ = [
+    "asyncio_task_name",
     "await_chain",
     "format_stack",
     "frame_stack",
@@ -173,3 +174,16 @@ def handler_line(code: CodeType, offset: int) -> int | None:
 def this_frame_site(depth: int) -> str | None:
     """The innermost user site of the caller's stack (*depth* frames up)."""
     return site_of(frame_stack(sys._getframe(depth + 1)))
+
+
+def asyncio_task_name(task: Any) -> str:
+    """*task*'s name, for a report. Python 3.13.0's ``create_task`` through a
+    task factory calls ``set_name(None)`` when no name was given, naming the
+    task 'None' (3.11, 3.12 and 3.14 name it Task-N): such a task is named
+    after its coroutine, as trio names tasks."""
+    name = str(task.get_name())
+    if name == "None":
+        qualname = getattr(task.get_coro(), "__qualname__", None)
+        if qualname:
+            return f"<unnamed task: {qualname}>"
+    return name

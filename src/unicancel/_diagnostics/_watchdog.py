@@ -35,7 +35,7 @@ from typing import Any
 from .._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
 from ._dispatch import dispatch, settings
 from ._report import Report
-from ._sites import await_chain, format_stack, frame_stack, site_of
+from ._sites import asyncio_task_name, await_chain, format_stack, frame_stack, site_of
 
 __all__ = ["entry_of", "landed", "stop_watchdog", "watch", "watch_deadline"]
 
@@ -350,7 +350,7 @@ def _check(entry: Entry) -> None:
 def _name(task: Any, backend: str) -> str:
     if task is None:
         return "<finished task>"
-    return str(task.get_name() if backend == "asyncio" else task.name)
+    return asyncio_task_name(task) if backend == "asyncio" else str(task.name)
 
 
 def _tasks_in(entry: Entry, scope: Any) -> list[Any]:
@@ -370,15 +370,30 @@ def _coro(task: Any, backend: str) -> Any:
     return task.get_coro() if backend == "asyncio" else task.coro
 
 
+def _innermost_running(running: list[Any], frame: Any, backend: str) -> list[Any]:
+    """Of several tasks whose coroutines run (an eager task's first step runs
+    inside the step of the task that created it), the one the loop thread is
+    in: its coroutine's frame comes first, from the innermost frame out."""
+    by_frame = {id(getattr(_coro(t, backend), "cr_frame", None)): t for t in running}
+    while frame is not None:
+        task = by_frame.get(id(frame))
+        if task is not None:
+            return [task]
+        frame = frame.f_back
+    return running
+
+
 def _where(entry: Entry, scope: Any) -> list[Report]:
     latency = monotonic() - entry.requested
     tasks = _tasks_in(entry, scope)
     running = [t for t in tasks if getattr(_coro(t, entry.backend), "cr_running", False)]
+    frame = sys._current_frames().get(entry.thread) if running else None
+    if len(running) > 1:
+        running = _innermost_running(running, frame, entry.backend)
     reports = []
     for task in running or tasks[:MAX_TASKS]:
         coro = _coro(task, entry.backend)
         if task in running:
-            frame = sys._current_frames().get(entry.thread)
             entries = frame_stack(frame)
             stack = format_stack(entries, title="running; the event loop thread's stack")
         else:
