@@ -102,6 +102,10 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
         if origin is CancelOrigin.DEADLINE or old.closed == "stuck":
             old.deadline = None
             old.trio_time = trio_time
+            if old.closed is None and old.requested > monotonic():
+                # Applied before the time watched (moved earlier, into the past).
+                old.requested = monotonic()
+                old.due = old.requested + settings.stuck_after
             return old
         old.closed = "done"
     entry = Entry()
@@ -231,10 +235,11 @@ def expedite(*, wait: bool = False) -> None:
 
 
 def stop_watchdog() -> None:
-    global _thread, _generation, _idle
+    global _thread, _generation, _idle, _next_wake
     with _cond:
         _generation += 1
         _watched.clear()
+        _next_wake = inf
         thread, _thread = _thread, None
         _idle = False
         _cond.notify_all()
