@@ -4,8 +4,10 @@ diagnostics layer about cancellations without importing it.
 :data:`hooks` is None unless :func:`unicancel.diagnostics.enable` filled it.
 It is read only on cold paths: when a scope is cancelled, when a scope exits
 after a delivery, when a task finishes after a delivery, at the end of
-``unicancel.run``. Scope entry and a plain exit never look at it, so
-diagnostics cost nothing while they are off.
+``unicancel.run``, and when a deadline is armed (a scope with a deadline is
+entered, or its deadline moved earlier; once, next to the timer work). A
+plain scope's entry and exit never look at it, so diagnostics cost nothing
+while they are off.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ __all__ = ["DiagHooks", "hooks"]
 class DiagHooks(Protocol):
     def cancel_requested(self, scope: Scope, host: object) -> None:
         """*scope* (entered, run by *host*) has just been cancelled."""
+
+    def deadline_armed(self, backend: str, scope: Scope, host: object, now: float) -> None:
+        """*scope* (being entered or entered, run by *host*) has its deadline
+        armed; *now*: the backend's clock (asyncio; trio: NaN, the hook reads it)."""
+
+    def group_left(self, scopes: tuple[Scope, ...]) -> None:
+        """asyncio: a task group left its *scopes* (its children are done)."""
 
     def exited_after_delivery(self, scope: Scope, host: object, exc: BaseException | None) -> None:
         """asyncio: *scope* exits after it delivered cancellations to *host*."""

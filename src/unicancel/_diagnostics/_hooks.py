@@ -27,6 +27,28 @@ class _Hooks:
             _instrument_trio_run()
         scope._diag = _watchdog.watch(scope, host, backend, trio_time)
 
+    def deadline_armed(self, backend: str, scope: Any, host: Any, now: float) -> None:
+        if backend == "trio":
+            import trio
+
+            clock = trio.lowlevel.current_clock()
+            if type(clock).__name__ != "SystemClock" or not type(clock).__module__.startswith(
+                "trio"
+            ):
+                # A virtual clock (MockClock): its deadlines are not on the
+                # wall clock the watchdog thread waits on; not watched.
+                return
+            now = trio.current_time()
+        _watchdog.watch_deadline(scope, host, backend, scope._deadline, now)
+
+    def group_left(self, scopes: tuple[Any, ...]) -> None:
+        # A group's scope delivers to its children, not to the task that
+        # leaves it: exited_after_delivery does not run for it.
+        for scope in scopes:
+            entry = getattr(scope, "_diag", None)
+            if entry is not None:
+                _watchdog.landed(entry, scope)
+
     def exited_after_delivery(self, scope: Any, host: Any, exc: BaseException | None) -> None:
         entry = getattr(scope, "_diag", None)
         if entry is not None:
@@ -45,6 +67,13 @@ class _Hooks:
         else:
             since = -inf
         _swallow.trio_scope_exited(scope, host, remaining, since)
+        deadline = _watchdog.entry_of(scope)
+        if deadline is not None and deadline is not entry:
+            # Its watched deadline (trio applies deadlines itself: no
+            # cancel_requested): landed, if it was reported stuck.
+            native = scope._native
+            left = remaining is None and not native.cancelled_caught
+            _watchdog.landed(deadline, scope, how=_LEFT if left else "")
         if entry is not None:
             native = scope._native
             left = remaining is None and not native.cancelled_caught

@@ -19,7 +19,7 @@ from typing import Any
 
 from ._dispatch import dispatch
 from ._report import Report
-from ._sites import await_chain, format_stack, frame_stack, site_of
+from ._sites import asyncio_task_name, await_chain, format_stack, frame_stack, site_of
 
 __all__ = ["check_outlived", "install_task_factory"]
 
@@ -109,7 +109,7 @@ def _describe(task: Any) -> Report | None:
     if hasattr(task, "get_coro"):  # asyncio
         if task.done():
             return None
-        name, backend, coro = task.get_name(), "asyncio", task.get_coro()
+        name, backend, coro = asyncio_task_name(task), "asyncio", task.get_coro()
         site, owner = _ownership(task)
     else:  # trio
         coro = getattr(task, "coro", None)

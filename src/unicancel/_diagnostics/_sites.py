@@ -11,6 +11,7 @@ from types import CodeType, FrameType
 from typing import Any
 
 __all__ = [
+    "asyncio_task_name",
     "await_chain",
     "format_stack",
     "frame_stack",
@@ -39,6 +40,9 @@ _LIBRARY_DIRS = _library_dirs()
 #: unicancel's command-line tools run example programs (the compare catalogue,
 #: the demo): their code is the user's code, wherever unicancel is installed.
 TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_tools", "")
+#: ...except the runner of ``python -m unicancel diagnose``: below a running
+#: program's frames (a CPU loop's stack), it is library code.
+_DIAGNOSE_RUNNER = os.path.join(TOOLS_DIR, "diagnose.py")
 _classified: dict[str, bool] = {}
 
 
@@ -51,7 +55,9 @@ def is_library(filename: str) -> bool:
         else:
             path = os.path.abspath(filename)
             extra = tuple(d.rstrip(os.sep) + os.sep for d in EXTRA_LIBRARY_DIRS)
-            known = path.startswith(_LIBRARY_DIRS + extra) and not path.startswith(TOOLS_DIR)
+            known = path.startswith(_LIBRARY_DIRS + extra) and (
+                not path.startswith(TOOLS_DIR) or path == _DIAGNOSE_RUNNER
+            )
         if not EXTRA_LIBRARY_DIRS:  # the test knob changes answers: cache only without it
             _classified[filename] = known
     return known
@@ -168,3 +174,16 @@ def handler_line(code: CodeType, offset: int) -> int | None:
 def this_frame_site(depth: int) -> str | None:
     """The innermost user site of the caller's stack (*depth* frames up)."""
     return site_of(frame_stack(sys._getframe(depth + 1)))
+
+
+def asyncio_task_name(task: Any) -> str:
+    """*task*'s name, for a report. Python 3.13.0's ``create_task`` through a
+    task factory calls ``set_name(None)`` when no name was given, naming the
+    task 'None' (3.11, 3.12 and 3.14 name it Task-N): such a task is named
+    after its coroutine, as trio names tasks."""
+    name = str(task.get_name())
+    if name == "None":
+        qualname = getattr(task.get_coro(), "__qualname__", None)
+        if qualname:
+            return f"<unnamed task: {qualname}>"
+    return name

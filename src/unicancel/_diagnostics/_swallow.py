@@ -22,7 +22,7 @@ from .._core._scope_state import _ACTIVE
 from ._catch import Caught, available, caught_in
 from ._dispatch import dispatch, first_report
 from ._report import Report
-from ._sites import await_chain, frame_stack, site_of
+from ._sites import asyncio_task_name, await_chain, frame_stack, site_of
 
 __all__ = ["asyncio_scope_exited", "asyncio_task_done", "scope_site", "trio_scope_exited"]
 
@@ -79,7 +79,7 @@ def asyncio_scope_exited(scope: Any, host: Any, exc: BaseException | None) -> No
         return
     reason = scope.cancel_reason
     site = scope_site(scope, host, None)
-    _report(host.get_name(), "asyncio", site, reason, caught_in(host))
+    _report(asyncio_task_name(host), "asyncio", site, reason, caught_in(host))
 
 
 def asyncio_task_done(task: Any, target: Any) -> None:
@@ -87,7 +87,7 @@ def asyncio_task_done(task: Any, target: Any) -> None:
         return  # died of it, failed, or the scope that cancelled it caught it
     host = target._host
     site = scope_site(target, host, host.get_coro() if host is not None else None)
-    _report(task.get_name(), "asyncio", site, target.cancel_reason, caught_in(task))
+    _report(asyncio_task_name(task), "asyncio", site, target.cancel_reason, caught_in(task))
 
 
 def trio_task_exited(task: Any) -> None:

@@ -12,6 +12,15 @@ When the scope is left, the loop thread reports "landed" with the latency
 (asyncio: at an exit after a delivery; trio: at the exit of a cancelled
 scope); a stuck scope left some other way is noticed by the thread, which
 re-checks reported entries every ``stuck_after`` seconds.
+
+Deadlines are watched too (:func:`watch_deadline`, told when a scope's
+deadline is armed): a deadline that passes while a task holds the event
+loop (a CPU loop, a blocking call) is never applied, since the loop's timer
+cannot run, so no cancel is ever requested. The thread wakes at the
+deadline plus ``stuck_after`` and, if the scope is still entered, reports it
+stuck like a requested cancel; the latency counts from the deadline. Such
+entries are dropped lazily (when due, or in a sweep when the table doubles):
+exiting a scope does not look at diagnostics.
 """
 
 from __future__ import annotations
@@ -23,12 +32,12 @@ from math import inf
 from time import monotonic
 from typing import Any
 
-from .._core._scope_state import _EXITED
+from .._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
 from ._dispatch import dispatch, settings
 from ._report import Report
-from ._sites import await_chain, format_stack, frame_stack, site_of
+from ._sites import asyncio_task_name, await_chain, format_stack, frame_stack, site_of
 
-__all__ = ["landed", "stop_watchdog", "watch"]
+__all__ = ["entry_of", "landed", "stop_watchdog", "watch", "watch_deadline"]
 
 #: Tasks named in one stuck report batch at most.
 MAX_TASKS = 5
@@ -38,6 +47,7 @@ class Entry:
     __slots__ = (
         "backend",
         "closed",
+        "deadline",
         "due",
         "reason",
         "requested",
@@ -58,6 +68,9 @@ class Entry:
     reason: str | None
     #: None: pending; "stuck": reported stuck; "done": landed or dropped.
     closed: str | None
+    #: A watched deadline (no cancel requested yet): the scope's deadline on
+    #: its backend's clock (``requested`` is it on ours); else None.
+    deadline: float | None
 
 
 _cond = threading.Condition()
@@ -69,11 +82,32 @@ _watched: dict[int, Entry] = {}
 _thread: threading.Thread | None = None
 _idle = False
 _generation = 0
+#: When the thread means to look next (a deadline due earlier wakes it).
+_next_wake = inf
+#: The size of _watched that triggers a sweep of the deadline entries of
+#: scopes already left (twice what the last sweep kept).
+_sweep_at = 64
+#: Test knob: expedite(wait=True) waits until a visit started after it ended.
+_expedited = 0
+_visited = 0
 
 
 def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     """Watch *scope*, cancelled just now (with stuck_after=inf, only note it)."""
-    global _thread
+    origin = scope.cancel_origin
+    old = _watched.get(id(scope))
+    if old is not None and old.deadline is not None and old.scope() is scope:
+        # Its watched deadline: the cancel is that deadline applied (late, if
+        # the loop was held): keep the entry, latency counted from the deadline.
+        if origin is CancelOrigin.DEADLINE or old.closed == "stuck":
+            old.deadline = None
+            old.trio_time = trio_time
+            if old.closed is None and old.requested > monotonic():
+                # Applied before the time watched (moved earlier, into the past).
+                old.requested = monotonic()
+                old.due = old.requested + settings.stuck_after
+            return old
+        old.closed = "done"
     entry = Entry()
     entry.scope = weakref.ref(scope)
     entry.task = weakref.ref(host) if host is not None else None
@@ -84,10 +118,58 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     entry.trio_time = trio_time
     entry.reason = None
     entry.closed = None
+    entry.deadline = None
     if entry.due == inf:
         return entry
     _watched[id(scope)] = entry
-    if _thread is None or _idle:
+    _wake(entry.due)
+    return entry
+
+
+def watch_deadline(scope: Any, host: Any, backend: str, deadline: float, now: float) -> None:
+    """*scope* (entered, run by *host*) has *deadline* armed; *now* is the
+    backend's clock (in the loop's thread, so the two clocks are compared
+    here, once)."""
+    global _sweep_at
+    stuck_after = settings.stuck_after
+    if stuck_after == inf:
+        return
+    key = id(scope)
+    entry = _watched.get(key)
+    if entry is not None and entry.scope() is scope:
+        if entry.deadline is None:
+            return  # already cancelled, watched as such
+    else:
+        if len(_watched) >= _sweep_at:
+            _sweep()
+        entry = Entry()
+        entry.scope = weakref.ref(scope)
+        entry.task = weakref.ref(host) if host is not None else None
+        entry.thread = threading.get_ident()
+        entry.backend = backend
+        entry.trio_time = 0.0
+        entry.reason = None
+        entry.closed = None
+        _watched[key] = entry
+    entry.deadline = deadline
+    entry.requested = deadline - now + monotonic()
+    entry.due = entry.requested + stuck_after
+    _wake(entry.due)
+
+
+def _sweep() -> None:
+    """Drop the deadline entries of scopes left (or gone) meanwhile."""
+    global _sweep_at
+    for key, entry in list(_watched.items()):
+        if entry.deadline is not None and _exited(entry) and _watched.get(key) is entry:
+            _watched.pop(key, None)
+    _sweep_at = max(64, 2 * len(_watched))
+
+
+def _wake(due: float) -> None:
+    """Make sure the thread looks by *due*."""
+    global _thread
+    if _thread is None or _idle or due < _next_wake:
         # The thread sets _idle before it looks at _watched one last time, and
         # waits holding the lock: it sees this entry, or this notify wakes it.
         with _cond:
@@ -97,7 +179,12 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
                 )
                 _thread.start()
             _cond.notify()
-    return entry
+
+
+def entry_of(scope: Any) -> Entry | None:
+    """*scope*'s entry, if it is watched."""
+    entry = _watched.get(id(scope))
+    return entry if entry is not None and entry.scope() is scope else None
 
 
 _LEFT = "  (the scope was left without the cancellation landing; noticed by the watchdog)"
@@ -132,19 +219,27 @@ def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
     )
 
 
-def expedite() -> None:
-    """Make every watched cancellation due now (tests: no waiting on the clock)."""
+def expedite(*, wait: bool = False) -> None:
+    """Make every watched cancellation due now, and every watched deadline
+    due as soon as it passes (tests: no waiting on the clock). *wait*: return
+    once the thread has looked (the caller's thread waits, up to 30 s)."""
+    global _expedited
     with _cond:
         for entry in list(_watched.values()):
             entry.due = -inf
-        _cond.notify()
+        _expedited += 1
+        target = _expedited
+        _cond.notify_all()
+        if wait and _thread is not None:
+            _cond.wait_for(lambda: _visited >= target or _thread is None, 30)
 
 
 def stop_watchdog() -> None:
-    global _thread, _generation, _idle
+    global _thread, _generation, _idle, _next_wake
     with _cond:
         _generation += 1
         _watched.clear()
+        _next_wake = inf
         thread, _thread = _thread, None
         _idle = False
         _cond.notify_all()
@@ -153,25 +248,36 @@ def stop_watchdog() -> None:
 
 
 def _run(generation: int) -> None:
-    global _idle
+    global _idle, _next_wake, _visited
     while True:
         with _cond:
             if generation != _generation:
                 return
             _idle = True
             if not _watched:
+                _visited = _expedited
+                _cond.notify_all()
                 _cond.wait()  # nothing to watch: sleep until watch() notifies
                 _idle = False
                 continue
             _idle = False
+            expedited = _expedited
         wake = _visit(monotonic())
         with _cond:
             if generation != _generation:
                 return
+            _visited = expedited
+            _cond.notify_all()
+            # Entries added during the visit count too (a deadline may be due
+            # before anything the visit saw); later ones compare with
+            # _next_wake and notify.
+            wake = min([wake, *(e.due for e in list(_watched.values()))])
             now = monotonic()
             # (Nothing left to wait for: the top of the loop waits, idle.)
-            if now < wake < inf and not any(e.due <= now for e in list(_watched.values())):
+            if now < wake < inf:
+                _next_wake = wake
                 _cond.wait(wake - now)
+                _next_wake = inf
 
 
 def _visit(now: float) -> float:
@@ -189,11 +295,39 @@ def _visit(now: float) -> float:
             if was == "stuck":
                 _report_landed(entry, in_loop=False)
             continue
+        if entry.closed is None and entry.deadline is not None and not _passed(entry, now):
+            wake = min(wake, entry.due)
+            continue
         entry.due = monotonic() + settings.stuck_after  # look again then (landed?)
         wake = min(wake, entry.due)
         if entry.closed is None:
             _check(entry)
     return wake
+
+
+def _passed(entry: Entry, now: float) -> bool:
+    """A watched deadline: whether it passed; if not (moved later, or an
+    expedited look before it passed), set when to look next."""
+    scope = entry.scope()
+    deadline = scope._deadline if scope is not None else inf
+    if deadline == inf:  # its deadline was removed: forget it
+        entry.due = inf
+        entry.closed = "done"
+        if scope is not None and _watched.get(id(scope)) is entry:
+            _watched.pop(id(scope), None)
+        return False
+    if deadline != entry.deadline:
+        # Moved later (an earlier move re-arms, and tells us): same offset.
+        entry.requested += deadline - entry.deadline  # type: ignore[operator]
+        entry.deadline = deadline
+        expedited = entry.due == -inf
+        entry.due = entry.requested + (0.0 if expedited else settings.stuck_after)
+        return False
+    if entry.requested > now:
+        # An expedited look before the deadline: look again when it passes.
+        entry.due = entry.requested
+        return False
+    return True
 
 
 def _exited(entry: Entry) -> bool:
@@ -206,6 +340,9 @@ def _check(entry: Entry) -> None:
     if scope is None:
         return
     entry.reason = scope.cancel_reason
+    if entry.reason is None and entry.deadline is not None:
+        # A deadline the loop has not applied yet (it is held by a task).
+        entry.reason = DEADLINE_EXCEEDED
     reports = _where(entry, scope)
     with _cond:
         if entry.closed is not None:
@@ -218,7 +355,7 @@ def _check(entry: Entry) -> None:
 def _name(task: Any, backend: str) -> str:
     if task is None:
         return "<finished task>"
-    return str(task.get_name() if backend == "asyncio" else task.name)
+    return asyncio_task_name(task) if backend == "asyncio" else str(task.name)
 
 
 def _tasks_in(entry: Entry, scope: Any) -> list[Any]:
@@ -238,15 +375,30 @@ def _coro(task: Any, backend: str) -> Any:
     return task.get_coro() if backend == "asyncio" else task.coro
 
 
+def _innermost_running(running: list[Any], frame: Any, backend: str) -> list[Any]:
+    """Of several tasks whose coroutines run (an eager task's first step runs
+    inside the step of the task that created it), the one the loop thread is
+    in: its coroutine's frame comes first, from the innermost frame out."""
+    by_frame = {id(getattr(_coro(t, backend), "cr_frame", None)): t for t in running}
+    while frame is not None:
+        task = by_frame.get(id(frame))
+        if task is not None:
+            return [task]
+        frame = frame.f_back
+    return running
+
+
 def _where(entry: Entry, scope: Any) -> list[Report]:
     latency = monotonic() - entry.requested
     tasks = _tasks_in(entry, scope)
     running = [t for t in tasks if getattr(_coro(t, entry.backend), "cr_running", False)]
+    frame = sys._current_frames().get(entry.thread) if running else None
+    if len(running) > 1:
+        running = _innermost_running(running, frame, entry.backend)
     reports = []
     for task in running or tasks[:MAX_TASKS]:
         coro = _coro(task, entry.backend)
         if task in running:
-            frame = sys._current_frames().get(entry.thread)
             entries = frame_stack(frame)
             stack = format_stack(entries, title="running; the event loop thread's stack")
         else:

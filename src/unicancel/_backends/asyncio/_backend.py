@@ -107,6 +107,8 @@ class AsyncioBackend:
             if now < scope._deadline:
                 deadlines.arm(scope, loop, scope._deadline)
                 scope._busy = True
+                if _diag_hooks.hooks is not None:  # a deadline the loop may be too busy to apply
+                    _diag_hooks.hooks.deadline_armed("asyncio", scope, task, now)
                 return
             scope._expire()  # not entered yet: this delivers nothing
         schedule(task)
@@ -119,6 +121,8 @@ class AsyncioBackend:
         else:
             deadlines.arm(scope, loop, scope._deadline)
             scope._busy = True
+            if _diag_hooks.hooks is not None:
+                _diag_hooks.hooks.deadline_armed("asyncio", scope, scope._host, now)
 
     def _disarm(self, scope: CancelScope) -> None:
         if scope._timer is not None:

@@ -14,7 +14,7 @@ from asyncio import CancelledError, Future, Task, wait
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from ..._core import _contract, _errors
+from ..._core import _contract, _diag_hooks, _errors
 from ..._core._callables import check_coro, child_name, coroutine_or_error
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 from ._anyio import open_anyio_shield
@@ -318,6 +318,8 @@ class AsyncioTaskGroup:
         for scope in (self._abort, self.cancel_scope):
             if scope.__exit__(type(scope_exc) if scope_exc else None, scope_exc, None):
                 scope_exc = None
+        if _diag_hooks.hooks is not None:  # a stuck cancel of the group landed
+            _diag_hooks.hooks.group_left((self._abort, self.cancel_scope))
         # What is raised below keeps this frame (its traceback): the group
         # and this frame must not keep the exceptions, or they would form a
         # cycle with it (freed only by the garbage collector, with the

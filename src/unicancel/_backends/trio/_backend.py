@@ -9,7 +9,7 @@ the text every backend shares.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from math import inf
+from math import inf, nan
 
 import trio
 from trio import CancelScope as _NativeScope
@@ -69,6 +69,10 @@ class TrioBackend:
         scope._host = host
         scope._native = native
         native.__enter__()
+        hooks = _diag_hooks.hooks if scope._busy else None
+        if hooks is not None and scope._deadline != inf and not scope._cancel_called:
+            # A deadline the run may be too busy to apply (a CPU loop).
+            hooks.deadline_armed("trio", scope, host, nan)
         return True
 
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
@@ -166,6 +170,8 @@ class TrioBackend:
         # trio applies a deadline moved into the past at the next schedule
         # point; reading cancel_called applies it now ("cancels at once").
         _note_deadline(scope, native)
+        if _diag_hooks.hooks is not None and scope._deadline != inf and not scope._cancel_called:
+            _diag_hooks.hooks.deadline_armed("trio", scope, scope._host, nan)
 
     def shield_changed(self, scope: CancelScope) -> None:
         scope._native.shield = scope._shield  # type: ignore[attr-defined]
