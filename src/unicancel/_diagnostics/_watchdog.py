@@ -25,7 +25,6 @@ exiting a scope does not look at diagnostics.
 
 from __future__ import annotations
 
-import sys
 import threading
 import weakref
 from math import inf
@@ -34,43 +33,11 @@ from typing import Any
 
 from .._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
 from ._dispatch import dispatch, settings
+from ._entry import Entry
 from ._report import Report
-from ._sites import asyncio_task_name, await_chain, format_stack, frame_stack, site_of
+from ._where import task_name, where
 
 __all__ = ["entry_of", "landed", "stop_watchdog", "watch", "watch_deadline"]
-
-#: Tasks named in one stuck report batch at most.
-MAX_TASKS = 5
-
-
-class Entry:
-    __slots__ = (
-        "backend",
-        "closed",
-        "deadline",
-        "due",
-        "reason",
-        "requested",
-        "scope",
-        "task",
-        "thread",
-        "trio_time",
-    )
-
-    scope: weakref.ref[Any]
-    task: weakref.ref[Any] | None
-    thread: int
-    backend: str
-    requested: float
-    due: float
-    #: trio: the run's clock at the request (swallow detection compares with it).
-    trio_time: float
-    reason: str | None
-    #: None: pending; "stuck": reported stuck; "done": landed or dropped.
-    closed: str | None
-    #: A watched deadline (no cancel requested yet): the scope's deadline on
-    #: its backend's clock (``requested`` is it on ours); else None.
-    deadline: float | None
 
 
 _cond = threading.Condition()
@@ -207,7 +174,7 @@ def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
     dispatch(
         Report(
             kind="landed",
-            task=_name(task, entry.backend),
+            task=task_name(task, entry.backend),
             backend=entry.backend,
             scope_site=None,
             reason=entry.reason,
@@ -343,77 +310,10 @@ def _check(entry: Entry) -> None:
     if entry.reason is None and entry.deadline is not None:
         # A deadline the loop has not applied yet (it is held by a task).
         entry.reason = DEADLINE_EXCEEDED
-    reports = _where(entry, scope)
+    reports = where(entry, scope)
     with _cond:
         if entry.closed is not None:
             return  # landed meanwhile
         entry.closed = "stuck"
     for report in reports:
         dispatch(report, in_loop=False)
-
-
-def _name(task: Any, backend: str) -> str:
-    if task is None:
-        return "<finished task>"
-    return asyncio_task_name(task) if backend == "asyncio" else str(task.name)
-
-
-def _tasks_in(entry: Entry, scope: Any) -> list[Any]:
-    host = entry.task() if entry.task is not None else None
-    tasks: list[Any] = [host] if host is not None else []
-    if entry.backend == "asyncio":
-        for members in list(getattr(scope, "_below", None) or ()):
-            tasks.extend(t for t in list(members.tasks) if t is not host)
-        return [t for t in tasks if not t.done()]
-    from .._backends.trio._private import tasks_inside
-
-    tasks.extend(t for t in tasks_inside(scope._native) if t is not host)
-    return tasks
-
-
-def _coro(task: Any, backend: str) -> Any:
-    return task.get_coro() if backend == "asyncio" else task.coro
-
-
-def _innermost_running(running: list[Any], frame: Any, backend: str) -> list[Any]:
-    """Of several tasks whose coroutines run (an eager task's first step runs
-    inside the step of the task that created it), the one the loop thread is
-    in: its coroutine's frame comes first, from the innermost frame out."""
-    by_frame = {id(getattr(_coro(t, backend), "cr_frame", None)): t for t in running}
-    while frame is not None:
-        task = by_frame.get(id(frame))
-        if task is not None:
-            return [task]
-        frame = frame.f_back
-    return running
-
-
-def _where(entry: Entry, scope: Any) -> list[Report]:
-    latency = monotonic() - entry.requested
-    tasks = _tasks_in(entry, scope)
-    running = [t for t in tasks if getattr(_coro(t, entry.backend), "cr_running", False)]
-    frame = sys._current_frames().get(entry.thread) if running else None
-    if len(running) > 1:
-        running = _innermost_running(running, frame, entry.backend)
-    reports = []
-    for task in running or tasks[:MAX_TASKS]:
-        coro = _coro(task, entry.backend)
-        if task in running:
-            entries = frame_stack(frame)
-            stack = format_stack(entries, title="running; the event loop thread's stack")
-        else:
-            entries, bottom = await_chain(coro)
-            stack = format_stack(entries, title="suspended; its await chain", bottom=bottom)
-        reports.append(
-            Report(
-                kind="stuck",
-                task=_name(task, entry.backend),
-                backend=entry.backend,
-                scope_site=site_of(entries),
-                reason=entry.reason,
-                catch_site=None,
-                latency=latency,
-                stack=stack,
-            )
-        )
-    return reports
