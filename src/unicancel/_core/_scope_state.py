@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final, final
 
-__all__ = ["DEADLINE_EXCEEDED", "CancelOrigin"]
+__all__ = ["DEADLINE_EXCEEDED", "DEADLINE_TAIL", "MESSAGE_HEAD", "CancelOrigin"]
 
 # Scope life cycle. ABANDONED: an enclosing scope was exited while this one
 # was still open (misnesting); our own __exit__ then only finishes the job.
@@ -21,6 +21,12 @@ _ABANDONED: Final = 3
 
 #: cancel_reason of a deadline, on every backend.
 DEADLINE_EXCEEDED: Final = "deadline exceeded"
+
+#: A scope's asyncio cancel message: MESSAGE_HEAD + hex(id(scope)) + a tail
+#: (CancelScope._cancel_message; the asyncio backend builds the deadline one
+#: itself when a scope is entered past its deadline: the round trip's path).
+MESSAGE_HEAD: Final = "unicancel: CancelScope at "
+DEADLINE_TAIL: Final = ": deadline exceeded"
 
 
 @final

@@ -21,6 +21,8 @@ from .._core._scope_state import (
     _EXITED,
     _NEW,
     DEADLINE_EXCEEDED,
+    DEADLINE_TAIL,
+    MESSAGE_HEAD,
     CancelOrigin,
 )
 
@@ -402,11 +404,11 @@ class CancelScope:
         message = self._message
         if message is None:
             if self._origin is CancelOrigin.DEADLINE:
-                message = "unicancel: CancelScope at " + hex(id(self)) + ": deadline exceeded"
+                message = MESSAGE_HEAD + hex(id(self)) + DEADLINE_TAIL
             else:
                 reason = self._reason
                 tail = ": " + reason if reason else ""
-                message = "unicancel: CancelScope at " + hex(id(self)) + " cancelled" + tail
+                message = MESSAGE_HEAD + hex(id(self)) + " cancelled" + tail
             self._message = message
         return message
 

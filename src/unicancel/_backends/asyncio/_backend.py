@@ -21,7 +21,14 @@ from typing import Any
 
 from ..._core import _contract, _diag_hooks, _errors
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
-from ..._core._scope_state import _ABANDONED, _EXITED, _NEW
+from ..._core._scope_state import (
+    _ABANDONED,
+    _EXITED,
+    _NEW,
+    DEADLINE_TAIL,
+    MESSAGE_HEAD,
+    CancelOrigin,
+)
 from . import _deadlines as deadlines
 from ._anyio import enter_companion, exit_companion, lowered, set_companion_shield
 from ._delivery import (
@@ -36,6 +43,8 @@ from ._reach import reach
 from ._taskgroup import AsyncioTaskGroup
 
 __all__ = ["AsyncioBackend"]
+
+_DEADLINE = CancelOrigin.DEADLINE
 
 
 def _task_name(task: object) -> str:
@@ -88,30 +97,41 @@ class AsyncioBackend:
         scope._delivered = 0
         # At most one of the two deadlines is finite, so they differ exactly
         # when the scope has one (one comparison instead of two).
-        if shield or scope._cancel_called or scope._relative != scope._deadline:
-            self._enter_slow(scope, host)
-        return True
-
-    def _enter_slow(self, scope: CancelScope, task: Task[Any]) -> None:
-        if scope._shield and "anyio" in sys.modules:
+        if not (shield or scope._cancel_called or scope._relative != scope._deadline):
+            return True
+        # The rest of a scope with a deadline, a shield or a cancel, in the
+        # same frame: the cancel round trip and armed scopes pass here.
+        if shield and "anyio" in sys.modules:
             enter_companion(scope)
-        loop = task.get_loop()
+        loop = host.get_loop()
         now = loop.time()
         if scope._relative != inf:
             scope._deadline = now + scope._relative
             scope._relative = inf
         if not scope._cancel_called:
-            # _arm(), inlined for the entry (the cancel round trip's path).
+            # _arm(), inlined for the entry.
             if scope._deadline == inf:
-                return
+                return True
             if now < scope._deadline:
                 deadlines.arm(scope, loop, scope._deadline)
                 scope._busy = True
                 if _diag_hooks.hooks is not None:  # a deadline the loop may be too busy to apply
-                    _diag_hooks.hooks.deadline_armed("asyncio", scope, task, now)
-                return
-            scope._expire()  # not entered yet: this delivers nothing
-        schedule(task)
+                    _diag_hooks.hooks.deadline_armed("asyncio", scope, host, now)
+                return True
+            # scope._expire(), inlined (not entered yet: it would deliver
+            # nothing), and the message deliver() would ask _cancel_message()
+            # for: the round trip's entry, two Python calls fewer.
+            scope._cancel_called = True
+            scope._origin = _DEADLINE
+            scope._reason = None
+            scope._message = MESSAGE_HEAD + hex(id(scope)) + DEADLINE_TAIL
+        # A task cancelled again and again (a loop of timeouts) usually has
+        # its check queued already (the last delivery's follow-up): then
+        # there is nothing to schedule, and no call to make.
+        delivery = getattr(host, "_unicancel_delivery", None)
+        if delivery is None or delivery.__class__ is tuple or not delivery._pending:
+            schedule(host)
+        return True
 
     def _arm(self, scope: CancelScope, loop: AbstractEventLoop, now: float) -> None:
         if now >= scope._deadline:

@@ -184,7 +184,10 @@ def schedule(task: Task[Any]) -> None:
     delivery = getattr(task, "_unicancel_delivery", None)
     if not isinstance(delivery, _Delivery):  # None, or a light record
         delivery = _delivery(task)
-    delivery.schedule()
+    # delivery.schedule(), inlined (the cancel round trip's entry).
+    if not delivery._pending:
+        delivery._pending = True
+        _batch(delivery._loop).append(delivery)
 
 
 def _batch(loop: AbstractEventLoop) -> list[_Delivery | _Light]:
@@ -369,9 +372,20 @@ class _Delivery:
                 target._busy = True
             else:
                 _account(task, target)
-        # Runs after the step that receives this cancellation.
-        if follow:
-            self.schedule()
+        # Runs after the step that receives this cancellation (schedule(),
+        # inlined: once per delivery).
+        if follow and not self._pending:
+            self._pending = True
+            # _batch(), inlined: inside _flush (the usual caller) the batch
+            # is the marker, and this starts the next one.
+            loop = self._loop
+            queue: list[_Delivery | _Light] | None = getattr(loop, "_unicancel_batch", None)
+            if queue is _FLUSHING:
+                queue = loop._unicancel_batch = [self]  # type: ignore[attr-defined]
+            elif queue is None:
+                _batch(loop).append(self)
+            else:
+                queue.append(self)
         return True
 
     def _foreign_pending(self, task: Task[Any]) -> None:
