@@ -14,12 +14,12 @@ from math import inf, nan
 import trio
 from trio import CancelScope as _NativeScope
 from trio import current_time
-from trio.lowlevel import current_task, in_trio_task
+from trio.lowlevel import in_trio_task
 
 from ..._core import _diag_hooks, _errors
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 from ..._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
-from ._private import cancel_recorded
+from ._private import cancel_recorded, now, run_context
 from ._taskgroup import TrioTaskGroup
 
 __all__ = ["TrioBackend"]
@@ -34,15 +34,15 @@ class TrioBackend:
 
     def try_enter(self, scope: CancelScope) -> bool:
         try:
-            host = current_task()  # also the probe: it raises outside a trio task
-        except RuntimeError:
+            host = run_context.task  # also the probe: unset outside a trio task
+        except AttributeError:
             return False
         # Only pass what differs from trio's defaults: its constructor
         # validates every argument it is given. (At most one deadline is
         # finite, so the two differ exactly when there is one.)
         if scope._relative != scope._deadline:
             if scope._relative != inf:
-                scope._deadline = current_time() + scope._relative
+                scope._deadline = now() + scope._relative
                 scope._relative = inf
             if scope._shield:
                 native = _NativeScope(deadline=scope._deadline, shield=True)
@@ -78,8 +78,8 @@ class TrioBackend:
     def exit(self, scope: CancelScope, exc: BaseException | None) -> BaseException | None:
         native: trio.CancelScope = scope._native  # type: ignore[assignment]
         try:
-            task = current_task()
-        except RuntimeError:  # not in a trio task: another thread, say
+            task: trio.lowlevel.Task = run_context.task
+        except AttributeError:  # not in a trio task: another thread, say
             raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
         if task is not scope._host:
             if _root(task) is not _root(scope._host):  # another trio run: another thread
@@ -94,11 +94,15 @@ class TrioBackend:
         try:
             if exc is None:
                 native.__exit__(None, None, None)  # nothing to swallow: returns True
-                if scope._deadline == inf and not scope._cancel_called:
+                if not scope._cancel_called and (
+                    scope._deadline == inf or not native.cancel_called
+                ):
                     # The hot path ends here: without a deadline only our
-                    # facade can cancel the scope, and it has recorded that.
-                    # (A cancelled one goes on to _record(): diagnostics
-                    # judge a cancelled block that ended normally.)
+                    # facade can cancel the scope, and it has recorded that;
+                    # with one, trio's record is a plain read after exit (it
+                    # no longer checks the clock), and nothing was caught
+                    # (exc is None). A cancelled scope goes on to _record():
+                    # diagnostics judge a cancelled block that ended normally.
                     scope._state = _EXITED
                     return None
                 swallowed = True
@@ -142,8 +146,8 @@ class TrioBackend:
         # trio's run state is per thread: outside a task of this run (another
         # thread, or another run there) current_task() raises or differs.
         try:
-            task = current_task()
-        except RuntimeError:
+            task = run_context.task
+        except AttributeError:
             return True
         host = scope._host
         return task is not host and _root(task) is not _root(host)  # host: the common case

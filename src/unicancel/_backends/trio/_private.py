@@ -8,8 +8,24 @@ from __future__ import annotations
 from typing import Any
 
 import trio
+from trio._core._run import GLOBAL_RUN_CONTEXT
 
-__all__ = ["cancel_recorded", "tasks_inside"]
+__all__ = ["cancel_recorded", "now", "run_context", "tasks_inside"]
+
+#: trio's per-thread run state. Scope entry and exit read ``run_context.task``
+#: (what ``trio.lowlevel.current_task()`` returns; AttributeError outside a
+#: trio task, where that function raises RuntimeError): entering and exiting
+#: a scope is the hot path, and the read saves a call. Read only, never
+#: written. Checked on trio 0.35.0 (Python 3.11-3.15).
+run_context: Any = GLOBAL_RUN_CONTEXT
+
+
+def now() -> float:
+    """``trio.current_time()`` inside a trio task, one call shorter (it goes
+    through ``runner.current_time()``, which returns exactly this): an armed
+    scope reads the clock at entry. Checked on trio 0.35.0 (Python 3.11-3.15)."""
+    time: float = GLOBAL_RUN_CONTEXT.runner.clock.current_time()
+    return time
 
 
 def cancel_recorded(native: trio.CancelScope) -> bool:
