@@ -86,11 +86,9 @@ class Report:
     def format(self) -> str:
         """Multi-line human text; the first line names the kind, the task and the sites."""
         first = f"unicancel: {_TITLES[self.kind]} in task {self.task!r} ({self.backend})"
-        if self.catch_site:
-            first += f", caught at {self.catch_site}"
-        if self.scope_site:
-            where = _WHERE.get(self.kind, "scope at")
-            first += f", {where} {self.scope_site}"
+        sites = sites_of(self)
+        if sites:
+            first += f", {sites}"
         if self.latency is not None:
             verb = "after" if self.kind == "landed" else "pending for"
             first += f", {verb} {self.latency:.3f} s"
@@ -105,6 +103,19 @@ class Report:
 
 #: What scope_site is, per kind (see docs/api.md).
 _WHERE = {"outlived": "created at", "stuck": "now at"}
+
+
+def sites_of(report: Report) -> str:
+    """Where *report* points, in the order a reader looks: the code that
+    caught it (swallowed), then the scope, or where a stuck task is now, or
+    where an outlived task was created; "" when neither is known."""
+    sites = []
+    if report.catch_site:
+        sites.append(f"caught at {report.catch_site}")
+    if report.scope_site:
+        sites.append(f"{_WHERE.get(report.kind, 'scope at')} {report.scope_site}")
+    return ", ".join(sites)
+
 
 _ADVICE = {
     "swallowed": (

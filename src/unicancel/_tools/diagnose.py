@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 import os
 import runpy
 import sys
@@ -20,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
+
+from ._args import positive_seconds
 
 if TYPE_CHECKING:
     from ..diagnostics import Report
@@ -52,7 +53,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--stuck-after",
-        type=_seconds,
+        type=positive_seconds,
         default=DEFAULT_STUCK_AFTER,
         metavar="SECONDS",
         help="report a cancellation not delivered after this long as stuck "
@@ -75,17 +76,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     # run() reports a bad command line through this parser: its usage, exit status 2.
     parser.set_defaults(diagnose_parser=parser)
-
-
-def _seconds(text: str) -> float:
-    """--stuck-after: a positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
 
 
 def _target(
@@ -159,17 +149,9 @@ def _run_program(target: str, is_module: bool, argv: list[str]) -> int:
 
 
 def _site(report: Report) -> str:
-    """Where the report points, in the order a reader looks: the code that
-    caught (swallowed) or ran on (stuck), then the scope."""
-    parts = []
-    if report.catch_site:
-        parts.append(f"caught at {report.catch_site}")
-    if report.scope_site:
-        # Report.format()'s words: a stuck task's site is where it is now, an
-        # outlived task's where it was created.
-        where = {"stuck": "now at", "outlived": "created at"}.get(report.kind, "scope at")
-        parts.append(f"{where} {report.scope_site}")
-    return ", ".join(parts) or f"task {report.task}"
+    from .._diagnostics._report import sites_of
+
+    return sites_of(report) or f"task {report.task}"
 
 
 def format_summary(reports: Sequence[Report], program: str) -> str:

@@ -138,15 +138,9 @@ def _settings(item: pytest.Item) -> float | None:
 
 
 def _site(report: Report) -> str:
-    sites = []
-    if report.catch_site:
-        sites.append(f"caught at {report.catch_site}")
-    if report.scope_site:
-        # Report.format()'s words: a stuck task's site is where it is now, an
-        # outlived task's where it was created.
-        where = {"stuck": "now at", "outlived": "created at"}.get(report.kind, "scope at")
-        sites.append(f"{where} {report.scope_site}")
-    return ", ".join(sites) or f"in task {report.task}"
+    from .._diagnostics._report import sites_of
+
+    return sites_of(report) or f"in task {report.task}"
 
 
 def failure_text(reports: Sequence[Report]) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
 from pathlib import Path
 
+from .._args import positive_seconds
 from . import SCENARIOS, build_report, render, select_scenarios, select_systems
 from ._docs import docs_differences, render_docs
 from ._explain import render_explain
@@ -60,7 +60,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=positive_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help="safety timeout per run; a run that exceeds it is a HANG "
@@ -87,18 +87,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="exit 1 if the backend-semantics page is stale",
     )
-
-
-def _seconds(text: str) -> float:
-    """--timeout: a positive number of seconds (0 or less would report every
-    run as a HANG, and unicancel's columns as disagreeing)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
-    return value
 
 
 #: Keys every saved report has (``--format json``, SCHEMA 1).
