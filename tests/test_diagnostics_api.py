@@ -237,3 +237,67 @@ def test_public_names_are_exported_documented_and_in_the_api_reference() -> None
             assert (inspect.getdoc(obj) or "").strip(), name
         if inspect.isclass(obj):
             assert obj.__module__ == "unicancel.diagnostics"
+
+
+def test_enable_rejects_a_threshold_past_floats_range() -> None:
+    with pytest.raises(ValueError, match=r"unicancel: stuck_after is too large .* math\.inf"):
+        diagnostics.enable(stuck_after=10**400)
+    assert not diagnostics.is_enabled()
+
+
+def _swallowing_run() -> None:
+    async def main() -> None:
+        with unicancel.move_on_after(0):
+            try:
+                await unicancel.Event().wait()
+            except unicancel.get_cancelled_exc_class():
+                pass  # the same site in every block below
+
+    unicancel.run(main)
+
+
+def test_each_collect_block_reports_a_site_seen_before() -> None:
+    # Once per site holds within a block, not for the process: a helper that
+    # swallows in every test must fail every test (the pytest plugin collects
+    # per test), also when diagnostics were already on (UNICANCEL_DEBUG=1).
+    diagnostics.enable(warn=False, log=False)
+    try:
+        counts = []
+        for _ in range(3):
+            with diagnostics.collect() as found:
+                _swallowing_run()
+            counts.append(sum(r.kind == "swallowed" for r in found))
+    finally:
+        diagnostics.disable()
+    assert counts == [1, 1, 1]
+
+
+def test_a_huge_threshold_leaves_the_watchdog_working() -> None:
+    # 1e10 s is accepted (as inf is); the watchdog's wait for a pending
+    # cancellation must not overflow the lock's timeout and kill the thread.
+    import threading
+
+    from unicancel._diagnostics import _watchdog
+
+    alive: list[bool] = []
+
+    async def main() -> None:
+        with unicancel.CancelScope() as scope:
+            scope.cancel()
+            with unicancel.CancelScope(shield=True):  # the cancel stays pending
+                await unicancel.cancel_shielded_checkpoint()
+                _watchdog.expedite(wait=True)  # it has looked and now waits
+                await unicancel.cancel_shielded_checkpoint()
+                alive.append(any(t.name == "unicancel-watchdog" for t in threading.enumerate()))
+
+    errors: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    try:
+        diagnostics.enable(stuck_after=1e10, warn=False, log=False)
+        unicancel.run(main)
+    finally:
+        diagnostics.disable()
+        threading.excepthook = previous
+    assert errors == []
+    assert alive == [True]

@@ -17,7 +17,13 @@ __all__ = ["collect", "disable", "enable", "enable_from_environment", "is_enable
 def _check_stuck_after(value: object, what: str = "stuck_after") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"unicancel: {what} must be a number of seconds, got {value!r}")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int past float's range (10**400)
+        raise ValueError(
+            f"unicancel: {what} is too large for a number of seconds; use math.inf "
+            "to never report stuck cancellations"
+        ) from None
     if math.isnan(seconds) or seconds <= 0:
         raise ValueError(
             f"unicancel: {what} must be a positive number of seconds (or inf to never "
@@ -82,6 +88,9 @@ def collect() -> Iterator[list[Report]]:
     to *reports* (diagnostics are enabled for the block if they were off,
     and turned off again after it)."""
     reports: list[Report] = []
+    # Each block sees its own swallows, even at a site reported before it (a
+    # helper that swallows in every test): once per site is per block.
+    forget_sites()
     was_on = settings.enabled
     if not was_on:
         enable()

@@ -243,7 +243,8 @@ def _run(generation: int) -> None:
             # (Nothing left to wait for: the top of the loop waits, idle.)
             if now < wake < inf:
                 _next_wake = wake
-                _cond.wait(wake - now)
+                # A huge stuck_after (1e10 s) overflows the lock's timeout.
+                _cond.wait(min(wake - now, threading.TIMEOUT_MAX))
                 _next_wake = inf
 
 
