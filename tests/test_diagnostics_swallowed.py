@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -318,3 +319,67 @@ async def test_native_trio_scope_catching_its_own_behind_a_shield_is_not_reporte
                     pass
     assert not outer.cancelled_caught
     assert reports == []
+
+
+_WERROR_PROGRAM = """
+import sys, unicancel, unicancel.diagnostics as d
+d.enable(log=False, stuck_after=float("inf"))
+got = []
+d.subscribe(lambda r: got.append(r.task))
+cancelled = unicancel.get_cancelled_exc_class
+
+async def swallows():                     # reported
+    try:
+        await unicancel.Event().wait()
+    except cancelled():
+        return
+
+async def swallows_too():                 # another site: reported too
+    try:
+        await unicancel.Event().wait()
+    except cancelled():
+        return
+
+async def reraises_after_an_await():      # the cancel must hit its second await at once
+    try:
+        await unicancel.Event().wait()
+    except cancelled():
+        await unicancel.Event().wait()
+        raise
+
+async def group(*children):
+    async with unicancel.TaskGroup() as tg:
+        for child in children:
+            tg.start_soon(child)
+        await unicancel.checkpoint()
+        await unicancel.checkpoint()
+        tg.cancel()
+
+async def main():
+    await group(swallows, reraises_after_an_await)
+    await group(swallows_too)
+    print("reported:", sorted(name.rpartition(".")[2] for name in got))
+
+unicancel.run(main, backend=sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_warnings_as_errors_never_break_delivery_or_detection(backend: str, tmp_path: Path) -> None:
+    # -W error on the category: a swallow seen by unicancel's delivery batch
+    # (asyncio) or trio's instrument must not cut them short (the sibling's
+    # cancellation was lost: a hang) nor stop later reports; it is logged.
+    if backend == "trio" and not CATCH_SITES:
+        pytest.skip("trio tells a swallow by its catch site: Python 3.12+")
+    script = tmp_path / "werror.py"
+    script.write_text(_WERROR_PROGRAM)
+    category = "error::unicancel.diagnostics.CancelDiagnosticWarning"
+    result = subprocess.run(
+        [sys.executable, "-W", category, str(script), backend],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # Once per site: on 3.11 (no catch sites) both swallows share the group's site.
+    expected = ["swallows", "swallows_too"] if CATCH_SITES else ["swallows"]
+    assert f"reported: {expected}" in result.stdout, result.stdout + result.stderr

@@ -40,7 +40,13 @@ def scope_site(scope: Any, host: object, coro: Any) -> str | None:
 
 
 def _report(
-    task_name: str, backend: str, site: str | None, reason: str | None, caught: Caught | None
+    task_name: str,
+    backend: str,
+    site: str | None,
+    reason: str | None,
+    caught: Caught | None,
+    *,
+    in_user_code: bool = True,
 ) -> None:
     if caught is None:
         detail = (
@@ -67,7 +73,10 @@ def _report(
         stack=detail,
     )
     if first_report(report):
-        dispatch(report)
+        # A warning filtered as an error is raised only where user code runs
+        # (a scope's exit); from a loop callback or a trio instrument it would
+        # cut unicancel's delivery batch short or disable the instrument.
+        dispatch(report, in_loop=in_user_code)
 
 
 def asyncio_scope_exited(scope: Any, host: Any, exc: BaseException | None) -> None:
@@ -87,7 +96,14 @@ def asyncio_task_done(task: Any, target: Any) -> None:
         return  # died of it, failed, or the scope that cancelled it caught it
     host = target._host
     site = scope_site(target, host, host.get_coro() if host is not None else None)
-    _report(asyncio_task_name(task), "asyncio", site, target.cancel_reason, caught_in(task))
+    _report(
+        asyncio_task_name(task),
+        "asyncio",
+        site,
+        target.cancel_reason,
+        caught_in(task),
+        in_user_code=False,  # called from unicancel's delivery batch (a loop callback)
+    )
 
 
 def trio_task_exited(task: Any) -> None:
@@ -100,7 +116,7 @@ def trio_task_exited(task: Any) -> None:
         return
     parent = task.parent_nursery.parent_task if task.parent_nursery is not None else None
     site = scope_site(None, parent, parent.coro) if parent is not None else None
-    _report(task.name, "trio", site, caught.reason, caught)
+    _report(task.name, "trio", site, caught.reason, caught, in_user_code=False)  # an Instrument
 
 
 def trio_scope_exited(scope: Any, host: Any, remaining: BaseException | None, since: float) -> None:
