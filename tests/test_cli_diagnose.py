@@ -324,3 +324,23 @@ def test_a_task_that_outlives_the_run_is_reported(tmp_path: Path) -> None:
     assert f"\ntasks that outlived their shutdown: 1\n  created at {created}\n" in err
     assert "task outlived its run in task 'flusher' (asyncio)" in err
     assert f"outlive.py:{_line(script, '# WAIT')} in flush_forever" in err
+
+
+def test_a_program_that_turns_diagnostics_off_is_told_so(tmp_path: Path) -> None:
+    # An all-clear would be a lie: what came after disable() was not checked.
+    script = _script(
+        tmp_path,
+        "off.py",
+        """
+        import unicancel.diagnostics
+
+        unicancel.diagnostics.disable()
+        print("diagnostics off")
+        """,
+    )
+    result = _diagnose(script.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.endswith(
+        "unicancel diagnose: off.py turned diagnostics off while it ran "
+        "(unicancel.diagnostics.disable()): nothing after that was checked.\n"
+    ), result.stderr

@@ -146,6 +146,22 @@ def test_check_outlived_given_tasks_skips_finished_ones(found: list[Report]) -> 
     assert [r.task for r in asyncio.run(main())] == ["given"]
 
 
+def test_check_outlived_rejects_what_is_not_tasks_and_reports_a_task_once(
+    found: list[Report],
+) -> None:
+    async def main() -> list[Report]:
+        pending = asyncio.create_task(worker(), name="twice")
+        await asyncio.sleep(0)
+        for bad in (5, "abc", [pending, "x"]):
+            with pytest.raises(TypeError, match=r"^unicancel: check_outlived\(\)"):
+                diagnostics.check_outlived(bad)  # type: ignore[arg-type]
+        reports = diagnostics.check_outlived([pending, pending])
+        pending.cancel()
+        return reports
+
+    assert [r.task for r in asyncio.run(main())] == ["twice"]
+
+
 def test_outlived_warning_fails_the_run_when_warnings_are_errors() -> None:
     async def main() -> None:
         asyncio.create_task(worker(), name="loose")  # noqa: RUF006

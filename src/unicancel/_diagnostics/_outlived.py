@@ -82,12 +82,39 @@ def check_outlived(tasks: Iterable[Any] | None = None) -> list[Report]:
     reports: list[Report] = []
     if tasks is None:
         tasks = _leftovers()
+    elif isinstance(tasks, (str, bytes)) or not hasattr(tasks, "__iter__"):
+        raise TypeError(
+            f"unicancel: check_outlived() takes an iterable of tasks (or None for every "
+            f"task of the running asyncio loop), got {tasks!r}"
+        )
+    checked: list[Any] = []
     for task in tasks:
+        if not _is_task(task):
+            raise TypeError(
+                f"unicancel: check_outlived() checks asyncio or trio tasks, got {task!r}"
+            )
+        if any(task is seen for seen in checked):
+            continue  # listed twice: one report
+        checked.append(task)
+    for task in checked:
         report = _describe(task)
         if report is not None:
             reports.append(report)
             dispatch(report)
     return reports
+
+
+def _is_task(task: object) -> bool:
+    if "asyncio" in sys.modules:
+        import asyncio
+
+        if isinstance(task, asyncio.Task):
+            return True
+    if "trio" in sys.modules:
+        import trio
+
+        return isinstance(task, trio.lowlevel.Task)
+    return False
 
 
 def _leftovers() -> list[Any]:

@@ -196,6 +196,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         # unicancel.run reports the tasks that outlived the program's main itself.
         with diagnostics.collect() as reports:
             status = _run_program(target, is_module, argv)
+            turned_off = not diagnostics.is_enabled()  # by the program itself
     finally:
         if not was_enabled:
             diagnostics.disable()
@@ -203,5 +204,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stderr
     program = f"-m {target}" if is_module else target
     stream.write(format_summary(list(reports), program))
+    if turned_off:
+        stream.write(
+            f"unicancel diagnose: {program} turned diagnostics off while it ran "
+            "(unicancel.diagnostics.disable()): nothing after that was checked.\n"
+        )
     stream.flush()
     return status
