@@ -383,3 +383,29 @@ def test_warnings_as_errors_never_break_delivery_or_detection(backend: str, tmp_
     # Once per site: on 3.11 (no catch sites) both swallows share the group's site.
     expected = ["swallows", "swallows_too"] if CATCH_SITES else ["swallows"]
     assert f"reported: {expected}" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not CATCH_SITES, reason="sys.monitoring: Python 3.12+")
+def test_a_catch_site_lost_to_other_monitoring_tools_says_so() -> None:
+    monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+    taken = [tool for tool in (3, 4) if monitoring.get_tool(tool) is None]
+    for tool in taken:
+        monitoring.use_tool_id(tool, "another tool")
+    try:
+        with unicancel.diagnostics.collect() as found:
+            unicancel.diagnostics.enable(warn=False, log=False)
+
+            async def main() -> None:
+                with move_on_after(0):
+                    try:
+                        await Event().wait()
+                    except get_cancelled_exc_class():
+                        pass
+
+            unicancel.run(main)
+    finally:
+        for tool in taken:
+            monitoring.free_tool_id(tool)
+    (report,) = found
+    assert report.catch_site is None
+    assert "sys.monitoring tool ids 3 and 4 were taken by other tools" in report.stack

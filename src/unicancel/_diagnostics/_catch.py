@@ -225,6 +225,12 @@ def start_catch_monitoring() -> None:
     monitoring.set_events(tool, event)
 
 
+def monitoring_active() -> bool:
+    """Whether catch sites are being recorded (False on 3.11, or when every
+    sys.monitoring tool id we may use was taken by another tool)."""
+    return _tool is not None
+
+
 def stop_catch_monitoring() -> None:
     global _tool
     if _tool is None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._core._contract import effectively_cancelled
 from .._core._scope_state import _ACTIVE
-from ._catch import Caught, available, caught_in
+from ._catch import Caught, available, caught_in, monitoring_active
 from ._dispatch import dispatch, first_report
 from ._report import Report
 from ._sites import asyncio_task_name, await_chain, frame_stack, site_of
@@ -53,6 +53,8 @@ def _report(
             "  catch site unknown: Python 3.11 cannot tell which handler caught it (3.12+ can)"
             if not available
             else "  catch site unknown: no Python handler caught it (a C extension?)"
+            if monitoring_active()
+            else "  catch site unknown: sys.monitoring tool ids 3 and 4 were taken by other tools"
         )
         catch_site = None
     else:
