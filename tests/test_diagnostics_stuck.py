@@ -227,3 +227,30 @@ def test_watchdog_thread_runs_only_while_enabled() -> None:
         diagnostics.disable()
     assert threads() == []
     assert _watchdog._thread is None
+
+
+async def test_a_suspended_task_kept_waiting_by_another_task_names_that_task(
+    watch: Watch,
+) -> None:
+    # The stuck scope's task waits innocently; another task holds the loop
+    # (a blocking call): the report must show where the loop is held.
+    entered = threading.Event()
+    hold_line: list[int] = []
+
+    async def hogger(scope: CancelScope) -> None:
+        await wait_all_tasks_blocked()  # the waiter is suspended in its scope
+        scope.cancel("stop now")
+        watch.expedite_when(entered)
+        hold_line.append(line() + 1)
+        block(entered, watch.seen["stuck"])
+
+    async with TaskGroup() as tg:
+        with CancelScope() as scope:
+            tg.start_soon(hogger, scope)
+            await Event().wait()
+    assert scope.cancelled_caught
+    stuck = next(r for r in watch.reports if r.kind == "stuck")
+    assert "suspended; its await chain" in stuck.stack, stuck.format()
+    held = stuck.stack.split("the event loop is held by other code", 1)
+    assert len(held) == 2, stuck.format()
+    assert f"tests/{FILE}:{hold_line[0]} in hogger" in held[1], stuck.format()

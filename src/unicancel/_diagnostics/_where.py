@@ -62,6 +62,7 @@ def where(entry: Entry, scope: Any) -> list[Report]:
     frame = sys._current_frames().get(entry.thread) if running else None
     if len(running) > 1:
         running = _innermost_running(running, frame, entry.backend)
+    busy = "" if running else _busy_elsewhere(entry)
     reports = []
     for task in running or tasks[:MAX_TASKS]:
         coro = _coro(task, entry.backend)
@@ -71,6 +72,8 @@ def where(entry: Entry, scope: Any) -> list[Report]:
         else:
             entries, bottom = await_chain(coro)
             stack = format_stack(entries, title="suspended; its await chain", bottom=bottom)
+            if busy:
+                stack += "\n" + busy
         reports.append(
             Report(
                 kind="stuck",
@@ -84,3 +87,23 @@ def where(entry: Entry, scope: Any) -> list[Report]:
             )
         )
     return reports
+
+
+def _busy_elsewhere(entry: Entry) -> str:
+    """The loop thread's stack when it is running a step of some other task
+    (a coroutine frame is on it): that task holds the loop, so the suspended
+    tasks of the stuck scope cannot be resumed to receive the cancellation.
+    "" when the loop thread waits for I/O (no coroutine frame)."""
+    frame = sys._current_frames().get(entry.thread)
+    entries = frame_stack(frame)
+    probe = frame
+    while probe is not None:
+        if probe.f_code.co_flags & _CO_COROUTINE:
+            return format_stack(
+                entries, title="the event loop is held by other code; its thread's stack"
+            )
+        probe = probe.f_back
+    return ""
+
+
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE (inspect is a heavy import)
