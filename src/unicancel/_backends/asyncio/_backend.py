@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 from asyncio import AbstractEventLoop, CancelledError, Task, sleep
-from itertools import count
 from math import inf
 from threading import get_ident
 from types import FrameType
@@ -40,6 +39,7 @@ from ._delivery import (
 )
 from ._private import current_task, running_loop, task_here, task_running_in
 from ._reach import reach
+from ._reasons import carried_reason, note_shield_change, order
 from ._taskgroup import AsyncioTaskGroup
 
 __all__ = ["AsyncioBackend"]
@@ -210,10 +210,10 @@ class AsyncioBackend:
         # A bare CancelledError first (the round trip), then exception groups.
         if isinstance(exc, CancelledError):
             if not scope._cancel_called:
-                scope._set_enclosing(_carried_reason(scope, exc))
+                scope._set_enclosing(carried_reason(scope, exc))
                 return exc
             if not scope._shield and parent is not None and effectively_cancelled(parent):
-                _carried_reason(scope, exc)  # for the scopes it leaves next
+                carried_reason(scope, exc)  # for the scopes it leaves next
                 return exc  # an enclosing cancellation is visible: it catches, not us
             if host.cancelling() > scope._entry_cancelling:
                 return exc  # someone else also asked for this task to be cancelled
@@ -306,7 +306,7 @@ class AsyncioBackend:
         return False
 
     def cancel(self, scope: CancelScope) -> None:
-        scope._cancel_seq = next(_order)
+        scope._cancel_seq = next(order)
         self._disarm(scope)
         reach(scope)
         if _diag_hooks.hooks is not None:
@@ -323,7 +323,7 @@ class AsyncioBackend:
     def shield_changed(self, scope: CancelScope) -> None:
         if "anyio" in sys.modules:
             set_companion_shield(scope)  # rare: a getattr is fine here
-        _note_shield_change(scope)
+        note_shield_change(scope)
         scope._busy = True
         reach(scope)
 
@@ -411,66 +411,3 @@ def _closing_a_coroutine() -> bool:
             return True
         frame = frame.f_back
     return False
-
-
-def _message(exc: BaseException) -> str | None:
-    return str(exc.args[0]) if exc.args and exc.args[0] is not None else None
-
-
-#: Orders the cancels and shield changes of entered scopes (see _first_reached).
-_order = count()
-_UNSET: Any = object()
-
-
-def _carried_reason(scope: CancelScope, exc: CancelledError) -> str | None:
-    """The reason *exc* carries, as trio's ``Cancelled.reason`` would: worked
-    out at the first scope it leaves (where it was raised, as far as we know)
-    and kept on the exception for the scopes it leaves next."""
-    reason: str | None = getattr(exc, "_unicancel_reason", _UNSET)
-    if reason is _UNSET:
-        source = _first_reached(scope)[1]
-        reason = source.cancel_reason if source is not None else _message(exc)
-        exc._unicancel_reason = reason  # type: ignore[attr-defined]
-    return reason
-
-
-def _note_shield_change(scope: CancelScope) -> None:
-    """Log a shield change. A shield going up ends an unshielded stretch: if
-    a cancellation from above reached the scope in it, trio keeps that one as
-    the scope's reason for good, so it is kept here too."""
-    kept = getattr(scope, "_shield_log", None)
-    since, first = kept if kept is not None else (-inf, None)
-    if scope._shield and first is None and scope._parent is not None:
-        reached, source = _first_reached(scope._parent)
-        if source is not None:
-            first = (max(reached, since), source)
-    scope._shield_log = (next(_order), first)
-
-
-def _first_reached(scope: CancelScope) -> tuple[float, CancelScope | None]:
-    """When a cancellation first reached code running in *scope*, and whose
-    (trio keeps that scope's reason for the whole cancelled region: a later
-    cancel of an inner scope does not replace it). Times are _order numbers;
-    a cancel before entry counts as first."""
-    chain: list[CancelScope] = []
-    level: CancelScope | None = scope
-    while level is not None:
-        chain.append(level)
-        level = level._parent
-    reached = inf  # when a cancellation from above reached this level
-    source = None
-    for level in reversed(chain):
-        kept = getattr(level, "_shield_log", None)
-        if kept is not None or level._shield:
-            since, first = kept if kept is not None else (-inf, None)
-            if level._shield:
-                reached, source = inf, None  # nothing gets in now...
-            else:
-                reached = max(reached, since)  # ...or got in while shielded
-            if first is not None and first[0] <= reached:
-                reached, source = first  # ...but what got in before stays
-        if level._cancel_called:
-            cancelled_at: float = getattr(level, "_cancel_seq", -inf)
-            if cancelled_at <= reached:
-                reached, source = cancelled_at, level
-    return reached, source
