@@ -20,6 +20,8 @@
 #   TEST_PYTHONS="3.12 3.13"   only these minor versions
 #   SKIP_LINT=1                skip ruff, mypy and lint-imports
 #   UNICANCEL_NO_SHARED_PYTHONS=1  do not run ../shared/pythons/install.sh
+#   TEST_JOBS=1                one Python at a time, output on the terminal
+#                              (default: as many as there are cores, at most 2)
 # Full logs of the last run are kept in .venv/test-logs/.
 set -euo pipefail
 
@@ -141,6 +143,7 @@ ensure_venv() {
 # --- run --------------------------------------------------------------------
 LOGS=$ROOT/.venv/test-logs
 mkdir -p "$LOGS"
+rm -f "$LOGS"/py3.*.summary "$LOGS"/py3.*.status
 PYTEST_OPTS=(-q --color=no)
 [[ -t 1 ]] && PYTEST_OPTS=(-q --color=yes)
 # No .pytest_cache, unless an option needs it (--lf, --ff, --sw, --nf, ...).
@@ -166,20 +169,37 @@ if [[ $(id -u) == 0 ]] && ! command -v chromium >/dev/null 2>&1 \
         || echo "apt-get failed (see $LOGS/apt-chromium.log): the browser test will skip"
 fi
 
+# Venvs first, one at a time (concurrent editable installs of one checkout
+# would race on its build files); then pytest on up to TEST_JOBS Pythons at
+# once, slowest (newest, which also runs the docs and packaging checks) first.
+declare -A READY=() T0=()
 for m in "${MINORS[@]}"; do
-    ver=3.$m venv=$ROOT/.venv/py3.$m log=$LOGS/py3.$m.log t0=$(now)
+    ver=3.$m venv=$ROOT/.venv/py3.$m log=$LOGS/py3.$m.log T0[$m]=$(now)
     heading "Python $ver: $venv"
     : >"$log"
-    if ! ensure_venv "${PY_BY_MINOR[$m]}" "$venv" "$(extras_for "$m")" 2>&1 | tee -a "$log"; then
+    if ensure_venv "${PY_BY_MINOR[$m]}" "$venv" "$(extras_for "$m")" 2>&1 | tee -a "$log"; then
+        READY[$m]=1
+    else
         SUMMARY+=("$(printf '%-12s %-7s %-30s %7s  %s' "python $ver" FAILED "venv/install failed" \
-            "$(elapsed "$t0")" "see $log")")
+            "$(elapsed "${T0[$m]}")" "see $log")")
         FAILED=1
-        continue
     fi
-    rc=0 xml=$LOGS/py3.$m.junit.xml
+done
+
+# run_pytest <minor> <show>: pytest on one Python; its summary line goes to
+# $LOGS/py3.N.summary, its output to the log (and the terminal if <show>).
+run_pytest() {
+    local m=$1 show=$2 ver=3.$1 venv=$ROOT/.venv/py3.$1 log=$LOGS/py3.$1.log rc=0 t0
+    local xml=$LOGS/py3.$1.junit.xml last counts status
+    t0=$(now)
     rm -f "$xml"
-    "$venv/bin/python" -m pytest "${PYTEST_OPTS[@]}" --junitxml="$xml" "$@" </dev/null 2>&1 \
-        | tee -a "$log" || rc=${PIPESTATUS[0]}
+    if [[ $show == 1 ]]; then
+        "$venv/bin/python" -m pytest "${PYTEST_OPTS[@]}" --junitxml="$xml" "${@:3}" </dev/null 2>&1 \
+            | tee -a "$log" || rc=${PIPESTATUS[0]}
+    else
+        "$venv/bin/python" -m pytest "${PYTEST_OPTS[@]}" --junitxml="$xml" "${@:3}" </dev/null \
+            >>"$log" 2>&1 || rc=$?
+    fi
     last=$(closing_line "$log" "$PYTEST_LAST" "(no closing line: see ${log#"$ROOT"/})")
     counts=$(junit_counts "$venv/bin/python" "$xml" 2>/dev/null) || counts="no results"
     case $rc in
@@ -188,9 +208,54 @@ for m in "${MINORS[@]}"; do
         5) status=FAILED counts="no tests collected (exit 5)" ;;
         *) status=FAILED counts+=" (pytest exit $rc)" ;;
     esac
-    [[ $status == ok ]] || FAILED=1
-    SUMMARY+=("$(printf '%-12s %-7s %-30s %7s  pytest: %s' "python $ver" "$status" "$counts" \
-        "$(elapsed "$t0")" "$last")")
+    printf '%-12s %-7s %-30s %7s  pytest: %s\n' "python $ver" "$status" "$counts" \
+        "$(elapsed "$t0")" "$last" >"$LOGS/py3.$m.summary"
+    echo "$status" >"$LOGS/py3.$m.status"
+}
+JOBS=${TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+((JOBS >= 1)) || JOBS=1
+((JOBS <= 2)) || JOBS=2  # each run starts servers and subprocesses of its own
+mapfile -t TODO < <(for m in "${MINORS[@]}"; do [[ -n ${READY[$m]:-} ]] && echo "$m"; done | sort -rn)
+if ((JOBS == 1 || ${#TODO[@]} <= 1)); then
+    for m in "${TODO[@]}"; do
+        heading "Python 3.$m: pytest"
+        run_pytest "$m" 1 "$@"
+    done
+else
+    heading "pytest on ${#TODO[@]} Pythons, $JOBS at a time (output in ${LOGS#"$ROOT"/}/py3.N.log)"
+    declare -A RUNNING=()  # pid -> minor
+    reap() {  # report the runs that have ended
+        local pid
+        for pid in "${!RUNNING[@]}"; do
+            if ! kill -0 "$pid" 2>/dev/null; then
+                echo "  done: $(cat "$LOGS/py3.${RUNNING[$pid]}.summary" 2>/dev/null)"
+                unset "RUNNING[$pid]"
+            fi
+        done
+    }
+    for m in "${TODO[@]}"; do
+        while ((${#RUNNING[@]} >= JOBS)); do
+            wait -n 2>/dev/null || true
+            reap
+        done
+        echo "  start: Python 3.$m"
+        run_pytest "$m" 0 "$@" &
+        RUNNING[$!]=$m
+    done
+    wait || true
+    reap
+fi
+for m in "${TODO[@]}"; do
+    if [[ $(cat "$LOGS/py3.$m.status" 2>/dev/null) != ok ]]; then
+        FAILED=1
+        if ((JOBS > 1 && ${#TODO[@]} > 1)); then  # show a failed run's output where CI shows it
+            heading "Python 3.$m: pytest output (failed; whole log in ${LOGS#"$ROOT"/}/py3.$m.log)"
+            strip_ansi <"$LOGS/py3.$m.log" | tail -n 300
+        fi
+    fi
+done
+for m in "${MINORS[@]}"; do
+    [[ -f $LOGS/py3.$m.summary ]] && SUMMARY+=("$(<"$LOGS/py3.$m.summary")")
 done
 
 if [[ ${SKIP_LINT:-0} != 1 ]]; then
