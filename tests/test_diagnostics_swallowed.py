@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -409,3 +410,71 @@ def test_a_catch_site_lost_to_other_monitoring_tools_says_so() -> None:
     (report,) = found
     assert report.catch_site is None
     assert "sys.monitoring tool ids 3 and 4 were taken by other tools" in report.stack
+
+
+async def _shielded_sleep() -> None:
+    with CancelScope(shield=True):
+        await sleep(0.001)  # trio: a native deadline inside trio.sleep cancels and catches
+
+
+async def _shielded_inner_deadline() -> None:
+    with CancelScope(shield=True), move_on_after(0) as inner:
+        await sleep(1)
+    assert inner.cancelled_caught
+
+
+async def _shielded_nested_shields() -> None:
+    with CancelScope(shield=True):
+        with CancelScope(shield=False):
+            with CancelScope(shield=True):
+                await sleep(0.001)
+
+
+async def _cancel_another_scope() -> None:
+    # A cancel delivered to another task runs trio's abort code in this one.
+    async with TaskGroup() as tg:
+        tg.start_soon(sleep, 10)
+        await wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    "after",
+    [_shielded_sleep, _shielded_inner_deadline, _shielded_nested_shields, _cancel_another_scope],
+)
+async def test_swallow_then_an_await_that_is_not_cancelled_is_reported(
+    detectable: None, reports: list[Report], after: Any
+) -> None:
+    # Only a checkpoint where the task is cancelled re-delivers: a shielded
+    # await (or one in a scope of its own) after the swallow does not, and
+    # the scope still exits as if never cancelled.
+    start = line()
+    with CancelScope() as scope:
+        scope.cancel("stop")
+        try:
+            await sleep(1)
+        except get_cancelled_exc_class():
+            pass
+        with CancelScope(shield=True):
+            await after()
+    assert not scope.cancelled_caught
+    report = _only(reports)
+    assert at(report.scope_site, FILE, start + 1), report.format()
+    _catch_site_is(report, start + 5)
+
+
+@pytest.mark.parametrize("before", [_shielded_sleep, _shielded_inner_deadline])
+async def test_swallow_then_a_shielded_await_then_a_checkpoint_is_not_reported(
+    reports: list[Report], before: Any
+) -> None:
+    # The unshielded checkpoint re-delivers (level-triggered): nothing lost.
+    with CancelScope() as scope:
+        scope.cancel()
+        try:
+            await sleep(1)
+        except get_cancelled_exc_class():
+            pass
+        await before()
+        await sleep(0.001)
+    assert scope.cancelled_caught
+    assert reports == []

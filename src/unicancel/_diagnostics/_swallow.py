@@ -19,7 +19,7 @@ from typing import Any
 
 from .._core._contract import effectively_cancelled
 from .._core._scope_state import _ACTIVE
-from ._catch import Caught, available, caught_in, monitoring_active
+from ._catch import Caught, available, caught_in, forget_since, monitoring_active
 from ._dispatch import dispatch, first_report
 from ._report import Report
 from ._sites import asyncio_task_name, await_chain, frame_stack, site_of
@@ -124,7 +124,10 @@ def trio_task_exited(task: Any) -> None:
 def trio_scope_exited(scope: Any, host: Any, remaining: BaseException | None, since: float) -> None:
     native = scope._native
     if remaining is not None or native.cancelled_caught or not native.cancel_called:
-        caught_in(host)  # a cancellation handled as it should be: forget where
+        # A cancellation handled as it should be: forget where, but not a
+        # swallow from before it was cancelled (a shielded inner scope that
+        # caught its own deadline inside an enclosing scope that swallowed).
+        forget_since(host, since)
         return
     caught = caught_in(host)
     if caught is None or not caught.user or caught.when < since:
