@@ -386,6 +386,53 @@ def test_warnings_as_errors_never_break_delivery_or_detection(backend: str, tmp_
     assert f"reported: {expected}" in result.stdout, result.stdout + result.stderr
 
 
+_CHILD_SITE_PROGRAM = """
+import sys, unicancel, unicancel.diagnostics as d
+d.enable(warn=False, log=False, stuck_after=float("inf"))
+sites = []
+d.subscribe(lambda r: sites.append((r.scope_site, r.catch_site)))
+
+async def child():
+    try:
+        await unicancel.Event().wait()
+    except unicancel.get_cancelled_exc_class():
+        return
+
+async def main():
+    async with unicancel.TaskGroup() as tg:   # line 14
+        tg.start_soon(child)
+        await unicancel.checkpoint()
+        await unicancel.checkpoint()
+        tg.cancel()
+
+unicancel.run(main, backend=sys.argv[1])
+print("sites:", sites)
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_group_childs_swallow_names_the_users_group_under_w_error(
+    backend: str, tmp_path: Path
+) -> None:
+    # `-W error::unicancel.diagnostics.CancelDiagnosticWarning` imports
+    # unicancel before the site module runs, when the virtual environment's
+    # site-packages is not known yet: trio's frames were taken for the
+    # user's, and the scope site was a line inside trio (_traps.py:71).
+    if backend == "trio" and not CATCH_SITES:
+        pytest.skip("trio tells a swallow by its catch site: Python 3.12+")
+    script = tmp_path / "childsite.py"
+    script.write_text(_CHILD_SITE_PROGRAM)
+    category = "error::unicancel.diagnostics.CancelDiagnosticWarning"
+    result = subprocess.run(
+        [sys.executable, "-W", category, script.name, backend],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    catch = "'childsite.py:10'" if CATCH_SITES else "None"
+    assert f"sites: [('childsite.py:14', {catch})]" in result.stdout, result.stdout
+
+
 @pytest.mark.skipif(not CATCH_SITES, reason="sys.monitoring: Python 3.12+")
 def test_a_catch_site_lost_to_other_monitoring_tools_says_so() -> None:
     monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
