@@ -15,6 +15,7 @@ it is usually a native trio scope catching its own).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .._core._contract import effectively_cancelled
@@ -121,21 +122,27 @@ def trio_task_exited(task: Any) -> None:
     _report(task.name, "trio", site, caught.reason, caught, in_user_code=False)  # an Instrument
 
 
-def trio_scope_exited(scope: Any, host: Any, remaining: BaseException | None, since: float) -> None:
+def trio_scope_exited(
+    scope: Any,
+    host: Any,
+    remaining: BaseException | None,
+    since: float,
+    ended: Callable[[bool], None],
+) -> None:
+    """*scope*, cancelled, exits in *host*: report a swallow, after calling
+    *ended* with whether the cancellation reached the task (the order of
+    asyncio's reports: "landed" first, then "swallowed")."""
     native = scope._native
     if remaining is not None or native.cancelled_caught or not native.cancel_called:
         # A cancellation handled as it should be: forget where, but not a
         # swallow from before it was cancelled (a shielded inner scope that
         # caught its own deadline inside an enclosing scope that swallowed).
         forget_since(host, since)
+        ended(remaining is not None or native.cancelled_caught)
         return
     caught = caught_in(host)
     if caught is None or not caught.user or caught.when < since:
-        return  # never reached a checkpoint while cancelled: nothing was swallowed
-    if caught.by_with:
-        # A context manager's __exit__ swallowed it: most likely a native
-        # trio scope (trio.move_on_after) catching its own cancellation
-        # while ours was shielded away, which is right. (contextlib.suppress
-        # of Cancelled goes unreported on trio; asyncio's counts catch it.)
+        ended(False)  # never reached a checkpoint while cancelled: nothing was swallowed
         return
+    ended(True)
     _report(host.name, "trio", scope_site(scope, host, None), scope.cancel_reason, caught)

@@ -33,7 +33,7 @@ KINDS = ("swallowed", "stuck", "landed", "outlived")
 _TITLES = {
     "swallowed": "cancellations swallowed (caught and not re-raised)",
     "stuck": "cancellations stuck (requested, not delivered within the threshold)",
-    "landed": "stuck cancellations that landed in the end",
+    "landed": "stuck cancellations that ended (landed, or their scope was left first)",
     "outlived": "tasks that outlived their shutdown",
 }
 
