@@ -4,6 +4,7 @@ not re-raised, and the task went on (issue 13, SCENARIOS 2)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -525,3 +526,23 @@ async def test_swallow_then_a_shielded_await_then_a_checkpoint_is_not_reported(
         await sleep(0.001)
     assert scope.cancelled_caught
     assert reports == []
+
+
+async def test_contextlib_suppress_is_reported_at_its_with_on_asyncio(
+    reports: list[Report], backend_name: str
+) -> None:
+    # asyncio's delivery counts see the swallow; the catch site is the
+    # `with` (trio takes a `with` that catches a cancellation for a scope
+    # catching its own, and does not judge it: a documented limit).
+    start = line()
+    with CancelScope() as scope:
+        scope.cancel()
+        with contextlib.suppress(get_cancelled_exc_class()):
+            await sleep(1)
+    assert not scope.cancelled_caught
+    if backend_name == "trio":
+        assert reports == []
+        return
+    report = _only(reports)
+    assert at(report.scope_site, FILE, start + 1), report.format()
+    _catch_site_is(report, start + 3)

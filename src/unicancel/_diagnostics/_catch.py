@@ -144,11 +144,12 @@ def _stack(old: Caught | None, new: Caught) -> Caught | None:
     earlier catch did not swallow it (the new one may). A ``with`` statement
     that catches another cancellation is a scope catching its own (a shielded
     inner scope, a timeout behind a shield): the swallow before it stands.
-    (A ``with`` that swallows by other means, contextlib.suppress, is not
-    judged: too many scopes catch their own this way.)"""
+    With none before it, the ``with`` is recorded (asyncio's counts name it
+    as the catch site of a contextlib.suppress; trio does not judge it: too
+    many scopes catch their own this way)."""
     if old is not None and old.exc_id == new.exc_id:
         old = old.prior
-    if new.by_with:
+    if new.by_with and old is not None:
         return old
     if old is not None and _depth(old) >= 8:
         old = None  # bounded: an except re-raising into eight more

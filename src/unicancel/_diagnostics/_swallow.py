@@ -144,5 +144,12 @@ def trio_scope_exited(
     if caught is None or not caught.user or caught.when < since:
         ended(False)  # never reached a checkpoint while cancelled: nothing was swallowed
         return
+    if caught.by_with:
+        # A context manager's __exit__ swallowed it: most likely a native
+        # trio scope (trio.move_on_after) catching its own cancellation
+        # while ours was shielded away, which is right. (contextlib.suppress
+        # of Cancelled goes unreported on trio; asyncio's counts catch it.)
+        ended(False)
+        return
     ended(True)
     _report(host.name, "trio", scope_site(scope, host, None), scope.cancel_reason, caught)
