@@ -546,3 +546,49 @@ async def test_contextlib_suppress_is_reported_at_its_with_on_asyncio(
     report = _only(reports)
     assert at(report.scope_site, FILE, start + 1), report.format()
     _catch_site_is(report, start + 3)
+
+
+async def test_group_child_swallow_then_a_shielded_await_is_reported(
+    detectable: None, reports: list[Report]
+) -> None:
+    # The child caught the group's cancellation, awaited behind a shield
+    # (nothing raised again) and returned: a swallow, on every backend.
+    # asyncio forgot the delivery once the shield hid the group's scope.
+    catch_line = 0
+
+    async def child() -> None:
+        nonlocal catch_line
+        try:
+            await sleep(10)
+        except get_cancelled_exc_class():
+            catch_line = line() - 1
+        with CancelScope(shield=True):
+            await sleep(0.001)
+
+    async with TaskGroup() as tg:
+        tg.start_soon(child, name="shielded swallower")
+        await wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    report = _only(reports)
+    assert report.task == "shielded swallower"
+    _catch_site_is(report, catch_line)
+
+
+async def test_group_child_swallow_shielded_await_then_a_checkpoint_is_not_reported(
+    reports: list[Report],
+) -> None:
+    # The unshielded await after the shield raises again; the child dies of it.
+    async def child() -> None:
+        try:
+            await sleep(10)
+        except get_cancelled_exc_class():
+            pass
+        with CancelScope(shield=True):
+            await sleep(0.001)
+        await sleep(10)
+
+    async with TaskGroup() as tg:
+        tg.start_soon(child)
+        await wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    assert reports == []
