@@ -326,16 +326,20 @@ def test_a_task_that_outlives_the_run_is_reported(tmp_path: Path) -> None:
     assert f"outlive.py:{_line(script, '# WAIT')} in flush_forever" in err
 
 
-def test_a_program_that_turns_diagnostics_off_is_told_so(tmp_path: Path) -> None:
-    # An all-clear would be a lie: what came after disable() was not checked.
+@pytest.mark.parametrize("on_again", [False, True])
+def test_a_program_that_turns_diagnostics_off_is_told_so(tmp_path: Path, on_again: bool) -> None:
+    # An all-clear would be a lie: what came after disable() was not checked
+    # (until it turned them on again, if it did).
     script = _script(
         tmp_path,
         "off.py",
-        """
+        f"""
         import unicancel.diagnostics
 
         unicancel.diagnostics.disable()
         print("diagnostics off")
+        if {on_again}:
+            unicancel.diagnostics.enable()
         """,
     )
     result = _diagnose(script.name, cwd=tmp_path)

@@ -34,11 +34,14 @@ class Watch:
     def __init__(self) -> None:
         self.reports: list[Report] = []
         self.stuck = threading.Event()
+        self.landed = threading.Event()
 
     def __call__(self, report: Report) -> None:
         self.reports.append(report)
         if report.kind == "stuck":
             self.stuck.set()
+        elif report.kind == "landed":
+            self.landed.set()
 
     def kinds(self) -> list[str]:
         return [r.kind for r in self.reports]
@@ -203,3 +206,24 @@ async def test_stuck_group_cancel_reported_landed_when_the_group_is_left(watch: 
     # through a task factory without a name so); the eager child stuck in its
     # first step has its default name (set_name() comes after that step).
     assert "None" not in [r.task for r in watch.reports]
+
+
+async def test_a_deadline_passed_in_a_blocking_call_then_left_never_landed(watch: Watch) -> None:
+    # The deadline passed while a blocking call held the loop; the body then
+    # finished without a checkpoint: nothing was cancelled. The stuck report
+    # was right; its end must not say "landed" with a latency.
+    with move_on_after(0.05) as scope:
+        while unicancel.current_time() < scope.deadline:
+            threading.Event().wait(0.005)  # a blocking call, past the deadline
+        _watchdog.expedite()
+        watch.stuck.wait(30)  # still blocking: the watchdog reports it stuck
+    assert not scope.cancelled_caught
+    _watchdog.expedite()  # the watchdog notices the scope was left
+    await unicancel.to_thread(watch.landed.wait, 30)
+    assert watch.kinds() == ["stuck", "landed"], [r.format() for r in watch.reports]
+    ended = watch.reports[1]
+    assert ended.latency is None, ended.format()
+    first = ended.format().splitlines()[0]
+    assert first.startswith("unicancel: stuck cancellation never landed in task"), first
+    assert "after" not in first
+    assert "the scope was left before the cancellation reached the task" in ended.format()

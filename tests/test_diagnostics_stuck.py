@@ -9,6 +9,7 @@ CPU loop end when the stuck report arrives (a subscriber sets an Event).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -204,7 +205,33 @@ async def test_scope_left_without_landing_is_reported_as_left(watch: Watch) -> N
     await to_thread(watch.wait, "landed")
     assert watch.kinds() == ["stuck", "landed"]
     assert "the scope was left without the cancellation landing" in watch.reports[1].stack
+    assert watch.reports[1].latency is None  # nothing landed: no latency to give
+    assert "stuck cancellation never landed" in watch.reports[1].format()
     assert not scope.cancelled_caught
+
+
+async def test_stuck_then_swallowed_landed_on_both_backends(
+    watch: Watch, backend_name: str
+) -> None:
+    # The cancellation reached the task (and was swallowed there): it
+    # landed, with its latency, on trio as on asyncio (asyncio tells by its
+    # delivery count, trio by the catch record: Python 3.12+).
+    if backend_name == "trio" and sys.version_info < (3, 12):
+        pytest.skip("trio tells a swallow by its catch site: Python 3.12+")
+    entered = threading.Event()
+    watch.expedite_when(entered)
+    with CancelScope() as scope:
+        scope.cancel()
+        block(entered, watch.seen["stuck"])
+        try:
+            await unicancel.checkpoint()
+        except unicancel.get_cancelled_exc_class():
+            pass
+    assert not scope.cancelled_caught
+    assert watch.kinds() == ["stuck", "landed", "swallowed"], watch.kinds()
+    landed = watch.reports[1]
+    assert landed.latency is not None and landed.latency > 0, landed.format()
+    assert landed.format().startswith("unicancel: stuck cancellation landed in task")
 
 
 def test_watchdog_thread_runs_only_while_enabled() -> None:

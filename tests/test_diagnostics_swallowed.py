@@ -4,10 +4,12 @@ not re-raised, and the task went on (issue 13, SCENARIOS 2)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -385,6 +387,53 @@ def test_warnings_as_errors_never_break_delivery_or_detection(backend: str, tmp_
     assert f"reported: {expected}" in result.stdout, result.stdout + result.stderr
 
 
+_CHILD_SITE_PROGRAM = """
+import sys, unicancel, unicancel.diagnostics as d
+d.enable(warn=False, log=False, stuck_after=float("inf"))
+sites = []
+d.subscribe(lambda r: sites.append((r.scope_site, r.catch_site)))
+
+async def child():
+    try:
+        await unicancel.Event().wait()
+    except unicancel.get_cancelled_exc_class():
+        return
+
+async def main():
+    async with unicancel.TaskGroup() as tg:   # line 14
+        tg.start_soon(child)
+        await unicancel.checkpoint()
+        await unicancel.checkpoint()
+        tg.cancel()
+
+unicancel.run(main, backend=sys.argv[1])
+print("sites:", sites)
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_group_childs_swallow_names_the_users_group_under_w_error(
+    backend: str, tmp_path: Path
+) -> None:
+    # `-W error::unicancel.diagnostics.CancelDiagnosticWarning` imports
+    # unicancel before the site module runs, when the virtual environment's
+    # site-packages is not known yet: trio's frames were taken for the
+    # user's, and the scope site was a line inside trio (_traps.py:71).
+    if backend == "trio" and not CATCH_SITES:
+        pytest.skip("trio tells a swallow by its catch site: Python 3.12+")
+    script = tmp_path / "childsite.py"
+    script.write_text(_CHILD_SITE_PROGRAM)
+    category = "error::unicancel.diagnostics.CancelDiagnosticWarning"
+    result = subprocess.run(
+        [sys.executable, "-W", category, script.name, backend],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    catch = "'childsite.py:10'" if CATCH_SITES else "None"
+    assert f"sites: [('childsite.py:14', {catch})]" in result.stdout, result.stdout
+
+
 @pytest.mark.skipif(not CATCH_SITES, reason="sys.monitoring: Python 3.12+")
 def test_a_catch_site_lost_to_other_monitoring_tools_says_so() -> None:
     monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
@@ -409,3 +458,137 @@ def test_a_catch_site_lost_to_other_monitoring_tools_says_so() -> None:
     (report,) = found
     assert report.catch_site is None
     assert "sys.monitoring tool ids 3 and 4 were taken by other tools" in report.stack
+
+
+async def _shielded_sleep() -> None:
+    with CancelScope(shield=True):
+        await sleep(0.001)  # trio: a native deadline inside trio.sleep cancels and catches
+
+
+async def _shielded_inner_deadline() -> None:
+    with CancelScope(shield=True), move_on_after(0) as inner:
+        await sleep(1)
+    assert inner.cancelled_caught
+
+
+async def _shielded_nested_shields() -> None:
+    with CancelScope(shield=True):
+        with CancelScope(shield=False):
+            with CancelScope(shield=True):
+                await sleep(0.001)
+
+
+async def _cancel_another_scope() -> None:
+    # A cancel delivered to another task runs trio's abort code in this one.
+    async with TaskGroup() as tg:
+        tg.start_soon(sleep, 10)
+        await wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    "after",
+    [_shielded_sleep, _shielded_inner_deadline, _shielded_nested_shields, _cancel_another_scope],
+)
+async def test_swallow_then_an_await_that_is_not_cancelled_is_reported(
+    detectable: None, reports: list[Report], after: Any
+) -> None:
+    # Only a checkpoint where the task is cancelled re-delivers: a shielded
+    # await (or one in a scope of its own) after the swallow does not, and
+    # the scope still exits as if never cancelled.
+    start = line()
+    with CancelScope() as scope:
+        scope.cancel("stop")
+        try:
+            await sleep(1)
+        except get_cancelled_exc_class():
+            pass
+        with CancelScope(shield=True):
+            await after()
+    assert not scope.cancelled_caught
+    report = _only(reports)
+    assert at(report.scope_site, FILE, start + 1), report.format()
+    _catch_site_is(report, start + 5)
+
+
+@pytest.mark.parametrize("before", [_shielded_sleep, _shielded_inner_deadline])
+async def test_swallow_then_a_shielded_await_then_a_checkpoint_is_not_reported(
+    reports: list[Report], before: Any
+) -> None:
+    # The unshielded checkpoint re-delivers (level-triggered): nothing lost.
+    with CancelScope() as scope:
+        scope.cancel()
+        try:
+            await sleep(1)
+        except get_cancelled_exc_class():
+            pass
+        await before()
+        await sleep(0.001)
+    assert scope.cancelled_caught
+    assert reports == []
+
+
+async def test_contextlib_suppress_is_reported_at_its_with_on_asyncio(
+    reports: list[Report], backend_name: str
+) -> None:
+    # asyncio's delivery counts see the swallow; the catch site is the
+    # `with` (trio takes a `with` that catches a cancellation for a scope
+    # catching its own, and does not judge it: a documented limit).
+    start = line()
+    with CancelScope() as scope:
+        scope.cancel()
+        with contextlib.suppress(get_cancelled_exc_class()):
+            await sleep(1)
+    assert not scope.cancelled_caught
+    if backend_name == "trio":
+        assert reports == []
+        return
+    report = _only(reports)
+    assert at(report.scope_site, FILE, start + 1), report.format()
+    _catch_site_is(report, start + 3)
+
+
+async def test_group_child_swallow_then_a_shielded_await_is_reported(
+    detectable: None, reports: list[Report]
+) -> None:
+    # The child caught the group's cancellation, awaited behind a shield
+    # (nothing raised again) and returned: a swallow, on every backend.
+    # asyncio forgot the delivery once the shield hid the group's scope.
+    catch_line = 0
+
+    async def child() -> None:
+        nonlocal catch_line
+        try:
+            await sleep(10)
+        except get_cancelled_exc_class():
+            catch_line = line() - 1
+        with CancelScope(shield=True):
+            await sleep(0.001)
+
+    async with TaskGroup() as tg:
+        tg.start_soon(child, name="shielded swallower")
+        await wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    report = _only(reports)
+    assert report.task == "shielded swallower"
+    _catch_site_is(report, catch_line)
+
+
+async def test_group_child_swallow_shielded_await_then_a_checkpoint_is_not_reported(
+    reports: list[Report],
+) -> None:
+    # The unshielded await after the shield raises again; the child dies of it.
+    async def child() -> None:
+        try:
+            await sleep(10)
+        except get_cancelled_exc_class():
+            pass
+        with CancelScope(shield=True):
+            await sleep(0.001)
+        await sleep(10)
+
+    async with TaskGroup() as tg:
+        tg.start_soon(child)
+        await wait_all_tasks_blocked()
+        tg.cancel_scope.cancel()
+    assert reports == []

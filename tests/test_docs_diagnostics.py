@@ -150,7 +150,7 @@ def summary(output: str) -> list[str]:
     lines = []
     landed = False
     for line in normalise(output.partition("\ndetails:\n")[0]):
-        landed = line.startswith("stuck cancellations that landed") or (
+        landed = line.startswith("stuck cancellations that ended") or (
             landed and line.startswith("  ")
         )
         if not landed and line:

@@ -276,3 +276,60 @@ def test_the_plugin_module_is_where_the_entry_point_says() -> None:
     assert declared["project"]["entry-points"]["pytest11"] == {"unicancel": PLUGIN}
     module = __import__(PLUGIN, fromlist=["pytest_addoption"])
     assert callable(module.pytest_addoption)
+
+
+OFF_TESTS = """
+import unicancel
+from unicancel import diagnostics
+
+
+async def test_turns_them_off():
+    diagnostics.disable()
+    with unicancel.CancelScope() as scope:  # a swallow nobody sees now
+        scope.cancel()
+        try:
+            await unicancel.checkpoint()
+        except unicancel.get_cancelled_exc_class():
+            pass
+
+
+async def test_turns_them_off_and_on_again():
+    diagnostics.disable()
+    diagnostics.enable(warn=False, log=False)
+
+
+async def test_leaves_them_on():
+    await unicancel.checkpoint()
+"""
+
+
+@pytest.mark.parametrize("as_errors", [False, True], ids=["warnings", "errors"])
+def test_a_test_that_turns_diagnostics_off_is_told_so(
+    pytester: pytest.Pytester, as_errors: bool
+) -> None:
+    # Its pass would claim a check that did not happen (what came after
+    # disable() was not checked): a warning naming the test, an error under
+    # filterwarnings = error.
+    pytester.makepyfile(test_off=OFF_TESTS)
+    errors = "filterwarnings = error\n" if as_errors else ""
+    pytester.makeini(f"[pytest]\nanyio_mode = auto\n{errors}")
+    result = _run(pytester, "--unicancel-diagnose", "test_off.py", "-k", "asyncio or trio")
+    text = result.stdout.str()
+    found = re.findall(r"^(PASSED|FAILED) test_off\.py::(\S+)", text, re.M)
+    outcomes = {test: outcome for outcome, test in found}
+    told = "FAILED" if as_errors else "PASSED"
+    assert outcomes == {
+        "test_turns_them_off[asyncio]": told,
+        "test_turns_them_off[trio]": told,
+        "test_turns_them_off_and_on_again[asyncio]": told,
+        "test_turns_them_off_and_on_again[trio]": told,
+        "test_leaves_them_on[asyncio]": "PASSED",
+        "test_leaves_them_on[trio]": "PASSED",
+    }, text
+    for test in ("test_turns_them_off", "test_turns_them_off_and_on_again"):
+        for backend in ("asyncio", "trio"):
+            assert (
+                f"unicancel: test_off.py::{test}[{backend}] turned diagnostics off while it "
+                "ran (unicancel.diagnostics.disable()): nothing after that was checked"
+            ) in text, text
+    assert "test_leaves_them_on[asyncio] turned" not in text

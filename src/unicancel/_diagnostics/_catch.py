@@ -11,6 +11,7 @@ checkpoint, so they are not reported there.
 from __future__ import annotations
 
 import dis
+import itertools
 import os
 import sys
 import weakref
@@ -20,7 +21,14 @@ from typing import Any, NamedTuple
 
 from ._sites import TOOLS_DIR, Entry, handler_line, is_library, short
 
-__all__ = ["Caught", "available", "caught_in", "forget", "start_catch_monitoring"]
+__all__ = [
+    "Caught",
+    "available",
+    "caught_in",
+    "forget",
+    "forget_since",
+    "start_catch_monitoring",
+]
 
 
 class Caught(NamedTuple):
@@ -37,6 +45,12 @@ class Caught(NamedTuple):
     #: Caught by a ``with`` statement (a context manager's ``__exit__``
     #: returned true), not by an ``except`` clause.
     by_with: bool
+    #: The mark put on the exception caught (see _mark; no reference: it
+    #: holds frames), to tell it re-raised from another cancellation.
+    exc_id: int = 0
+    #: The catch this one came after, still standing (an ``except`` that
+    #: caught another cancellation and may re-raise it); a short chain.
+    prior: Caught | None = None
 
 
 #: The opcode after PUSH_EXC_INFO in a with statement's handler (3.12-3.15).
@@ -69,6 +83,23 @@ def forget(task: object) -> None:
     caught_in(task)
 
 
+def forget_since(task: object, since: float) -> None:
+    """trio: forget *task*'s catches made at or after *since* (a scope that
+    caught its cancellation, cancelled then: they were that cancellation's);
+    an older swallow (an enclosing scope's, before a shielded inner scope
+    caught its own) stands."""
+    entry = _trio_records.get(id(task))
+    if entry is None or entry[0]() is not task:
+        return
+    record: Caught | None = entry[1]
+    while record is not None and record.when >= since:
+        record = record.prior
+    if record is None:
+        _drop(id(task))
+    else:
+        _trio_records[id(task)] = (entry[0], record)
+
+
 def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
     # Runs for every exception handled in the process: return early and
     # cheaply for anything but a cancellation.
@@ -87,20 +118,77 @@ def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
             return None
         found = _asyncio_task()
         if found is not None:
-            found._unicancel_caught = _record(here, kind, by_with, exc, 0.0, sys._getframe(1))
+            old = getattr(found, "_unicancel_caught", None)
+            new = _record(here, kind, by_with, exc, 0.0, sys._getframe(1))
+            found._unicancel_caught = _stack(old, new)
     return None
+
+
+_marks = itertools.count(1)
+
+
+def _mark(exc: BaseException) -> int:
+    """A number that names *exc* while it lives (id() does not: a swallowed
+    cancellation is freed at once, and the next one often gets its id)."""
+    mark: int | None = getattr(exc, "_unicancel_mark", None)
+    if mark is None:
+        mark = next(_marks)
+        with suppress(AttributeError):  # every exception takes attributes; just in case
+            exc._unicancel_mark = mark  # type: ignore[attr-defined]
+    return mark
+
+
+def _stack(old: Caught | None, new: Caught) -> Caught | None:
+    """The record after *new* (a catch by a user or library frame),
+    given the one before. The same exception caught again was re-raised: the
+    earlier catch did not swallow it (the new one may). A ``with`` statement
+    that catches another cancellation is a scope catching its own (a shielded
+    inner scope, a timeout behind a shield): the swallow before it stands.
+    With none before it, the ``with`` is recorded (asyncio's counts name it
+    as the catch site of a contextlib.suppress; trio does not judge it: too
+    many scopes catch their own this way)."""
+    if old is not None and old.exc_id == new.exc_id:
+        old = old.prior
+    if new.by_with and old is not None:
+        return old
+    if old is not None and _depth(old) >= 8:
+        old = None  # bounded: an except re-raising into eight more
+    return new._replace(prior=old)
+
+
+def _depth(record: Caught) -> int:
+    depth = 0
+    prior: Caught | None = record
+    while prior is not None:
+        depth += 1
+        prior = prior.prior
+    return depth
 
 
 def _trio_handled(code: CodeType, offset: int, exc: BaseException, frame: FrameType) -> None:
     here, kind, by_with, _ = _handler(code, offset)
     trio: Any = sys.modules["trio"]
     if kind == _TRUSTED:
-        # trio's own handling (a nursery; its run loop as the Cancelled
-        # leaves a task that died of it) or unicancel's: right by
-        # construction. Whatever user code caught before re-raised it.
+        # trio's own handling or unicancel's, right by construction. It ends
+        # a swallow's record only when it catches the swallowed Cancelled
+        # itself (re-raised after all: user code did not swallow it) or the
+        # run loop catches one leaving the task (the task died of it). Any
+        # other is a Cancelled of trio's own: a native scope inside
+        # trio.sleep() catching its deadline behind a shield, the abort code
+        # of a cancel this task delivers to another: not a re-delivery.
         if _trio_records:
             with suppress(RuntimeError):  # not in a task
-                _drop(id(trio.lowlevel.current_task()))
+                key = id(trio.lowlevel.current_task())
+                held = _trio_records.get(key)
+                if held is None:
+                    pass
+                elif _run_loop(frame):
+                    _drop(key)  # whatever it swallowed before, it died of one
+                elif held[1].exc_id == getattr(exc, "_unicancel_mark", None):
+                    if held[1].prior is None:
+                        _drop(key)
+                    else:
+                        _trio_records[key] = (held[0], held[1].prior)
         return
     try:
         task = trio.lowlevel.current_task()
@@ -108,8 +196,29 @@ def _trio_handled(code: CodeType, offset: int, exc: BaseException, frame: FrameT
     except RuntimeError:
         return
     key = id(task)
-    record = _record(here, kind, by_with, exc, when, frame)
-    _trio_records[key] = (weakref.ref(task, lambda _: _drop(key)), record)
+    entry = _trio_records.get(key)
+    old = entry[1] if entry is not None and entry[0]() is task else None
+    record = _stack(old, _record(here, kind, by_with, exc, when, frame))
+    if record is None:
+        _drop(key)
+    elif entry is not None and entry[0]() is task:
+        _trio_records[key] = (entry[0], record)
+    else:
+        _trio_records[key] = (weakref.ref(task, lambda _: _drop(key)), record)
+
+
+def _run_loop(frame: FrameType | None) -> bool:
+    """Whether *frame* (a trusted handler's) is trio's run loop catching what
+    a task's step raised: a plain generator (unrolled_run), with no
+    coroutine among its callers. (Not outcome.capture() run by the loop for
+    a cancel it delivers: a plain function.)"""
+    if frame is None or not frame.f_code.co_flags & 0x20:  # CO_GENERATOR
+        return False
+    while frame is not None:
+        if frame.f_code.co_flags & _COROUTINE_FLAGS:
+            return False
+        frame = frame.f_back
+    return True
 
 
 def _drop(key: int) -> None:
@@ -125,12 +234,12 @@ def _record(
     if kind == _TRUSTED:
         # trio's or unicancel's own handling (a nursery, a task group): right
         # by construction, never a swallow; it replaces an older record.
-        return Caught(here, here, when, False, reason, by_with)
+        return Caught(here, here, when, False, reason, by_with, _mark(exc))
     if kind in (_LIBRARY, _ASYNCIO):
         # _getframe(2): the handler's frame (above _on_handled).
         user = _first_user(_task_frames(frame.f_back))
-        return Caught(user or here, here, when, user is not None, reason, by_with)
-    return Caught(here, "", when, True, reason, by_with)
+        return Caught(user or here, here, when, user is not None, reason, by_with, _mark(exc))
+    return Caught(here, "", when, True, reason, by_with, _mark(exc))
 
 
 _USER, _LIBRARY, _TRUSTED, _ASYNCIO = 0, 1, 2, 3
@@ -172,6 +281,8 @@ def _asyncio_task() -> Any:
 
 #: Code flags of coroutines and generators (inspect.CO_*): the frames of a task.
 _ASYNC_FLAGS = 0x20 | 0x80 | 0x100 | 0x200
+#: ...of coroutines only (trio's run loop is a plain generator).
+_COROUTINE_FLAGS = 0x80 | 0x100 | 0x200
 
 
 def _task_frames(frame: FrameType | None) -> list[Entry]:

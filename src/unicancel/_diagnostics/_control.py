@@ -72,6 +72,7 @@ def disable() -> None:
 
     _diag_hooks.hooks = None
     settings.enabled = False
+    settings.disables += 1
     stop_catch_monitoring()
     stop_watchdog()
     forget_sites()

@@ -19,10 +19,14 @@ _logger = logging.getLogger("unicancel")
 
 
 class _Settings:
-    __slots__ = ("enabled", "log", "stuck_after", "warn")
+    __slots__ = ("disables", "enabled", "log", "stuck_after", "warn")
 
     def __init__(self) -> None:
         self.enabled = False
+        #: How many times disable() turned them off: a runner (the pytest
+        #: plugin, ``diagnose``) tells the program turned them off meanwhile,
+        #: even if it turned them on again.
+        self.disables = 0
         self.stuck_after = 1.0
         self.warn = True
         self.log = True

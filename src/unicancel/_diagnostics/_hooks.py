@@ -66,18 +66,20 @@ class _Hooks:
             since = scope._deadline
         else:
             since = -inf
-        _swallow.trio_scope_exited(scope, host, remaining, since)
-        deadline = _watchdog.entry_of(scope)
-        if deadline is not None and deadline is not entry:
-            # Its watched deadline (trio applies deadlines itself: no
-            # cancel_requested): landed, if it was reported stuck.
-            native = scope._native
-            left = remaining is None and not native.cancelled_caught
-            _watchdog.landed(deadline, scope, how=_LEFT if left else "")
-        if entry is not None:
-            native = scope._native
-            left = remaining is None and not native.cancelled_caught
-            _watchdog.landed(entry, scope, how=_LEFT if left else "")
+
+        def ended(reached: bool) -> None:
+            # Left before the cancellation reached the task (asyncio tells
+            # by its delivery count), or it landed (a swallow: it did).
+            how = "" if reached else _LEFT
+            deadline = _watchdog.entry_of(scope)
+            if deadline is not None and deadline is not entry:
+                # Its watched deadline (trio applies deadlines itself: no
+                # cancel_requested): landed, if it was reported stuck.
+                _watchdog.landed(deadline, scope, how=how)
+            if entry is not None:
+                _watchdog.landed(entry, scope, how=how)
+
+        _swallow.trio_scope_exited(scope, host, remaining, since, ended)
 
     def run_started(self, backend: str) -> None:
         if backend == "asyncio":

@@ -73,7 +73,9 @@ class Report:
     reason: str | None
     #: swallowed: the ``except`` clause that caught the cancellation.
     catch_site: str | None
-    #: stuck: seconds since the request so far; landed: total seconds.
+    #: stuck: seconds since the request so far; landed: total seconds, or
+    #: None if the scope was left before the cancellation reached the task
+    #: (the body finished first: nothing was cancelled).
     latency: float | None
     #: Where the task is (or was), user frames first; "" when not applicable.
     stack: str
@@ -85,7 +87,11 @@ class Report:
 
     def format(self) -> str:
         """Multi-line human text; the first line names the kind, the task and the sites."""
-        first = f"unicancel: {_TITLES[self.kind]} in task {self.task!r} ({self.backend})"
+        title = _TITLES[self.kind]
+        advice = _ADVICE[self.kind]
+        if self.kind == "landed" and self.latency is None:
+            title, advice = _NEVER_LANDED
+        first = f"unicancel: {title} in task {self.task!r} ({self.backend})"
         sites = sites_of(self)
         if sites:
             first += f", {sites}"
@@ -95,7 +101,7 @@ class Report:
         lines = [first]
         if self.reason:
             lines.append(f"  reason: {self.reason}")
-        lines.append("  " + _ADVICE[self.kind])
+        lines.append("  " + advice)
         if self.stack:
             lines.append(self.stack.rstrip("\n"))
         return "\n".join(lines)
@@ -133,3 +139,11 @@ _ADVICE = {
         "cancelled and awaited with its parent"
     ),
 }
+
+#: A "landed" report without latency: the end of a stuck cancellation that
+#: never reached the task (title, advice).
+_NEVER_LANDED = (
+    "stuck cancellation never landed",
+    "the scope was left before the cancellation reached the task (its body finished "
+    "first, say a deadline passed during a blocking call): nothing was cancelled",
+)

@@ -36,7 +36,14 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
 
 
-_LIBRARY_DIRS = _library_dirs()
+#: Found at the first question, not at import: ``python -W
+#: error::unicancel.diagnostics.CancelDiagnosticWarning`` imports this before
+#: the ``site`` module has run, when sysconfig does not know a virtual
+#: environment's site-packages yet (trio's frames then looked like the user's:
+#: a group child's swallow named its scope in trio's code).
+_LIBRARY_DIRS: tuple[str, ...] | None = None
+#: Installed packages, wherever they are (another environment's too).
+_PACKAGES = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 #: unicancel's command-line tools run example programs (the compare catalogue,
 #: the demo): their code is the user's code, wherever unicancel is installed.
 TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_tools", "")
@@ -53,11 +60,14 @@ def is_library(filename: str) -> bool:
         if filename.startswith("<"):  # <frozen ...>, <string>
             known = True
         else:
+            global _LIBRARY_DIRS
+            if _LIBRARY_DIRS is None:
+                _LIBRARY_DIRS = _library_dirs()
             path = os.path.abspath(filename)
             extra = tuple(d.rstrip(os.sep) + os.sep for d in EXTRA_LIBRARY_DIRS)
-            known = path.startswith(_LIBRARY_DIRS + extra) and (
-                not path.startswith(TOOLS_DIR) or path == _DIAGNOSE_RUNNER
-            )
+            known = (
+                path.startswith(_LIBRARY_DIRS + extra) or any(p in path for p in _PACKAGES)
+            ) and (not path.startswith(TOOLS_DIR) or path == _DIAGNOSE_RUNNER)
         if not EXTRA_LIBRARY_DIRS:  # the test knob changes answers: cache only without it
             _classified[filename] = known
     return known

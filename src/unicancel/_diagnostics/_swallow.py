@@ -15,11 +15,12 @@ it is usually a native trio scope catching its own).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .._core._contract import effectively_cancelled
 from .._core._scope_state import _ACTIVE
-from ._catch import Caught, available, caught_in, monitoring_active
+from ._catch import Caught, available, caught_in, forget_since, monitoring_active
 from ._dispatch import dispatch, first_report
 from ._report import Report
 from ._sites import asyncio_task_name, await_chain, frame_stack, site_of
@@ -121,18 +122,34 @@ def trio_task_exited(task: Any) -> None:
     _report(task.name, "trio", site, caught.reason, caught, in_user_code=False)  # an Instrument
 
 
-def trio_scope_exited(scope: Any, host: Any, remaining: BaseException | None, since: float) -> None:
+def trio_scope_exited(
+    scope: Any,
+    host: Any,
+    remaining: BaseException | None,
+    since: float,
+    ended: Callable[[bool], None],
+) -> None:
+    """*scope*, cancelled, exits in *host*: report a swallow, after calling
+    *ended* with whether the cancellation reached the task (the order of
+    asyncio's reports: "landed" first, then "swallowed")."""
     native = scope._native
     if remaining is not None or native.cancelled_caught or not native.cancel_called:
-        caught_in(host)  # a cancellation handled as it should be: forget where
+        # A cancellation handled as it should be: forget where, but not a
+        # swallow from before it was cancelled (a shielded inner scope that
+        # caught its own deadline inside an enclosing scope that swallowed).
+        forget_since(host, since)
+        ended(remaining is not None or native.cancelled_caught)
         return
     caught = caught_in(host)
     if caught is None or not caught.user or caught.when < since:
-        return  # never reached a checkpoint while cancelled: nothing was swallowed
+        ended(False)  # never reached a checkpoint while cancelled: nothing was swallowed
+        return
     if caught.by_with:
         # A context manager's __exit__ swallowed it: most likely a native
         # trio scope (trio.move_on_after) catching its own cancellation
         # while ours was shielded away, which is right. (contextlib.suppress
         # of Cancelled goes unreported on trio; asyncio's counts catch it.)
+        ended(False)
         return
+    ended(True)
     _report(host.name, "trio", scope_site(scope, host, None), scope.cancel_reason, caught)

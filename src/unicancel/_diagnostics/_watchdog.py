@@ -170,6 +170,10 @@ def landed(entry: Entry, scope: Any, *, how: str = "") -> None:
 
 
 def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
+    """The end of a stuck cancellation: it landed (after its latency), or
+    *how* says the scope was left first (its body finished before the
+    cancellation could reach the task, say a deadline that passed during a
+    blocking call): then no latency, since nothing landed."""
     task = entry.task() if entry.task is not None else None
     dispatch(
         Report(
@@ -179,7 +183,7 @@ def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
             scope_site=None,
             reason=entry.reason,
             catch_site=None,
-            latency=monotonic() - entry.requested,
+            latency=None if how else monotonic() - entry.requested,
             stack=how,
         ),
         in_loop=in_loop,

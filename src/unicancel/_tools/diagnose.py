@@ -33,7 +33,7 @@ KINDS = ("swallowed", "stuck", "landed", "outlived")
 _TITLES = {
     "swallowed": "cancellations swallowed (caught and not re-raised)",
     "stuck": "cancellations stuck (requested, not delivered within the threshold)",
-    "landed": "stuck cancellations that landed in the end",
+    "landed": "stuck cancellations that ended (landed, or their scope was left first)",
     "outlived": "tasks that outlived their shutdown",
 }
 
@@ -188,15 +188,18 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     *out* (default stderr) at exit; return the program's exit status."""
     target, is_module, argv = _target(args, args.diagnose_parser)
     from .. import diagnostics
+    from .._diagnostics._dispatch import settings
 
     was_enabled = diagnostics.is_enabled()
     # Reports are printed at exit, not as warnings or log lines while the program runs.
     diagnostics.enable(stuck_after=args.stuck_after, warn=False, log=False)
     try:
         # unicancel.run reports the tasks that outlived the program's main itself.
+        disables = settings.disables
         with diagnostics.collect() as reports:
             status = _run_program(target, is_module, argv)
-            turned_off = not diagnostics.is_enabled()  # by the program itself
+            # By the program itself (even if it turned them on again after).
+            turned_off = settings.disables != disables
     finally:
         if not was_enabled:
             diagnostics.disable()

@@ -12,7 +12,9 @@ offers it to every pytest run; it does nothing until asked:
 
 A test that swallowed a cancellation, stalled one past the threshold, or left
 a task running past its shutdown fails, with the reports (the code sites
-first) as its message. The test's own body runs under
+first) as its message. A test that turns diagnostics off itself
+(``unicancel.diagnostics.disable()``) gets a ``PytestWarning`` naming it:
+nothing it did after that was checked. The test's own body runs under
 :func:`unicancel.diagnostics.collect`, so it works with any runner of async
 tests (anyio's plugin on asyncio, uvloop, the eager task factory and trio):
 the diagnostics watch unicancel's scopes, whatever starts the event loop.
@@ -157,6 +159,14 @@ def failure_text(reports: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
+def _turned_off(item: pytest.Item) -> str:
+    return (
+        f"unicancel: {item.nodeid} turned diagnostics off while it ran "
+        "(unicancel.diagnostics.disable()): nothing after that was checked; remove "
+        "the call, or run this test without unicancel's diagnostics"
+    )
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """Run the test's body under :func:`unicancel.diagnostics.collect` when
@@ -164,6 +174,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     stuck_after = _settings(item)
     if stuck_after is None:
         return (yield)
+    from .._diagnostics._dispatch import settings
     from . import collect, disable, enable, is_enabled
 
     was_enabled = is_enabled()
@@ -171,18 +182,29 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         # Reports fail the test; as warnings they would also be raised inside
         # the event loop under `-W error` (and pytest shows them again).
         enable(stuck_after=stuck_after, warn=False, log=False)
+    disables = settings.disables
     try:
         with collect() as reports:
             try:
                 result = yield
             except BaseException:
                 # The test failed anyway: show the reports next to its error.
-                if reports:
-                    item.add_report_section("call", "unicancel diagnostics", failure_text(reports))
+                text = [failure_text(reports)] if reports else []
+                if settings.disables != disables:
+                    text.append(_turned_off(item))
+                if text:
+                    item.add_report_section("call", "unicancel diagnostics", "\n\n".join(text))
                 raise
+            turned_off = settings.disables != disables  # by the test itself
     finally:
         if not was_enabled:
             disable()
     if any(report.kind in FAILING for report in reports):
-        pytest.fail(failure_text(reports), pytrace=False)
+        note = f"\n\n{_turned_off(item)}" if turned_off else ""
+        pytest.fail(failure_text(reports) + note, pytrace=False)
+    if turned_off:
+        # Its pass would claim a check that did not happen. A warning, as
+        # `diagnose` prints a note: turning them off is no cancellation bug
+        # (under filterwarnings = error, the test fails).
+        item.warn(pytest.PytestWarning(_turned_off(item)))
     return result

@@ -134,7 +134,10 @@ def _new_delivery(
 
 
 def _forget(task: Task[Any]) -> None:
+    state = task._unicancel_delivery  # type: ignore[attr-defined]
     task._unicancel_delivery = None  # type: ignore[attr-defined]
+    if _diag_hooks.hooks is not None and state is not None:
+        _diag_task_end(task, state)
 
 
 # Checks waiting to run, per loop (loop._unicancel_batch); one call_soon
@@ -217,6 +220,7 @@ class _Delivery:
 
     __slots__ = (
         "_chain",
+        "_diag_target",
         "_hooked",
         "_kept",
         "_loop",
@@ -249,6 +253,8 @@ class _Delivery:
     _hooked: Future[Any] | None
     # Future we already have a done-callback on (never add a second).
     _watched: Future[Any] | None
+    # Diagnostics only (set only while on): the target a shield hid.
+    _diag_target: CancelScope | None
 
     def schedule(self) -> None:
         if not self._pending:
@@ -294,8 +300,8 @@ class _Delivery:
         task = self._task
         if task.done():
             task._unicancel_delivery = None  # type: ignore[attr-defined]
-            if self._target is not None and _diag_hooks.hooks is not None:
-                _diag_task_done(task, self._target)
+            if _diag_hooks.hooks is not None:
+                _diag_task_end(task, self)
             return False
         inner: CancelScope | None = getattr(task, "_unicancel_scope", None)
         target = None  # catcher(inner), inlined: this runs once per delivery
@@ -307,6 +313,10 @@ class _Delivery:
                 break
             scope = scope._parent
         if target is None:
+            if self._target is not None and _diag_hooks.hooks is not None:
+                # A shield hides the scope it delivered for: diagnostics judge
+                # at the task's end whether it swallowed (_forget).
+                self._diag_target = self._target
             self._target = self._waiter = self._site = None
             self._repeats = 0
             if not self._kept:
@@ -400,6 +410,15 @@ class _Delivery:
         self._site = site
         self._chain = [weakref.ref(obj) for obj in chain]
         self._repeats = SAME_SITE_LIMIT
+
+
+def _diag_task_end(task: Task[Any], state: _Delivery) -> None:
+    """Diagnostics (on): *task* is done; judge, once, the cancellation it got
+    last, or the one a shield hid from it since (it caught that one)."""
+    target = state._target or getattr(state, "_diag_target", None)
+    state._target = state._diag_target = None
+    if target is not None:
+        _diag_task_done(task, target)
 
 
 def _diag_task_done(task: Task[Any], target: CancelScope) -> None:
