@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -203,7 +204,7 @@ def main() -> None:
                 extra += f"{(counts[kind] / counts['bare'] - 1) * 100:+.1f}%)"
             print(f"  {kind.split(':')[-1]:14s} {counts[kind]:10,.0f}{extra}", flush=True)
     if args.keep is None:
-        os.rmdir(workdir)
+        shutil.rmtree(workdir)
 
 
 if __name__ == "__main__":

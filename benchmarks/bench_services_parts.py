@@ -13,7 +13,7 @@ receive() waits until the response is complete, then says http.disconnect):
 * ``wrap + X``: that middleware plus one part of DeadlineMiddleware's work:
   ``budget`` (find and decode the grpc-timeout header), ``scope`` (a
   CancelScope), ``deadline scope`` (a CancelScope with a deadline),
-  ``token`` (a StopSource, its token in a ContextVar), ``watcher`` (a task
+  ``token`` (the request's stop state, its token in a ContextVar), ``watcher`` (a task
   waiting in receive(), cancelled at the end);
 * ``DeadlineMiddleware``, with and without a budget header.
 
@@ -102,20 +102,22 @@ async def wrap_scope(scope: Message, receive: Any, send: Any) -> None:
 
 
 async def wrap_deadline_scope(scope: Message, receive: Any, send: Any) -> None:
-    with unicancel.CancelScope(deadline=unicancel.current_time() + 5):
+    with unicancel.CancelScope(relative_deadline=5.0):  # as the middleware makes it
         await app(scope, receive, send)
 
 
 async def wrap_token(scope: Message, receive: Any, send: Any) -> None:
+    from unicancel._stop._state import State
+    from unicancel._stop._token import _token
     from unicancel.services.asgi import _current_token
 
-    source = unicancel.StopSource()
-    reset = _current_token.set(source.token)
+    state = State()  # the middleware's StopSource, without the object
+    reset = _current_token.set(_token(state))
     try:
         await app(scope, receive, send)
     finally:
         _current_token.reset(reset)
-        source.close()
+        state.close()
 
 
 async def _wait_disconnect(receive: Any) -> None:
