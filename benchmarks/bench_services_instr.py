@@ -64,6 +64,9 @@ class DeadlineScoped(Scoped):
             await self.app(scope, receive, send)
 
 
+SIM: list[str] = []  # --sim: callgrind's cache and branch simulation too
+
+
 def _valgrind(out: str) -> list[str]:
     return [
         "valgrind",
@@ -71,15 +74,38 @@ def _valgrind(out: str) -> list[str]:
         f"--callgrind-out-file={out}",
         "--zero-before=os_getpgrp",
         "--dump-before=os_getsid",
+        *SIM,
     ]
 
 
-def _totals(path: str) -> int:
+def _events(path: str) -> dict[str, int]:
+    """A dump's totals by event (Ir; with --sim also cache and branch misses)."""
+    names: list[str] = []
     with open(path) as f:
         for line in f:
-            if line.startswith("totals:"):
-                return int(line.split()[1])
+            if line.startswith("events:"):
+                names = line.split()[1:]
+            elif line.startswith("totals:"):
+                return dict(zip(names, map(int, line.split()[1:]), strict=False))
     raise RuntimeError(f"no totals in {path}")
+
+
+def _totals(path: str) -> int:
+    return _events(path)["Ir"]
+
+
+def _misses(path: str, n: int) -> str:
+    """Per request: first-level instruction and data cache misses, last-level
+    misses, mispredicted branches (callgrind's model of this machine)."""
+    e = _events(path)
+    if "I1mr" not in e:
+        return ""
+    d1 = e["D1mr"] + e["D1mw"]
+    ll = e["ILmr"] + e["DLmr"] + e["DLmw"]
+    branches = e["Bcm"] + e["Bim"]
+    return f"  I1 miss {e['I1mr'] / n:,.0f}, D1 miss {d1 / n:,.0f}, LL miss {ll / n:,.0f}, " + (
+        f"branch miss {branches / n:,.0f}"
+    )
 
 
 def _dumps(out: str) -> list[str]:
@@ -142,6 +168,8 @@ def server_instr(kind: str, n: int, loop: str, workdir: str, keep: bool) -> floa
         proc.stdout.close()
     dumps = _dumps(out)
     instr = _totals(dumps[0]) / n
+    if SIM:
+        print(f"  ({kind}){_misses(dumps[0], n)}")
     if not keep:
         for path in (*dumps, out):
             if os.path.exists(path):
@@ -166,6 +194,8 @@ def parts_instr(n: int, repeats: int, workdir: str) -> dict[str, list[float]]:
     counts: dict[str, list[float]] = {}
     for name, path in zip(names, dumps, strict=True):
         counts.setdefault(name, []).append(_totals(path) / n)
+        if SIM:
+            print(f"  ({name}){_misses(path, n)}")
     return counts
 
 
@@ -177,7 +207,10 @@ def main() -> None:
     parser.add_argument("--loop", default="auto", help="uvicorn's loop: auto, asyncio, uvloop")
     parser.add_argument("--kinds", default=",".join(KINDS), help="server kinds")
     parser.add_argument("--keep", metavar="DIR", help="keep the callgrind files in DIR")
+    parser.add_argument("--sim", action="store_true", help="also simulate caches and branches")
     args = parser.parse_args()
+    if args.sim:
+        SIM.extend(["--cache-sim=yes", "--branch-sim=yes"])
     workdir = args.keep or tempfile.mkdtemp(prefix="unicancel-instr-")
     version = sys.version.split()[0]
     if args.what == "parts":
