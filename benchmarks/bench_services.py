@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument(
         "--before", metavar="SRC", help="also run the middleware and transport of this src tree"
     )
-    parser.add_argument("--serve", choices=bench_services_load.KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)  # a kind, or module:Middleware
     parser.add_argument("--client", choices=("plain", "transport"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

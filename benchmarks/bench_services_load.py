@@ -114,6 +114,12 @@ def make_app(kind: str) -> App:
         return Wrap(bare)
     if kind == "watch":
         return Watch(bare)
+    if ":" in kind:  # module:Middleware, for experiments (bench_services_instr.py --kinds)
+        import importlib
+
+        module, name = kind.split(":")
+        middleware: Callable[[App], App] = getattr(importlib.import_module(module), name)
+        return middleware(bare)
     from unicancel.services.asgi import DeadlineMiddleware
 
     return DeadlineMiddleware(bare)
@@ -136,8 +142,14 @@ def serve(kind: str, loop: str) -> None:
     def control() -> None:
         print(sock.getsockname()[1], flush=True)
         for line in sys.stdin:
-            if line.strip() == "cpu":
+            command = line.strip()
+            if command == "cpu":
                 print(time.process_time_ns(), flush=True)
+            elif command in ("zero", "dump"):
+                # Under callgrind (bench_services_instr.py): these two calls
+                # are its --zero-before and --dump-before functions.
+                os.getpgrp() if command == "zero" else os.getsid(0)
+                print(command, flush=True)
         server.should_exit = True
 
     threading.Thread(target=control, daemon=True).start()

@@ -13,7 +13,7 @@ receive() waits until the response is complete, then says http.disconnect):
 * ``wrap + X``: that middleware plus one part of DeadlineMiddleware's work:
   ``budget`` (find and decode the grpc-timeout header), ``scope`` (a
   CancelScope), ``deadline scope`` (a CancelScope with a deadline),
-  ``token`` (a StopSource, its token in a ContextVar), ``watcher`` (a task
+  ``token`` (the request's stop state, its token in a ContextVar), ``watcher`` (a task
   waiting in receive(), cancelled at the end);
 * ``DeadlineMiddleware``, with and without a budget header.
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -101,20 +102,22 @@ async def wrap_scope(scope: Message, receive: Any, send: Any) -> None:
 
 
 async def wrap_deadline_scope(scope: Message, receive: Any, send: Any) -> None:
-    with unicancel.CancelScope(deadline=unicancel.current_time() + 5):
+    with unicancel.CancelScope(relative_deadline=5.0):  # as the middleware makes it
         await app(scope, receive, send)
 
 
 async def wrap_token(scope: Message, receive: Any, send: Any) -> None:
+    from unicancel._stop._state import State
+    from unicancel._stop._token import _token
     from unicancel.services.asgi import _current_token
 
-    source = unicancel.StopSource()
-    reset = _current_token.set(source.token)
+    state = State()  # the middleware's StopSource, without the object
+    reset = _current_token.set(_token(state))
     try:
         await app(scope, receive, send)
     finally:
         _current_token.reset(reset)
-        source.close()
+        state.close()
 
 
 async def _wait_disconnect(receive: Any) -> None:
@@ -201,13 +204,25 @@ def _client(make: Callable[[], httpx.AsyncBaseTransport]) -> Callable[[int], Awa
     return lambda n: client_part(make, n)
 
 
-async def main(n: int, repeats: int) -> None:
+async def main(n: int, repeats: int, marks: bool = False) -> None:
     parts: dict[str, Callable[[int], Awaitable[float]]] = {}
     for name, (handler, headers) in SERVER.items():
         parts[name] = _server(handler, headers)
     for name, make in CLIENT.items():
         parts[name] = _client(make)
     parts["outgoing_timeout()"] = budget_part
+    if marks:
+        # Under callgrind (bench_services_instr.py): os.getpgrp() zeroes its
+        # counters and os.getsid() dumps them, around each part's n requests.
+        for part in parts.values():
+            await part(max(1, n // 10))  # warm up
+        for _ in range(repeats):
+            for name, part in parts.items():
+                os.getpgrp()
+                await part(n)
+                os.getsid(0)
+                print(f"part: {name}", flush=True)
+        return
     results: dict[str, list[float]] = {name: [] for name in parts}
     for part in parts.values():
         await part(max(1, n // 10))  # warm up
@@ -226,5 +241,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--marks", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.repeats))
+    asyncio.run(main(args.n, args.repeats, args.marks))

@@ -4,6 +4,7 @@ the handler, stops its token and is repeated to every later read."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 import unicancel
 from unicancel.services.asgi import DISCONNECTED, DeadlineMiddleware, current_request_token
+from unicancel.services.budget import decode_timeout, read_budget
 
 from .._helpers import is_unicancel_object, no_cyclic_garbage, wait_all_tasks_blocked
 
@@ -163,3 +165,55 @@ async def test_a_request_leaves_no_reference_cycle() -> None:
         await DeadlineMiddleware(app)({"type": "http", "headers": []}, server.receive, server.send)
         await wait_all_tasks_blocked()  # the cancelled watcher has finished
     assert server.sent[1]["body"] == b"ok"
+
+
+_BUDGET_HEADERS = [
+    [(b"grpc-timeout", b"5S")],
+    [(b"host", b"x"), (b"grpc-timeout", b"250m"), (b"accept", b"*/*")],
+    [(b"grpc-timeout", b"00000001H")],
+    [(b"grpc-timeout", b"99999999u")],
+    [(b"GRPC-Timeout", b"2500m")],  # ASGI does not require lowercase names
+    [(b"x-envoy-expected-rq-timeout-ms", b"1500")],
+    [(b"grpc-timeout", b"2S"), (b"x-envoy-expected-rq-timeout-ms", b"1500")],
+    [(b"grpc-timeout", b"3S"), (b"grpc-timeout", b"3S")],
+]
+_MALFORMED = [b"123456789S", b"5", b"5x", b"-5S", b" 5S", b"5S ", b"S", b"", b"5\xffS", b"+5S"]
+
+
+async def _middleware_budget(headers: list[tuple[bytes, bytes]]) -> tuple[float, list[Message]]:
+    """What the handler sees as its remaining time, and what the server got."""
+    server = FakeServer()
+    server.push(_chunk(b"", False))
+    remaining: list[float] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        remaining.append(unicancel.current_effective_deadline() - unicancel.current_time())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    scope = {"type": "http", "headers": headers}
+    await DeadlineMiddleware(app)(scope, server.receive, server.send)
+    return (remaining[0] if remaining else math.nan), server.sent
+
+
+@pytest.mark.parametrize("headers", _BUDGET_HEADERS)
+async def test_the_handler_gets_the_budget_the_header_says(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    # The middleware decodes grpc-timeout values itself (faster than the
+    # regular expression): it must agree with read_budget() on every value.
+    expected = read_budget(headers)
+    assert expected is not None
+    remaining, sent = await _middleware_budget(headers)
+    assert sent[0]["status"] == 200
+    assert expected - 0.5 < remaining <= expected + 1e-6  # + float rounding
+
+
+@pytest.mark.parametrize("value", _MALFORMED)
+async def test_a_malformed_budget_is_the_same_400_whatever_the_value(value: bytes) -> None:
+    with pytest.raises(ValueError, match=r"^unicancel: grpc-timeout: ") as expected:
+        decode_timeout(value)
+    remaining, sent = await _middleware_budget([(b"grpc-timeout", value)])
+    assert math.isnan(remaining)  # the handler did not run
+    assert sent[0]["status"] == 400
+    assert sent[1]["body"].decode() == f"{expected.value}\n"

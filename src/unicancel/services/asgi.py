@@ -33,7 +33,11 @@ from typing import Any
 
 import unicancel
 
+from .._stop._state import State
+from .._stop._token import _token
 from .budget import (
+    _MAX_DIGITS,
+    _UNIT_RATIOS,
     ENVOY_HEADER,
     GRPC_TIMEOUT_HEADER,
     decode_envoy_timeout,
@@ -53,6 +57,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 DISCONNECTED = "client disconnected"
 #: Key of the request's StopToken in ``scope["state"]``.
 STATE_KEY = "unicancel.stop_token"
+
+# grpc-timeout's units by their byte (bytes.isdigit() is ASCII only, as the format).
+_BYTE_UNITS = {unit.encode(): ratio for unit, ratio in _UNIT_RATIOS}
 
 _current_token: ContextVar[unicancel.StopToken] = ContextVar("unicancel.services.request_token")
 
@@ -75,8 +82,8 @@ class _Request:
         "_later",
         "_receive",
         "_send",
-        "_source",
         "_starting",
+        "_stop",
         "body_read",
         "disconnect",
         "disconnected",
@@ -91,8 +98,11 @@ class _Request:
     def __init__(self, receive: Receive, send: Send, handler: unicancel.CancelScope) -> None:
         self._receive = receive
         self._send = send
-        self._source = unicancel.StopSource()
-        self.token = self._source.token
+        # The request's StopSource, as the state it shares with its token:
+        # a StopSource object costs twice as much (its parents' checks, its
+        # __del__), per request, and nobody else holds it.
+        self._stop = State()
+        self.token = _token(self._stop)
         self.handler = handler
         self._first: Message | None = None
         self._later: deque[Message] | None = None  # messages after the body (none, by the spec)
@@ -108,7 +118,7 @@ class _Request:
         self.response_complete = False
 
     def close(self) -> None:
-        self._source.close()
+        self._stop.close()
 
     def _seen(self, message: Message) -> None:
         """Note a message read from the server (by us or by the app)."""
@@ -130,7 +140,7 @@ class _Request:
         self.disconnect = message
         if not self.response_complete:
             self.disconnected = True
-            self._source.request_stop(DISCONNECTED)
+            self._stop.stop(DISCONNECTED)
             self.handler.cancel(DISCONNECTED)
 
     def _start_watch(self) -> None:
@@ -229,7 +239,7 @@ class DeadlineMiddleware:
         self.envoy_header = envoy_header
         self.margin = margin
         self.default_timeout = default_timeout
-        decoders = ((header, decode_timeout), (envoy_header, decode_envoy_timeout))
+        decoders = ((header, _decode_grpc), (envoy_header, decode_envoy_timeout))
         # ASGI header names are lowercase bytes: a length test skips most
         # headers; only one of the right length is compared and decoded.
         self._decoders = {
@@ -270,8 +280,12 @@ class DeadlineMiddleware:
         if budget <= 0:
             await _respond(send, 504, "unicancel: the request's time budget was spent\n")
             return
-        handler = unicancel.CancelScope(
-            deadline=math.inf if budget == math.inf else unicancel.current_time() + budget
+        # Counted from entry, just below: the scope reads the loop's clock
+        # itself (current_time() would find the backend again, per request).
+        handler = (
+            unicancel.CancelScope()
+            if budget == math.inf
+            else unicancel.CancelScope(relative_deadline=budget)
         )
         request = _Request(receive, send, handler)
         state = scope.get("state")
@@ -280,7 +294,7 @@ class DeadlineMiddleware:
         state[STATE_KEY] = request.token
         reset = _current_token.set(request.token)
         try:
-            if unicancel.get_cancelled_exc_class() is asyncio.CancelledError:
+            if _in_asyncio_task():
                 # The watcher is a bare task (a unicancel TaskGroup child
                 # costs several times more). It is cancelled, not awaited,
                 # when the app returns: all it does is wait in the server's
@@ -302,6 +316,28 @@ class DeadlineMiddleware:
             raise request.failure  # the server's receive() failed
         if handler.cancelled_caught and not request.started and not request.disconnected:
             await _respond(send, 504, "unicancel: the request's time budget ran out\n")
+
+
+def _in_asyncio_task() -> bool:
+    """Whether this runs in an asyncio task (else trio's, even in guest mode on
+    an asyncio loop: trio then runs in the loop's callbacks, not in tasks).
+    A C call, where get_cancelled_exc_class() looks the backend up in Python."""
+    try:
+        return asyncio.current_task() is not None
+    except RuntimeError:  # no asyncio loop runs in this thread
+        return False
+
+
+def _decode_grpc(value: str | bytes, *, header: str) -> float:
+    """decode_timeout(), with byte methods for a well-formed ASGI value (half
+    the cost of its regular expression, per request); anything else goes to
+    decode_timeout(), for its checks and error text."""
+    if value.__class__ is bytes:
+        ratio = _BYTE_UNITS.get(value[-1:])
+        digits = value[:-1]
+        if ratio is not None and len(digits) <= _MAX_DIGITS and digits.isdigit():
+            return int(digits) * ratio[0] / ratio[1]
+    return decode_timeout(value, header=header)
 
 
 async def _run_in_group(app: ASGIApp, scope: Scope, request: _Request) -> None:
