@@ -14,7 +14,10 @@ request is the difference over the number of requests. Apps:
 * ``wrap``: the smallest middleware there is, one that only awaits the app;
 * ``watch``: the smallest that keeps "a disconnect cancels the handler": the
   app in a unicancel CancelScope beside a task waiting in receive();
-* ``deadline``: ``DeadlineMiddleware(app)``.
+* ``deadline``: ``DeadlineMiddleware(app)``;
+* ``starlette`` and ``starlette+deadline`` (only asked for by name, e.g.
+  ``bench_services_instr.py --kinds starlette,starlette+deadline``): a
+  Starlette app giving the same kind of answer, without and with the middleware.
 
 Client side: this process sends the requests with ``httpx.AsyncClient``, with
 ``DeadlineTransport`` or the plain ``AsyncHTTPTransport``, inside the same
@@ -107,9 +110,30 @@ class Watch:
                 task.cancel()
 
 
+def starlette_app() -> App:
+    """The same answer from a Starlette app (a routed endpoint returning a
+    JSONResponse): what a Starlette/FastAPI user runs, beside the bare app,
+    which makes any middleware's share as large as it can be."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def endpoint(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/", endpoint)])
+
+
 def make_app(kind: str) -> App:
     if kind == "bare":
         return bare
+    if kind == "starlette":
+        return starlette_app()
+    if kind == "starlette+deadline":
+        from unicancel.services.asgi import DeadlineMiddleware
+
+        return DeadlineMiddleware(starlette_app())
     if kind == "wrap":
         return Wrap(bare)
     if kind == "watch":
