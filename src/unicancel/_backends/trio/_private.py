@@ -55,7 +55,7 @@ def enclosing_natives() -> Iterator[trio.CancelScope]:
     (``_cancel_status``, ``_parent``, ``_scope``) is that walk. Checked on
     trio 0.35.0 (Python 3.11-3.15).
     """
-    status = GLOBAL_RUN_CONTEXT.task._cancel_status
+    status: Any = GLOBAL_RUN_CONTEXT.task._cancel_status
     while status is not None:
         yield status._scope
         status = status._parent
