@@ -14,7 +14,7 @@ from bench_cpu import (
     t_cpu_trio,
     t_cpu_unicancel,
 )
-from bench_floor import a_unarmed_floor
+from bench_floor import a_unarmed_floor, t_unarmed_floor
 from bench_registry import AIO_RAISE, FLOOR, STARRED, UC_TG, WORKLOAD_BY_KEY, Case
 from bench_scopes import (
     a_armed_asyncio,
@@ -151,6 +151,7 @@ def _cases() -> list[Case]:
             (uc, "with CancelScope()", (), unarmed_unicancel),
             (tri, "with trio.CancelScope()", (), t_unarmed_trio),
             (any_, "with anyio.CancelScope()", ("anyio",), unarmed_anyio),
+            (FLOOR, "with TrioFloorScope()", (), t_unarmed_floor),
         ],
     )
     asyncio_cases(

@@ -111,6 +111,11 @@ WORKLOAD_NOTES: dict[str, list[str]] = {
         "deadline, shield and cancel state cost on top. On 3.11 the floor finds the task "
         "as asyncio.current_task() does (a getpid() per loop lookup), which unicancel "
         "caches: there it is no floor.",
+        "floor on trio: TrioFloorScope (same file), the least a wrapper of trio.CancelScope "
+        "does: the same constructor and single use, the running task read at entry (the "
+        "probe) and checked at exit, a native scope entered and exited; floor/trio bounds "
+        "what a target can ask of any wrapper, unicancel/floor is what the dispatch to the "
+        "backend and the deadline, shield and cancel state cost on top.",
     ],
     "cond": [NESTED_NOTE],
     "late": [NESTED_NOTE],

@@ -91,8 +91,9 @@ class CancelScope:
     # Backend slots: asyncio uses _host/_parent/_timer/_entry_cancelling/
     # _delivered/_busy/_cancel_seq/_shield_log/_below, and on 3.11 _loop/_thread
     # (the entering thread's ident, for the cheap wrong-thread test); trio uses
-    # _native/_host/_parent/_busy. They are declared here (not on per-backend subclasses) so
-    # entering a scope allocates nothing extra.
+    # _native/_host/_timer (a weak reference marking its native scope). They are
+    # declared here (not on per-backend subclasses) so entering a scope allocates
+    # nothing extra.
     _backend: Backend
     _host: object
     _parent: Scope | None

@@ -8,8 +8,8 @@ the text every backend shares.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from math import inf, nan
+from weakref import ReferenceType, getweakrefs, ref
 
 import trio
 from trio import CancelScope as _NativeScope
@@ -19,7 +19,7 @@ from trio.lowlevel import in_trio_task
 from ..._core import _diag_hooks, _errors
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
 from ..._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
-from ._private import cancel_recorded, now, run_context
+from ._private import cancel_recorded, enclosing_natives, now, run_context
 from ._taskgroup import TrioTaskGroup
 
 __all__ = ["TrioBackend"]
@@ -40,37 +40,32 @@ class TrioBackend:
         # Only pass what differs from trio's defaults: its constructor
         # validates every argument it is given. (At most one deadline is
         # finite, so the two differ exactly when there is one.)
-        if scope._relative != scope._deadline:
-            if scope._relative != inf:
-                scope._deadline = now() + scope._relative
-                scope._relative = inf
-            if scope._shield:
-                native = _NativeScope(deadline=scope._deadline, shield=True)
-            else:
-                native = _NativeScope(deadline=scope._deadline)
-            scope._parent = _marked.get()
-            _marked.set(scope)
-            scope._busy = True  # marked: exit unlinks it
-        elif scope._shield:
-            native = _NativeScope(shield=True)
-            scope._parent = _marked.get()
-            _marked.set(scope)
-            scope._busy = True
+        if scope._relative == scope._deadline:  # no deadline: the hot path
+            native = _NativeScope(shield=True) if scope._shield else _NativeScope()
+            if scope._cancel_called:
+                _cancel_at_entry(scope, native)
+            scope._host = host
+            scope._native = native
+            native.__enter__()
+            return True
+        if scope._relative != inf:
+            deadline = now(host) + scope._relative
+            scope._deadline = deadline
+            scope._relative = inf
         else:
-            native = _NativeScope()
-            scope._busy = False
+            deadline = scope._deadline
+        if scope._shield:
+            native = _NativeScope(deadline=deadline, shield=True)
+        else:
+            native = _NativeScope(deadline=deadline)
+        scope._timer = ref(native, _ours)  # kept as long as the scope
         if scope._cancel_called:
-            if scope._origin is CancelOrigin.EXPLICIT:
-                native.cancel(scope._reason)
-            else:
-                # Its deadline passed before entry, and may have moved since:
-                # trio's __enter__ applies a past deadline, as a deadline.
-                native.deadline = -inf
+            _cancel_at_entry(scope, native)
         scope._host = host
         scope._native = native
         native.__enter__()
-        hooks = _diag_hooks.hooks if scope._busy else None
-        if hooks is not None and scope._deadline != inf and not scope._cancel_called:
+        hooks = _diag_hooks.hooks
+        if hooks is not None and not scope._cancel_called:
             # A deadline the run may be too busy to apply (a CPU loop).
             hooks.deadline_armed("trio", scope, host, nan)
         return True
@@ -88,19 +83,17 @@ class TrioBackend:
                 _errors.exited_in_other_task(scope, scope._host.name, task.name),  # type: ignore[attr-defined]
                 exc,
             )
-        if scope._busy and _marked.get() is scope:
-            _marked.set(scope._parent)
-            scope._parent = None  # an exited scope keeps no enclosing one alive
         try:
             if exc is None:
                 native.__exit__(None, None, None)  # nothing to swallow: returns True
                 if not scope._cancel_called and (
-                    scope._deadline == inf or not native.cancel_called
+                    scope._deadline == inf or not cancel_recorded(native)
                 ):
                     # The hot path ends here: without a deadline only our
                     # facade can cancel the scope, and it has recorded that;
-                    # with one, trio's record is a plain read after exit (it
-                    # no longer checks the clock), and nothing was caught
+                    # with one, trio's record after exit is what
+                    # cancel_called returns (it no longer checks the clock,
+                    # so skip the property's frame), and nothing was caught
                     # (exc is None). A cancelled scope goes on to _record():
                     # diagnostics judge a cancelled block that ended normally.
                     scope._state = _EXITED
@@ -120,9 +113,9 @@ class TrioBackend:
             self._record(scope, native, remaining)
             return remaining
         left = None if swallowed else exc
-        if left is None and not native.cancelled_caught and not native.cancel_called:
-            # Nothing happened: cancel_called is a plain read after exit
-            # (trio no longer checks the clock).
+        if left is None and not native.cancelled_caught and not cancel_recorded(native):
+            # Nothing happened (after exit trio's record is what
+            # cancel_called returns: it no longer checks the clock).
             scope._state = _EXITED
             return None
         self._record(scope, native, left)
@@ -171,6 +164,10 @@ class TrioBackend:
         if not scope._cancel_called and cancel_recorded(native):
             _note_deadline(scope, native)
         native.deadline = scope._deadline
+        if scope._deadline != inf and getattr(scope, "_timer", None) is None:
+            # Entered without a deadline: from now on its deadline is ours
+            # too (see _ours).
+            scope._timer = ref(native, _ours)
         # trio applies a deadline moved into the past at the next schedule
         # point; reading cancel_called applies it now ("cancels at once").
         _note_deadline(scope, native)
@@ -208,6 +205,16 @@ def _root(task: object) -> object:
     return task
 
 
+def _cancel_at_entry(scope: CancelScope, native: trio.CancelScope) -> None:
+    """Carry a cancellation from before entry over to the new native scope."""
+    if scope._origin is CancelOrigin.EXPLICIT:
+        native.cancel(scope._reason)
+    else:
+        # Its deadline passed before entry, and may have moved since (even
+        # back to none): trio's __enter__ applies a past deadline, as a deadline.
+        native.deadline = -inf
+
+
 def _note_deadline(scope: CancelScope, native: trio.CancelScope) -> None:
     """Record a deadline trio applied (or applies now: the read of
     ``cancel_called`` does) unless the scope was already cancelled."""
@@ -229,21 +236,28 @@ def _reason_carried(exc: trio.Cancelled) -> str | None:
     return reason
 
 
-#: The innermost unicancel scope of this task (trio copies it into children)
-#: entered with a deadline or a shield; each links to the next one out by
-#: ``_parent``. Only read to tell our deadlines from foreign ones.
-_marked: ContextVar[CancelScope | None] = ContextVar("unicancel_trio_marked", default=None)
+def _ours(mark: ReferenceType[trio.CancelScope]) -> None:
+    """Marks a native scope made for a unicancel scope with a deadline (from
+    entry, or from when one was set): the callback of a weak reference to it,
+    kept in the scope's ``_timer`` slot. Tells our deadlines from foreign ones
+    when a cancellation from outside passes through a scope. trio's scope is
+    final and slotted, so the mark hangs on its list of weak references: one
+    small object at entry, nothing at exit, no global table (a ContextVar
+    link cost a third more per armed scope, and saw the spawner's scopes, not
+    the enclosing ones). Called if the native scope dies first: nothing to do."""
+
+
+def _is_ours(native: trio.CancelScope) -> bool:
+    return any(mark.__callback__ is _ours for mark in getweakrefs(native))
 
 
 def _our_deadline_passed() -> bool:
     """Whether the deadline of a unicancel scope enclosing the running code,
     up to the first shield, has passed (so it can be what cancelled it)."""
     now = current_time()
-    scope = _marked.get()
-    while scope is not None:
-        if scope._deadline <= now:
+    for native in enclosing_natives():
+        if native.deadline <= now and _is_ours(native):
             return True
-        if scope._shield:
+        if native.shield:
             return False
-        scope = scope._parent
     return False
