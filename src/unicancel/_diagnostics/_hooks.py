@@ -14,6 +14,7 @@ from ._outlived import check_outlived, install_task_factory
 __all__ = ["HOOKS"]
 
 _LEFT = "  (the scope was left without the cancellation landing)"
+_GROUP_EXIT = RuntimeError("a task group's exit")
 
 
 class _Hooks:
@@ -47,12 +48,14 @@ class _Hooks:
         for scope in scopes:
             entry = getattr(scope, "_diag", None)
             if entry is not None:
-                _watchdog.landed(entry, scope)
+                # Not raised as an error: the group may be leaving with its
+                # children's exceptions, which it must not lose.
+                _watchdog.landed(entry, scope, exc=_GROUP_EXIT)
 
     def exited_after_delivery(self, scope: Any, host: Any, exc: BaseException | None) -> None:
         entry = getattr(scope, "_diag", None)
         if entry is not None:
-            _watchdog.landed(entry, scope)
+            _watchdog.landed(entry, scope, exc=exc)
         _swallow.asyncio_scope_exited(scope, host, exc)
 
     def task_done_after_delivery(self, task: Any, target: Any) -> None:
@@ -75,9 +78,9 @@ class _Hooks:
             if deadline is not None and deadline is not entry:
                 # Its watched deadline (trio applies deadlines itself: no
                 # cancel_requested): landed, if it was reported stuck.
-                _watchdog.landed(deadline, scope, how=how)
+                _watchdog.landed(deadline, scope, how=how, exc=remaining)
             if entry is not None:
-                _watchdog.landed(entry, scope, how=how)
+                _watchdog.landed(entry, scope, how=how, exc=remaining)
 
         _swallow.trio_scope_exited(scope, host, remaining, since, ended)
 

@@ -122,6 +122,22 @@ def trio_task_exited(task: Any) -> None:
     _report(task.name, "trio", site, caught.reason, caught, in_user_code=False)  # an Instrument
 
 
+def _carries_cancelled(exc: BaseException | None) -> bool:
+    """Whether *exc* is a Cancelled, holds one (a group), or was raised while
+    one was handled (a `finally` that raised after the cancellation landed)."""
+    import trio
+
+    seen = 0
+    while exc is not None and seen < 50:  # a context chain can be long (or cyclic)
+        if isinstance(exc, trio.Cancelled):
+            return True
+        if isinstance(exc, BaseExceptionGroup) and exc.subgroup(trio.Cancelled) is not None:
+            return True
+        exc = exc.__context__
+        seen += 1
+    return False
+
+
 def trio_scope_exited(
     scope: Any,
     host: Any,
@@ -138,7 +154,7 @@ def trio_scope_exited(
         # swallow from before it was cancelled (a shielded inner scope that
         # caught its own deadline inside an enclosing scope that swallowed).
         forget_since(host, since)
-        ended(remaining is not None or native.cancelled_caught)
+        ended(native.cancelled_caught or _carries_cancelled(remaining))
         return
     caught = caught_in(host)
     if caught is None or not caught.user or caught.when < since:

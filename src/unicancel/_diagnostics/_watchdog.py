@@ -157,16 +157,18 @@ def entry_of(scope: Any) -> Entry | None:
 _LEFT = "  (the scope was left without the cancellation landing; noticed by the watchdog)"
 
 
-def landed(entry: Entry, scope: Any, *, how: str = "") -> None:
+def landed(entry: Entry, scope: Any, *, how: str = "", exc: BaseException | None = None) -> None:
     """The watched scope was left (in the loop's thread): report it if it
-    had been reported stuck. *how*: a note for the report's stack text."""
+    had been reported stuck. *how*: a note for the report's stack text;
+    *exc*: the exception leaving the scope (then the report is never raised
+    as an error: it must not replace the program's own exception)."""
     if _watched.get(id(scope)) is entry:
         _watched.pop(id(scope), None)
     with _cond:
         was = entry.closed
         entry.closed = "done"
     if was == "stuck":
-        _report_landed(entry, in_loop=True, how=how)
+        _report_landed(entry, in_loop=exc is None, how=how)
 
 
 def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
