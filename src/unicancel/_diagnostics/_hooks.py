@@ -15,6 +15,7 @@ __all__ = ["HOOKS"]
 
 _LEFT = "  (the scope was left without the cancellation landing)"
 _GROUP_EXIT = RuntimeError("a task group's exit")
+_CAUGHT = RuntimeError("the scope's own cancellation")
 
 
 class _Hooks:
@@ -74,13 +75,18 @@ class _Hooks:
             # Left before the cancellation reached the task (asyncio tells
             # by its delivery count), or it landed (a swallow: it did).
             how = "" if reached else _LEFT
+            # What reached the scope's exit (as asyncio's hook sees it): its
+            # own Cancelled, caught there, counts as an exception on its way.
+            exc = remaining
+            if exc is None and scope._native.cancelled_caught:
+                exc = _CAUGHT
             deadline = _watchdog.entry_of(scope)
             if deadline is not None and deadline is not entry:
                 # Its watched deadline (trio applies deadlines itself: no
                 # cancel_requested): landed, if it was reported stuck.
-                _watchdog.landed(deadline, scope, how=how, exc=remaining)
+                _watchdog.landed(deadline, scope, how=how, exc=exc)
             if entry is not None:
-                _watchdog.landed(entry, scope, how=how, exc=remaining)
+                _watchdog.landed(entry, scope, how=how, exc=exc)
 
         _swallow.trio_scope_exited(scope, host, remaining, since, ended)
 
