@@ -68,7 +68,9 @@ def disable() -> None:
     if not settings.enabled:
         return
     from ._catch import stop_catch_monitoring
-    from ._watchdog import stop_watchdog
+    from ._watchdog import flush, stop_watchdog
+
+    flush()  # stuck reports whose scopes were left get their end report first
 
     _diag_hooks.hooks = None
     settings.enabled = False
@@ -99,6 +101,9 @@ def collect() -> Iterator[list[Report]]:
     try:
         yield reports
     finally:
+        from ._watchdog import flush
+
+        flush()  # the end reports of stuck cancellations whose scopes were left
         unsubscribe()
         if not was_on:
             disable()

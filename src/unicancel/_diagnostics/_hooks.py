@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from math import inf
 from typing import Any
@@ -56,7 +57,10 @@ class _Hooks:
     def exited_after_delivery(self, scope: Any, host: Any, exc: BaseException | None) -> None:
         entry = getattr(scope, "_diag", None)
         if entry is not None:
-            _watchdog.landed(entry, scope, exc=exc)
+            # It delivered; the cancellation reached the task unless another
+            # exception left first (the CancelledError was never thrown in).
+            reached = exc is None or _swallow.carries(exc, asyncio.CancelledError)
+            _watchdog.landed(entry, scope, how="" if reached else _LEFT, exc=exc)
         _swallow.asyncio_scope_exited(scope, host, exc)
 
     def task_done_after_delivery(self, task: Any, target: Any) -> None:
@@ -95,6 +99,7 @@ class _Hooks:
             install_task_factory()
 
     def run_finished(self, backend: str) -> None:
+        _watchdog.flush()
         check_outlived()
 
 
