@@ -74,7 +74,7 @@ async def test_werror_landed_report_in_a_finally_that_raises(seen: Seen) -> None
                 _stuck(seen)
                 await unicancel.checkpoint()
             finally:
-                raise ValueError("error in finally")  # noqa: B012
+                raise ValueError("error in finally")
     assert seen.kinds()[:2] == ["stuck", "landed"], seen.kinds()
     assert seen.reports[1].latency is not None
 

@@ -7,6 +7,7 @@ frame is ever kept here: reports hold only text).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -35,6 +36,14 @@ class _Settings:
 settings = _Settings()
 
 _lock = threading.Lock()
+
+
+def _new_lock() -> None:
+    global _lock
+    _lock = threading.Lock()  # a forked child: the watchdog may have held it
+
+
+os.register_at_fork(after_in_child=_new_lock)
 _subscribers: list[Callable[[Report], object]] = []
 #: Swallowed reports already made, by catch site (or scope site): once per site.
 _seen_swallows: set[tuple[str | None, str | None]] = set()

@@ -25,6 +25,7 @@ exiting a scope does not look at diagnostics.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from math import inf
@@ -267,6 +268,21 @@ def stop_watchdog() -> None:
         thread.join(5.0)  # it holds no lock while reporting: it ends promptly
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has no watchdog thread (only the forking thread goes
+    on), and the lock may have been held by it: start afresh, the thread on
+    demand (at the next cancellation), what was watched still watched."""
+    global _cond, _thread, _idle, _next_wake, _generation
+    _cond = threading.Condition()
+    _thread = None
+    _idle = False
+    _next_wake = inf
+    _generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _run(generation: int) -> None:
     global _idle, _next_wake, _visited
     while True:
@@ -392,7 +408,7 @@ def _check(entry: Entry) -> None:
 def _stuck_in(host: Any, entry: Entry) -> Entry | None:
     """The entry reported stuck (still open) for task *host*, if any."""
     for other in list(_watched.values()):
-        if other is not entry and other.closed == "stuck" and other.task is not None:
-            if other.task() is host:
-                return other
+        task = other.task() if other.task is not None else None
+        if other is not entry and other.closed == "stuck" and task is host:
+            return other
     return None
