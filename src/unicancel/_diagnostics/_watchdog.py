@@ -10,8 +10,11 @@ reports where its tasks are: the loop thread's stack for the one that is
 running (a CPU loop, a blocking call), the await chain for suspended ones.
 When the scope is left, the loop thread reports "landed" with the latency
 (asyncio: at an exit after a delivery; trio: at the exit of a cancelled
-scope); a stuck scope left some other way is noticed by the thread, which
-re-checks reported entries every ``stuck_after`` seconds.
+scope), or "never landed" if it was left first; a stuck scope left some
+other way is noticed by the thread, which re-checks reported entries every
+``stuck_after`` seconds, or by :func:`flush` (end of a run, of collect(),
+disable()). One stuck report and one end per task and episode: a task's
+entries pending at once (nested scopes) are merged into the first reported.
 
 Deadlines are watched too (:func:`watch_deadline`, told when a scope's
 deadline is armed): a deadline that passes while a task holds the event
@@ -35,8 +38,7 @@ from typing import Any
 from .._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
 from ._dispatch import dispatch, settings
 from ._entry import Entry
-from ._report import Report
-from ._where import task_name, where
+from ._where import ended, where
 
 __all__ = ["entry_of", "flush", "landed", "stop_watchdog", "watch", "watch_deadline"]
 
@@ -218,26 +220,8 @@ def flush() -> None:
 
 
 def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
-    """The end of a stuck cancellation: it landed (after its latency), or
-    *how* says the scope was left first (its body finished before the
-    cancellation could reach the task, say a deadline that passed during a
-    blocking call): then no latency, since nothing landed."""
-    task = entry.task() if entry.task is not None else None
-    # One end per stuck report: a group's scope reported its children too.
-    for name in entry.names or [task_name(task, entry.backend)]:
-        dispatch(
-            Report(
-                kind="landed",
-                task=name,
-                backend=entry.backend,
-                scope_site=None,
-                reason=entry.reason,
-                catch_site=None,
-                latency=None if how else monotonic() - entry.requested,
-                stack=how,
-            ),
-            in_loop=in_loop,
-        )
+    for report in ended(entry, how):
+        dispatch(report, in_loop=in_loop)
 
 
 def expedite(*, wait: bool = False) -> None:
