@@ -112,7 +112,7 @@ def test_diagnose_without_a_program_to_run_is_a_usage_error(
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "soon"])
 def test_diagnose_rejects_a_threshold_that_is_not_positive(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, value: str
 ) -> None:
@@ -123,6 +123,25 @@ def test_diagnose_rejects_a_threshold_that_is_not_positive(
     assert out == ""
     assert "error: argument --stuck-after: " in err
     assert "seconds" in err and "Traceback" not in err
+    # The text enable(stuck_after=...) and UNICANCEL_DEBUG_STUCK_AFTER give,
+    # naming the option, the value as written.
+    expected = (
+        "must be a number of seconds, got 'soon'"
+        if value == "soon"
+        else "must be a positive number of seconds (or inf to never report stuck "
+        f"cancellations), got {value}"
+    )
+    assert f"argument --stuck-after: unicancel: --stuck-after {expected}\n" in err, err
+
+
+def test_diagnose_takes_inf_for_never_stuck(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "ok.py"
+    script.write_text("pass\n")
+    status, out, err = _cli(capsys, "diagnose", "--stuck-after=inf", str(script))
+    assert status == 0, err
+    assert "no cancellation was swallowed, stuck or outlived" in err + out
 
 
 def test_diagnose_help_names_both_forms(capsys: pytest.CaptureFixture[str]) -> None:

@@ -188,3 +188,17 @@ def test_nothing_reported_while_off() -> None:
     finally:
         unsubscribe()
     assert found == []
+
+
+def test_a_task_created_outside_any_task_says_so_once(found: list[Report]) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_soon(lambda: loop.create_task(worker(), name="from-a-callback"))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    unicancel.run(main)
+    assert [r.task for r in found] == ["from-a-callback"]
+    text = found[0].format()
+    assert "created outside any task, with a bare create_task" in text, text
+    assert "outside any unicancel scope" not in text, text

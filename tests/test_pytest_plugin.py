@@ -225,8 +225,20 @@ def test_bad_threshold_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "--unicancel-stuck-after=0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*argument --unicancel-stuck-after: must be a positive number of seconds, not '0'"]
+        [
+            "*argument --unicancel-stuck-after: unicancel: --unicancel-stuck-after must be a "
+            "positive number of seconds (or inf to never report stuck cancellations), got 0"
+        ]
     )
+
+
+def test_an_infinite_threshold_is_accepted_as_everywhere(pytester: pytest.Pytester) -> None:
+    # inf: never report stuck cancellations, as enable(stuck_after=math.inf),
+    # UNICANCEL_DEBUG_STUCK_AFTER=inf and `diagnose --stuck-after inf` take it.
+    result = _run(pytester, "--unicancel-diagnose", "--unicancel-stuck-after=inf", "-k", "stalls")
+    assert result.ret != pytest.ExitCode.USAGE_ERROR, result.stderr.str()
+    outcomes = _outcomes(result)
+    assert outcomes and set(outcomes.values()) == {"PASSED"}, result.stdout.str()
 
 
 def test_the_ini_options_turn_it_on(pytester: pytest.Pytester) -> None:
@@ -251,7 +263,7 @@ def test_a_bad_ini_threshold_is_a_usage_error(pytester: pytest.Pytester) -> None
     result = _run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*unicancel: ini option unicancel_stuck_after must be a positive number of seconds*"]
+        ["*unicancel: the ini option unicancel_stuck_after must be a number of seconds, got 'soon'"]
     )
 
 

@@ -5,6 +5,8 @@ each backend's native mechanism (``Task.cancel()``/``uncancel()`` on asyncio,
 ``trio.CancelScope`` on trio). See the README for a tour.
 """
 
+from typing import TYPE_CHECKING
+
 from ._backends.trio._handle import TaskHandle as TaskHandle
 from ._core._public import publish as _publish
 from ._facade._functions import cancel_shielded_checkpoint as cancel_shielded_checkpoint
@@ -70,6 +72,21 @@ __all__ = [
 
 
 _publish(globals())
+
+if TYPE_CHECKING:
+    from . import diagnostics as diagnostics
+else:
+
+    def __getattr__(name: str) -> object:
+        # `unicancel.diagnostics` after a bare `import unicancel` (as the docs
+        # write it), imported on first use: the engine stays out of import
+        # unicancel. Hidden from type checkers, which would otherwise accept
+        # any attribute of the package.
+        if name == "diagnostics":
+            import importlib  # (`from . import` would ask this function again)
+
+            return importlib.import_module(".diagnostics", __name__)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _diagnostics_from_environment() -> None:

@@ -11,10 +11,29 @@ from .._core import _diag_hooks
 from ._dispatch import forget_sites, settings, subscribe
 from ._report import Report
 
-__all__ = ["collect", "disable", "enable", "enable_from_environment", "is_enabled"]
+__all__ = [
+    "collect",
+    "disable",
+    "enable",
+    "enable_from_environment",
+    "is_enabled",
+    "stuck_after_from_text",
+]
 
 
-def _check_stuck_after(value: object, what: str = "stuck_after") -> float:
+def stuck_after_from_text(text: str, what: str) -> float:
+    """*text* (an environment variable, a command-line or ini option) as a
+    threshold: the same rule and error text as enable(stuck_after=...)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(
+            f"unicancel: {what} must be a number of seconds, got {text.strip()!r}"
+        ) from None
+    return _check_stuck_after(value, what, shown=text.strip())
+
+
+def _check_stuck_after(value: object, what: str = "stuck_after", shown: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"unicancel: {what} must be a number of seconds, got {value!r}")
     try:
@@ -27,7 +46,7 @@ def _check_stuck_after(value: object, what: str = "stuck_after") -> float:
     if math.isnan(seconds) or seconds <= 0:
         raise ValueError(
             f"unicancel: {what} must be a positive number of seconds (or inf to never "
-            f"report stuck cancellations), got {value!r}"
+            f"report stuck cancellations), got {shown or repr(value)}"
         )
     return seconds
 
@@ -68,7 +87,9 @@ def disable() -> None:
     if not settings.enabled:
         return
     from ._catch import stop_catch_monitoring
-    from ._watchdog import stop_watchdog
+    from ._watchdog import flush, stop_watchdog
+
+    flush()  # stuck reports whose scopes were left get their end report first
 
     _diag_hooks.hooks = None
     settings.enabled = False
@@ -99,6 +120,9 @@ def collect() -> Iterator[list[Report]]:
     try:
         yield reports
     finally:
+        from ._watchdog import flush
+
+        flush()  # the end reports of stuck cancellations whose scopes were left
         unsubscribe()
         if not was_on:
             disable()
@@ -115,13 +139,5 @@ def enable_from_environment() -> None:
             f"unicancel: UNICANCEL_DEBUG must be 1 (diagnostics on) or 0/empty (off), got {flag!r}"
         )
     raw = os.environ.get("UNICANCEL_DEBUG_STUCK_AFTER", "").strip()
-    stuck_after = 1.0
-    if raw:
-        try:
-            stuck_after = float(raw)
-        except ValueError:
-            raise ValueError(
-                f"unicancel: UNICANCEL_DEBUG_STUCK_AFTER must be a number of seconds, got {raw!r}"
-            ) from None
-        _check_stuck_after(stuck_after, "UNICANCEL_DEBUG_STUCK_AFTER")
+    stuck_after = stuck_after_from_text(raw, "UNICANCEL_DEBUG_STUCK_AFTER") if raw else 1.0
     enable(stuck_after=stuck_after)

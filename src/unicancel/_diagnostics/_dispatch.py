@@ -7,6 +7,7 @@ frame is ever kept here: reports hold only text).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -35,6 +36,14 @@ class _Settings:
 settings = _Settings()
 
 _lock = threading.Lock()
+
+
+def _new_lock() -> None:
+    global _lock
+    _lock = threading.Lock()  # a forked child: the watchdog may have held it
+
+
+os.register_at_fork(after_in_child=_new_lock)
 _subscribers: list[Callable[[Report], object]] = []
 #: Swallowed reports already made, by catch site (or scope site): once per site.
 _seen_swallows: set[tuple[str | None, str | None]] = set()
@@ -77,19 +86,53 @@ def forget_sites() -> None:
 
 
 def dispatch(report: Report, *, in_loop: bool = True) -> None:
-    """Send *report* everywhere it goes. In the event loop's thread a warning
-    filtered as an error is raised (``-W error::...`` makes the code fail
-    where the problem shows); in the watchdog thread it cannot reach the
-    program, so it is logged instead."""
+    """Send *report* everywhere it goes. *in_loop*: whether a warning
+    filtered as an error may be raised here (``-W error::...`` makes the code
+    fail where the problem shows): only in the event loop's thread, where no
+    other exception is on its way out (it must never replace the program's
+    own); elsewhere it is logged instead, once."""
     with _lock:
         callbacks = list(_subscribers)
+    deferred: BaseException | None = None
     for callback in callbacks:
         try:
             callback(report)
-        except Exception:
-            _logger.exception("unicancel: a diagnostics subscriber (%r) raised", callback)
-    if settings.log:
-        _logger.warning("%s", report.format())
+        except BaseException as exc:
+            # Whatever a callback raises (SystemExit too) must not stop the
+            # other subscribers, nor kill the watchdog thread: logged, and
+            # KeyboardInterrupt/SystemExit re-raised on the loop's thread
+            # once every subscriber ran.
+            _log_callback_error(callback, exc)
+            if in_loop and deferred is None and not isinstance(exc, Exception):
+                deferred = exc
+    try:
+        _emit(report, in_loop)
+    finally:
+        if deferred is not None:
+            try:
+                raise deferred
+            finally:
+                deferred = None
+
+
+def _log_callback_error(callback: Callable[[Report], object], exc: BaseException) -> None:
+    # Without the exception being handled now (a "landed" report made while a
+    # cancellation unwinds): logged on its own, not "during handling of" it.
+    context = exc.__context__
+    exc.__context__ = None
+    try:
+        _logger.error(
+            "unicancel: a diagnostics subscriber (%r) raised",
+            callback,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+    finally:
+        exc.__context__ = context
+
+
+def _emit(report: Report, in_loop: bool) -> None:
+    """The warning, then the log record: one record per report (an ERROR
+    one if the warning is an error that cannot be raised here)."""
     if settings.warn:
         filename, lineno = _split(report.catch_site or report.scope_site)
         try:
@@ -98,6 +141,9 @@ def dispatch(report: Report, *, in_loop: bool = True) -> None:
             if in_loop:
                 raise
             _logger.error("unicancel: a diagnostic warning is an error here:\n%s", report.format())
+            return
+    if settings.log:
+        _logger.warning("%s", report.format())
 
 
 def _split(site: str | None) -> tuple[str, int]:

@@ -17,6 +17,9 @@ class Entry:
         "closed",
         "deadline",
         "due",
+        "followers",
+        "lead",
+        "names",
         "reason",
         "requested",
         "scope",
@@ -34,8 +37,17 @@ class Entry:
     #: trio: the run's clock at the request (swallow detection compares with it).
     trio_time: float
     reason: str | None
-    #: None: pending; "stuck": reported stuck; "done": landed or dropped.
+    #: None: pending; "stuck": reported stuck; "merged": pending in the same
+    #: task as a stuck one (``lead``), reported with it; "done": ended.
     closed: str | None
+    #: merged: the stuck entry of the same task that speaks for it.
+    lead: Entry | None
+    #: stuck: the entries merged into it (one stuck and one end report per
+    #: task for cancellations pending at once: nested scopes).
+    followers: list[Entry] | None
+    #: stuck: the tasks its stuck reports named (a group's scope: its
+    #: children too); each gets its end report.
+    names: list[str] | None
     #: A watched deadline (no cancel requested yet): the scope's deadline on
     #: its backend's clock (``requested`` is it on ours); else None.
     deadline: float | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from math import inf
 from typing import Any
@@ -14,6 +15,8 @@ from ._outlived import check_outlived, install_task_factory
 __all__ = ["HOOKS"]
 
 _LEFT = "  (the scope was left without the cancellation landing)"
+_GROUP_EXIT = RuntimeError("a task group's exit")
+_CAUGHT = RuntimeError("the scope's own cancellation")
 
 
 class _Hooks:
@@ -47,12 +50,17 @@ class _Hooks:
         for scope in scopes:
             entry = getattr(scope, "_diag", None)
             if entry is not None:
-                _watchdog.landed(entry, scope)
+                # Not raised as an error: the group may be leaving with its
+                # children's exceptions, which it must not lose.
+                _watchdog.landed(entry, scope, exc=_GROUP_EXIT)
 
     def exited_after_delivery(self, scope: Any, host: Any, exc: BaseException | None) -> None:
         entry = getattr(scope, "_diag", None)
         if entry is not None:
-            _watchdog.landed(entry, scope)
+            # It delivered; the cancellation reached the task unless another
+            # exception left first (the CancelledError was never thrown in).
+            reached = exc is None or _swallow.carries(exc, asyncio.CancelledError)
+            _watchdog.landed(entry, scope, how="" if reached else _LEFT, exc=exc)
         _swallow.asyncio_scope_exited(scope, host, exc)
 
     def task_done_after_delivery(self, task: Any, target: Any) -> None:
@@ -71,13 +79,18 @@ class _Hooks:
             # Left before the cancellation reached the task (asyncio tells
             # by its delivery count), or it landed (a swallow: it did).
             how = "" if reached else _LEFT
+            # What reached the scope's exit (as asyncio's hook sees it): its
+            # own Cancelled, caught there, counts as an exception on its way.
+            exc = remaining
+            if exc is None and scope._native.cancelled_caught:
+                exc = _CAUGHT
             deadline = _watchdog.entry_of(scope)
             if deadline is not None and deadline is not entry:
                 # Its watched deadline (trio applies deadlines itself: no
                 # cancel_requested): landed, if it was reported stuck.
-                _watchdog.landed(deadline, scope, how=how)
+                _watchdog.landed(deadline, scope, how=how, exc=exc)
             if entry is not None:
-                _watchdog.landed(entry, scope, how=how)
+                _watchdog.landed(entry, scope, how=how, exc=exc)
 
         _swallow.trio_scope_exited(scope, host, remaining, since, ended)
 
@@ -86,6 +99,7 @@ class _Hooks:
             install_task_factory()
 
     def run_finished(self, backend: str) -> None:
+        _watchdog.flush()
         check_outlived()
 
 

@@ -60,7 +60,9 @@ def _ownership(task: Any) -> tuple[str | None, str]:
     scope = scope_ref() if scope_ref is not None else None
     by = f"created by task {creator!r}" if creator else "created outside any task"
     if scope_ref is None:
-        return site, by + " outside any unicancel scope, with a bare create_task"
+        # (Outside any task is outside any scope: said once.)
+        where = "" if not creator else " outside any unicancel scope"
+        return site, by + where + ", with a bare create_task"
     if scope is not None and scope.cancel_called:
         reason = scope.cancel_reason
         return site, (

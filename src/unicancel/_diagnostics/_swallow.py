@@ -25,7 +25,13 @@ from ._dispatch import dispatch, first_report
 from ._report import Report
 from ._sites import asyncio_task_name, await_chain, frame_stack, site_of
 
-__all__ = ["asyncio_scope_exited", "asyncio_task_done", "scope_site", "trio_scope_exited"]
+__all__ = [
+    "asyncio_scope_exited",
+    "asyncio_task_done",
+    "carries",
+    "scope_site",
+    "trio_scope_exited",
+]
 
 
 def scope_site(scope: Any, host: object, coro: Any) -> str | None:
@@ -122,6 +128,27 @@ def trio_task_exited(task: Any) -> None:
     _report(task.name, "trio", site, caught.reason, caught, in_user_code=False)  # an Instrument
 
 
+def carries(exc: BaseException | None, cancelled: type[BaseException]) -> bool:
+    """Whether *exc* is a *cancelled*, holds one (a group), or was raised
+    while one was handled (a `finally` that raised after the cancellation
+    landed): whether the cancellation reached the task."""
+    seen = 0
+    while exc is not None and seen < 50:  # a context chain can be long (or cyclic)
+        if isinstance(exc, cancelled):
+            return True
+        if isinstance(exc, BaseExceptionGroup) and exc.subgroup(cancelled) is not None:
+            return True
+        exc = exc.__context__
+        seen += 1
+    return False
+
+
+def _trio_cancelled() -> type[BaseException]:
+    import trio
+
+    return trio.Cancelled
+
+
 def trio_scope_exited(
     scope: Any,
     host: Any,
@@ -138,7 +165,7 @@ def trio_scope_exited(
         # swallow from before it was cancelled (a shielded inner scope that
         # caught its own deadline inside an enclosing scope that swallowed).
         forget_since(host, since)
-        ended(remaining is not None or native.cancelled_caught)
+        ended(native.cancelled_caught or carries(remaining, _trio_cancelled()))
         return
     caught = caught_in(host)
     if caught is None or not caught.user or caught.when < since:

@@ -10,8 +10,11 @@ reports where its tasks are: the loop thread's stack for the one that is
 running (a CPU loop, a blocking call), the await chain for suspended ones.
 When the scope is left, the loop thread reports "landed" with the latency
 (asyncio: at an exit after a delivery; trio: at the exit of a cancelled
-scope); a stuck scope left some other way is noticed by the thread, which
-re-checks reported entries every ``stuck_after`` seconds.
+scope), or "never landed" if it was left first; a stuck scope left some
+other way is noticed by the thread, which re-checks reported entries every
+``stuck_after`` seconds, or by :func:`flush` (end of a run, of collect(),
+disable()). One stuck report and one end per task and episode: a task's
+entries pending at once (nested scopes) are merged into the first reported.
 
 Deadlines are watched too (:func:`watch_deadline`, told when a scope's
 deadline is armed): a deadline that passes while a task holds the event
@@ -25,6 +28,7 @@ exiting a scope does not look at diagnostics.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from math import inf
@@ -34,10 +38,9 @@ from typing import Any
 from .._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
 from ._dispatch import dispatch, settings
 from ._entry import Entry
-from ._report import Report
-from ._where import task_name, where
+from ._where import ended, where
 
-__all__ = ["entry_of", "landed", "stop_watchdog", "watch", "watch_deadline"]
+__all__ = ["entry_of", "flush", "landed", "stop_watchdog", "watch", "watch_deadline"]
 
 
 _cond = threading.Condition()
@@ -66,7 +69,7 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     if old is not None and old.deadline is not None and old.scope() is scope:
         # Its watched deadline: the cancel is that deadline applied (late, if
         # the loop was held): keep the entry, latency counted from the deadline.
-        if origin is CancelOrigin.DEADLINE or old.closed == "stuck":
+        if origin is CancelOrigin.DEADLINE or old.closed in ("stuck", "merged"):
             old.deadline = None
             old.trio_time = trio_time
             if old.closed is None and old.requested > monotonic():
@@ -86,6 +89,7 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     entry.reason = None
     entry.closed = None
     entry.deadline = None
+    entry.lead = entry.followers = entry.names = None
     if entry.due == inf:
         return entry
     _watched[id(scope)] = entry
@@ -117,6 +121,7 @@ def watch_deadline(scope: Any, host: Any, backend: str, deadline: float, now: fl
         entry.trio_time = 0.0
         entry.reason = None
         entry.closed = None
+        entry.lead = entry.followers = entry.names = None
         _watched[key] = entry
     entry.deadline = deadline
     entry.requested = deadline - now + monotonic()
@@ -157,37 +162,66 @@ def entry_of(scope: Any) -> Entry | None:
 _LEFT = "  (the scope was left without the cancellation landing; noticed by the watchdog)"
 
 
-def landed(entry: Entry, scope: Any, *, how: str = "") -> None:
+def landed(entry: Entry, scope: Any, *, how: str = "", exc: BaseException | None = None) -> None:
     """The watched scope was left (in the loop's thread): report it if it
-    had been reported stuck. *how*: a note for the report's stack text."""
+    had been reported stuck (or the stuck entry it was merged into). *how*:
+    a note for the report's stack text (set: it never landed); *exc*: the
+    exception leaving the scope (then the report is never raised as an
+    error: it must not replace the program's own exception)."""
     if _watched.get(id(scope)) is entry:
         _watched.pop(id(scope), None)
     with _cond:
         was = entry.closed
         entry.closed = "done"
+        lead = entry.lead
+        if was == "merged" and lead is not None:
+            entry = lead  # its episode ends here
+            was = lead.closed
+            lead.closed = "done"
     if was == "stuck":
-        _report_landed(entry, in_loop=True, how=how)
+        _end(entry, in_loop=exc is None, how=how)
+
+
+def _end(entry: Entry, *, in_loop: bool, how: str = "") -> None:
+    """The end of *entry*'s stuck episode: its report, then its merged
+    entries go back to being watched (a scope still entered may get stuck
+    again, a new episode) or are dropped."""
+    followers, entry.followers = entry.followers or [], None
+    for follower in followers:
+        with _cond:
+            if follower.closed != "merged":
+                continue
+            follower.lead = None
+            gone = _exited(follower)
+            follower.closed = "done" if gone else None
+        scope = follower.scope()
+        if gone:
+            if scope is not None and _watched.get(id(scope)) is follower:
+                _watched.pop(id(scope), None)
+        else:
+            follower.due = monotonic() + settings.stuck_after
+            _wake(follower.due)
+    _report_landed(entry, in_loop=in_loop, how=how)
+
+
+def flush() -> None:
+    """End the stuck episodes whose scopes were left unseen (no exit hook
+    ran: a deadline the loop never applied, a scope left before its
+    cancellation was delivered): "never landed", now rather than at the
+    watchdog's next look (the end of a run, of collect(), disable())."""
+    for key, entry in list(_watched.items()):
+        with _cond:
+            if entry.closed != "stuck" or not _exited(entry):
+                continue
+            entry.closed = "done"
+        if _watched.get(key) is entry:
+            _watched.pop(key, None)
+        _end(entry, in_loop=False, how=_LEFT)
 
 
 def _report_landed(entry: Entry, *, in_loop: bool, how: str = _LEFT) -> None:
-    """The end of a stuck cancellation: it landed (after its latency), or
-    *how* says the scope was left first (its body finished before the
-    cancellation could reach the task, say a deadline that passed during a
-    blocking call): then no latency, since nothing landed."""
-    task = entry.task() if entry.task is not None else None
-    dispatch(
-        Report(
-            kind="landed",
-            task=task_name(task, entry.backend),
-            backend=entry.backend,
-            scope_site=None,
-            reason=entry.reason,
-            catch_site=None,
-            latency=None if how else monotonic() - entry.requested,
-            stack=how,
-        ),
-        in_loop=in_loop,
-    )
+    for report in ended(entry, how):
+        dispatch(report, in_loop=in_loop)
 
 
 def expedite(*, wait: bool = False) -> None:
@@ -216,6 +250,21 @@ def stop_watchdog() -> None:
         _cond.notify_all()
     if thread is not None and thread is not threading.current_thread():
         thread.join(5.0)  # it holds no lock while reporting: it ends promptly
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no watchdog thread (only the forking thread goes
+    on), and the lock may have been held by it: start afresh, the thread on
+    demand (at the next cancellation), what was watched still watched."""
+    global _cond, _thread, _idle, _next_wake, _generation
+    _cond = threading.Condition()
+    _thread = None
+    _idle = False
+    _next_wake = inf
+    _generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _run(generation: int) -> None:
@@ -259,13 +308,16 @@ def _visit(now: float) -> float:
         if entry.due > now:
             wake = min(wake, entry.due)
             continue
+        if entry.closed == "merged":
+            entry.due = inf  # its lead speaks for it, and frees it
+            continue
         if entry.closed == "done" or _exited(entry):
             if _watched.get(key) is entry:
                 _watched.pop(key, None)
             with _cond:
                 was, entry.closed = entry.closed, "done"
             if was == "stuck":
-                _report_landed(entry, in_loop=False)
+                _end(entry, in_loop=False, how=_LEFT)
             continue
         if entry.closed is None and entry.deadline is not None and not _passed(entry, now):
             wake = min(wake, entry.due)
@@ -316,9 +368,31 @@ def _check(entry: Entry) -> None:
         # A deadline the loop has not applied yet (it is held by a task).
         entry.reason = DEADLINE_EXCEEDED
     reports = where(entry, scope)
+    host = entry.task() if entry.task is not None else None
     with _cond:
         if entry.closed is not None:
             return  # landed meanwhile
+        lead = _stuck_in(host, entry) if host is not None else None
+        if lead is not None:
+            # Another cancellation of this task is already reported stuck
+            # (nested scopes, cancelled at once): one episode, one report.
+            entry.closed = "merged"
+            entry.lead = lead
+            entry.due = inf
+            if lead.followers is None:
+                lead.followers = []
+            lead.followers.append(entry)
+            return
         entry.closed = "stuck"
+        entry.names = [report.task for report in reports]
     for report in reports:
         dispatch(report, in_loop=False)
+
+
+def _stuck_in(host: Any, entry: Entry) -> Entry | None:
+    """The entry reported stuck (still open) for task *host*, if any."""
+    for other in list(_watched.values()):
+        task = other.task() if other.task is not None else None
+        if other is not entry and other.closed == "stuck" and task is host:
+            return other
+    return None

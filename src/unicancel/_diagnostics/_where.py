@@ -13,7 +13,7 @@ from ._entry import Entry
 from ._report import Report
 from ._sites import asyncio_task_name, await_chain, format_stack, frame_stack, site_of
 
-__all__ = ["task_name", "where"]
+__all__ = ["ended", "task_name", "where"]
 
 #: Tasks named in one stuck report batch at most.
 MAX_TASKS = 5
@@ -107,3 +107,25 @@ def _busy_elsewhere(entry: Entry) -> str:
 
 
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE (inspect is a heavy import)
+
+
+def ended(entry: Entry, how: str) -> list[Report]:
+    """The end of a stuck cancellation, one report per task its stuck
+    reports named (a group's scope: its children too): it landed (after its
+    latency), or *how* says the scope was left first (its body finished
+    before the cancellation could reach the task, say a deadline that passed
+    during a blocking call): then no latency, since nothing landed."""
+    task = entry.task() if entry.task is not None else None
+    return [
+        Report(
+            kind="landed",
+            task=name,
+            backend=entry.backend,
+            scope_site=None,
+            reason=entry.reason,
+            catch_site=None,
+            latency=None if how else monotonic() - entry.requested,
+            stack=how,
+        )
+        for name in entry.names or [task_name(task, entry.backend)]
+    ]

@@ -20,8 +20,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
-from ._args import positive_seconds
-
 if TYPE_CHECKING:
     from ..diagnostics import Report
 
@@ -36,6 +34,16 @@ _TITLES = {
     "landed": "stuck cancellations that ended (landed, or their scope was left first)",
     "outlived": "tasks that outlived their shutdown",
 }
+
+
+def _stuck_after(text: str) -> float:
+    """--stuck-after: as enable(stuck_after=...) takes it (inf: never stuck)."""
+    from .._diagnostics._control import stuck_after_from_text
+
+    try:
+        return stuck_after_from_text(text, "--stuck-after")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,11 +61,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--stuck-after",
-        type=positive_seconds,
+        type=_stuck_after,
         default=DEFAULT_STUCK_AFTER,
         metavar="SECONDS",
         help="report a cancellation not delivered after this long as stuck "
-        f"(default {DEFAULT_STUCK_AFTER:g})",
+        f"(default {DEFAULT_STUCK_AFTER:g}; inf: never)",
     )
     # REMAINDER: like python's own -m, everything after the module name is the
     # program's, options included (`-m pkg --verbose`).

@@ -22,7 +22,6 @@ the diagnostics watch unicancel's scopes, whatever starts the event loop.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
@@ -43,15 +42,12 @@ FAILING = ("swallowed", "stuck", "outlived")
 _VERBS = {"swallowed": "swallowed", "stuck": "stalled", "outlived": "left running"}
 
 
-def _seconds(text: str) -> float:
-    """A positive, finite number of seconds (argparse type and ini value)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise ValueError(f"must be a positive number of seconds, not {text!r}")
-    return value
+def _seconds(text: str, what: str = "--unicancel-stuck-after") -> float:
+    """A threshold: a positive number of seconds, or inf (never stuck); the
+    same rule and error text as enable(stuck_after=...)."""
+    from .._diagnostics._control import stuck_after_from_text
+
+    return stuck_after_from_text(text, what)
 
 
 def _option_seconds(text: str) -> float:
@@ -111,9 +107,9 @@ def _default_stuck_after(config: pytest.Config) -> float:
         return value
     text = str(config.getini("unicancel_stuck_after"))
     try:
-        return _seconds(text)
+        return _seconds(text, "the ini option unicancel_stuck_after")
     except ValueError as exc:
-        raise pytest.UsageError(f"unicancel: ini option unicancel_stuck_after {exc}") from None
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _settings(item: pytest.Item) -> float | None:
@@ -134,9 +130,9 @@ def _settings(item: pytest.Item) -> float | None:
     if stuck_after is None:
         return _default_stuck_after(item.config)
     try:
-        return _seconds(str(stuck_after))
+        return _seconds(str(stuck_after), f"@pytest.mark.{MARKER}(stuck_after=...)")
     except ValueError as exc:
-        pytest.fail(f"unicancel: @pytest.mark.{MARKER}(stuck_after=...) {exc}", pytrace=False)
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _site(report: Report) -> str:
