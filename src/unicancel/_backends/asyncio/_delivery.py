@@ -30,6 +30,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..._core import _diag_hooks
 from ..._core._contract import effectively_cancelled as effectively_cancelled
+from ._chain import catcher as catcher
+from ._chain import charge
+from ._chain import innermost as innermost
+from ._chain import set_innermost as set_innermost
 from ._private import NOT_PENDING, failed, fut_waiter, pending_cancel_message
 from ._retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
@@ -59,17 +63,8 @@ __all__ = [
 #   task._unicancel_scope: the task's innermost scope (None or missing: none);
 #   task._unicancel_delivery: its delivery state (_Delivery or light record);
 #   loop._unicancel_batch: the loop's batch of pending checks (see _batch()).
-# The hot paths read them inline; everything else uses the functions below.
-
-
-def innermost(task: Task[Any]) -> CancelScope | None:
-    """The innermost unicancel scope *task* is in, or None."""
-    scope: CancelScope | None = getattr(task, "_unicancel_scope", None)
-    return scope
-
-
-def set_innermost(task: Task[Any], scope: CancelScope | None) -> None:
-    task._unicancel_scope = scope  # type: ignore[attr-defined]
+# The hot paths read them inline; everything else uses the functions below
+# and those of _chain (innermost(), set_innermost()).
 
 
 def delivery_state(task: Task[Any]) -> _Delivery | _Light | None:
@@ -88,19 +83,6 @@ _Light: TypeAlias = "tuple[Task[Any], CancelScope, Future[Any]]"
 
 # Delivery state of a task cancelled by a scope (task._unicancel_delivery),
 # until it finishes.
-
-
-def catcher(scope: CancelScope | None) -> CancelScope | None:
-    """The scope that will swallow a cancellation raised inside *scope*: the
-    outermost cancelled scope reachable without crossing a shield."""
-    found = None
-    while scope is not None:
-        if scope._cancel_called:
-            found = scope
-        if scope._shield:
-            break
-        scope = scope._parent
-    return found
 
 
 def _delivery(task: Task[Any]) -> _Delivery:
@@ -367,11 +349,12 @@ class _Delivery:
         # innermost is not one (a group's child), there is nothing to do.
         if inner._host is task:  # type: ignore[union-attr]
             if target is inner:
-                # The common case of _account(): the task's own innermost scope.
+                # The common case of charge(): the task's own innermost
+                # scope, cancelled, so it has _delivered (see make_busy).
                 target._delivered += 1
                 target._busy = True
             else:
-                _account(task, target)
+                charge(task, target)
         # Runs after the step that receives this cancellation (schedule(),
         # inlined: once per delivery).
         if follow and not self._pending:
@@ -407,25 +390,3 @@ def _diag_task_done(task: Task[Any], target: CancelScope) -> None:
     hooks = _diag_hooks.hooks
     if hooks is not None and not task.cancelled() and not failed(task):
         hooks.task_done_after_delivery(task, target)
-
-
-def _account(task: Task[Any], target: CancelScope) -> None:
-    """Charge one ``cancel()`` to the outermost scope of *task* below *target*
-    so that exactly one ``uncancel()`` follows it (CPython timeouts.py rule)."""
-    scope = innermost(task)
-    owner = None
-    while scope is not None and scope._host is task:
-        owner = scope
-        if scope is target:
-            break
-        scope = scope._parent
-    if owner is not None:
-        owner._delivered += 1
-        owner._busy = True
-        # Scopes inside *owner* see cancelling() one higher until *owner*
-        # exits, after them: tell them it is ours, not a foreign cancel()
-        # (their exit compares cancelling() with their entry value).
-        scope = innermost(task)
-        while scope is not owner and scope is not None:
-            scope._entry_cancelling += 1
-            scope = scope._parent
