@@ -1,8 +1,8 @@
 """asyncio: a task's chain of scopes, and which scope a delivered cancel is
 charged to.
 
-A task's innermost scope is kept on the task (``task._unicancel_scope``, see
-:mod:`._delivery` for why on the task); scopes point up through ``_parent``.
+A task's innermost scope is kept on the task (``task._unicancel_scope``;
+None or missing: none); scopes point up through ``_parent``.
 :func:`catcher` finds the scope that swallows a cancellation raised at the
 bottom of a chain; :func:`charge` records which of the task's own scopes
 owes the ``uncancel()`` of a ``Task.cancel()`` made for it, and

@@ -9,7 +9,8 @@ cancelled at once, as trio does (:func:`._reach.reach`). It never runs from insi
 the task's own step: a ``cancel()`` of the running task only sets
 ``_must_cancel``, which on 3.11/3.12 survives ``uncancel()`` and would hit an
 unrelated later await (gh-116720). So the running task's delivery goes
-through :func:`_flush`, a ``call_soon`` callback that runs between steps.
+through a ``call_soon`` callback that runs between steps: :func:`_flush`,
+which runs a batch of checks, or a single check queued on its own.
 
 Level-triggered without polling: after each delivery one more check runs
 right after the task's next step (its wake-up callback was queued first). If
@@ -51,20 +52,11 @@ __all__ = [
     "set_innermost",
 ]
 
-# Per-task and per-loop state lives on the task and the loop themselves, in
-# the attributes named below, never in a module-level table: a table would
-# keep every task (its coroutine, its frames, its loop) alive while the task
-# is inside a scope, so a task left pending in a closed loop, or waiting
-# forever on a future nobody holds, would never be collected and its
-# `finally` would never run. On the task and the loop they form cycles the
-# garbage collector frees, as asyncio's own task/loop cycles.
-# (asyncio tasks and loops accept attributes: see _private.)
-#
-#   task._unicancel_scope: the task's innermost scope (None or missing: none);
-#   task._unicancel_delivery: its delivery state (_Delivery or light record);
-#   loop._unicancel_batch: the loop's batch of pending checks (see _batch()).
-# The hot paths read them inline; everything else uses the functions below
-# and those of _chain (innermost(), set_innermost()).
+# The per-task and per-loop state (task._unicancel_delivery: the task's
+# delivery state, a _Delivery or a light record; loop._unicancel_batch: its
+# batch of pending checks, see _batch()) lives on the task and the loop, as
+# the task's innermost scope does (see _chain for why). The hot paths read
+# them inline; everything else uses the functions below and _chain's.
 
 
 def delivery_state(task: Task[Any]) -> _Delivery | _Light | None:
@@ -146,10 +138,16 @@ def _flush(loop: AbstractEventLoop) -> None:
             entry.deliver()
     finally:
         later = loop._unicancel_batch  # type: ignore[attr-defined]
-        if later is not _FLUSHING:
-            loop.call_soon(_flush, loop)
-        else:
+        if later is _FLUSHING:
             loop._unicancel_batch = None  # type: ignore[attr-defined]
+        elif len(later) == 1 and later[0].__class__ is _Delivery:
+            # A batch of one (a task cancelled again and again: the cancel
+            # round trip): the check gets a callback of its own, one frame
+            # cheaper, and its follow-ups stay so (see deliver()).
+            loop._unicancel_batch = None  # type: ignore[attr-defined]
+            loop.call_soon(later[0].deliver, True, True)
+        else:
+            loop.call_soon(_flush, loop)
 
 
 _FLUSHING: list[_Delivery | _Light] = []  # marks a loop whose batch is running
@@ -268,11 +266,14 @@ class _Delivery:
             self._watched = fut
             fut.add_done_callback(self._on_wake)
 
-    def deliver(self, follow: bool = True) -> bool:
+    def deliver(self, follow: bool = True, queued: bool = False) -> bool:
         """Cancel the task if it is inside a cancelled scope and has not
         received that cancellation yet; then make sure a check follows the
         step in which it does (with *follow* False the caller schedules it:
-        True is returned when one is needed)."""
+        True is returned when one is needed). *queued*: this is the check
+        a follow-up queued as a loop callback of its own (below)."""
+        if queued:
+            self._pending = False
         task = self._task
         if task.done():
             task._unicancel_delivery = None  # type: ignore[attr-defined]
@@ -359,14 +360,18 @@ class _Delivery:
         # inlined: once per delivery).
         if follow and not self._pending:
             self._pending = True
-            # _batch(), inlined: inside _flush (the usual caller) the batch
-            # is the marker, and this starts the next one.
+            # _batch(), inlined: inside _flush the batch is the marker, and
+            # this starts the next one. Outside a batch (a timer, a wake-up,
+            # or this check queued on its own: a task cancelled again and
+            # again, the cancel round trip), a check of its own is queued,
+            # one frame cheaper than a batch of one (no _flush); it runs
+            # after the wake-up that task.cancel() has just queued.
             loop = self._loop
             queue: list[_Delivery | _Light] | None = getattr(loop, "_unicancel_batch", None)
             if queue is _FLUSHING:
                 queue = loop._unicancel_batch = [self]  # type: ignore[attr-defined]
             elif queue is None:
-                _batch(loop).append(self)
+                loop.call_soon(self.deliver, True, True)
             else:
                 queue.append(self)
         return True
