@@ -106,7 +106,7 @@ def enter_scope(scope: S) -> S:
             _trio_first = False
             return enter_scope(scope)
     scope._backend = backend  # type: ignore[assignment]
-    scope._state = _ACTIVE  # set last: a failed enter leaves the scope unused
+    scope._state = 1  # _ACTIVE, set last: a failed enter leaves the scope unused
     if backend is not _installed:
         _install(backend)
     return scope
