@@ -1,21 +1,36 @@
 """Backend detection: which backend runs the current task.
 
 The contract every backend implements is :class:`unicancel._core._contract.Backend`.
-The facade (:mod:`unicancel._facade._scope`) asks :func:`current_backend` once per
-scope, at ``__enter__``, and then talks only to the returned object. Backend
-modules are imported lazily, so running on asyncio never imports trio and the
-reverse.
+A scope finds its backend once, at ``__enter__`` (:func:`enter_scope`), and
+then talks only to it. Backend modules are imported lazily, so running on
+asyncio never imports trio and the reverse.
+
+The scope class's ``__enter__``/``__exit__`` are those of the backend that
+answered last: :func:`enter_scope`/:func:`exit_scope` (detection, then the
+backend's ``try_enter``/``exit``), or the backend's own ``scope_enter``/
+``scope_exit`` where it has them (the whole entry or exit in one frame, which
+hands anything else back to these two). A switch of backend reinstalls them.
 """
 
 from __future__ import annotations
 
 import sys
+from types import TracebackType
 from typing import TypeVar
 
+from .._core import _contract
 from .._core._contract import Backend, Scope
-from .._core._errors import already_entered, no_running_backend, no_task, unknown_backend
+from .._core._errors import (
+    already_entered,
+    already_exited,
+    never_entered,
+    no_running_backend,
+    no_task,
+    unknown_backend,
+)
+from .._core._scope_state import _ABANDONED, _ACTIVE, _EXITED, _NEW, CancelOrigin
 
-__all__ = ["backend_by_name", "current_backend", "enter_scope"]
+__all__ = ["backend_by_name", "current_backend", "enter_scope", "exit_scope"]
 
 S = TypeVar("S", bound=Scope)
 
@@ -38,15 +53,18 @@ _trio_backend: Backend | None = None
 # costs one failed probe (a loop lookup for asyncio; for trio, an
 # AttributeError raised and caught inside trio), once per switch.
 _trio_first = False
+# The backend whose scope_enter/scope_exit (or these generic ones, for a
+# backend without) the scope class has now (None: the generic ones, as defined).
+_installed: object = None
 
 
 def _load_asyncio() -> Backend | _Absent:
     global _asyncio_backend
     if "asyncio" not in sys.modules:
         return _ABSENT
-    from .asyncio._backend import AsyncioBackend
+    from .asyncio._backend import BACKEND
 
-    backend: Backend = AsyncioBackend()
+    backend: Backend = BACKEND
     _asyncio_backend = backend
     return backend
 
@@ -64,7 +82,9 @@ def _load_trio() -> Backend | _Absent:
 
 def enter_scope(scope: S) -> S:
     """Enter *scope*: find the backend running the current task, bind the
-    scope to it, return the scope. This *is* ``CancelScope.__enter__``.
+    scope to it, return the scope. This is ``CancelScope.__enter__`` unless
+    the backend that answered last has its own (``scope_enter``, which
+    comes here when its probe fails).
 
     The single dispatch point; detection state stays private to this module.
     asyncio's probe is safe to try first under trio's guest mode: trio code
@@ -87,7 +107,65 @@ def enter_scope(scope: S) -> S:
             return enter_scope(scope)
     scope._backend = backend  # type: ignore[assignment]
     scope._state = 1  # _ACTIVE, set last: a failed enter leaves the scope unused
+    if backend is not _installed:
+        _install(backend)
     return scope
+
+
+def _install(backend: object) -> None:
+    """Make *backend*'s entry and exit the scope class's (once per switch of
+    backend: a type attribute write, which also resets CPython's lookup
+    caches for the class)."""
+    global _installed
+    _installed = backend
+    cls = _contract.scope_class
+    cls.__enter__ = getattr(backend, "scope_enter", enter_scope)
+    cls.__exit__ = getattr(backend, "scope_exit", exit_scope)
+
+
+_DEADLINE = CancelOrigin.DEADLINE
+
+
+def exit_scope(
+    scope: Scope,
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    tb: TracebackType | None,
+) -> bool:
+    """``CancelScope.__exit__`` for a backend without its own ``scope_exit``,
+    and what such a function hands back to (a scope not entered, exited
+    already, or of another backend): the backend's ``exit()``, then what it
+    left to propagate."""
+    state = scope._state
+    if state != _ACTIVE:
+        if state == _ABANDONED:
+            # The misnesting error was raised when the outer scope closed.
+            scope._state = _EXITED
+            return False
+        msg = never_entered(scope) if state == _NEW else already_exited(scope)
+        raise RuntimeError(msg) from exc
+    remaining = scope._backend.exit(scope, exc)
+    if remaining is None:
+        # getattr last: only fail_at/fail_after set _fail (plain scopes
+        # skip the store), and a missing slot raises inside getattr (about
+        # 0.7 us on 3.13). A scope that swallowed was cancelled: it has _origin.
+        if exc is not None and scope._origin is _DEADLINE and getattr(scope, "_fail", False):
+            raise TimeoutError(scope._timeout_message()) from exc
+        return True
+    if remaining is exc:
+        return False
+    # A new error (misnesting) or a smaller exception group: raise it, but
+    # keep the context Python would give the original exception.
+    context = remaining.__context__
+    try:
+        raise remaining
+    finally:
+        remaining.__context__ = context
+        del remaining, context, exc
+
+
+_contract.enter_scope = enter_scope
+_contract.exit_scope = exit_scope
 
 
 def _why_no_backend() -> str:

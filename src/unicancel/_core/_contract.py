@@ -5,7 +5,10 @@
 * :class:`Scope`: the facade's :class:`~unicancel.CancelScope` as backends see
   it (its state slots and the few methods they call), so a backend types its
   scopes without importing the facade;
-* :data:`new_scope`: how a backend opens a scope of its own.
+* :data:`new_scope`: how a backend opens a scope of its own;
+  :data:`scope_class`: where backend detection installs a backend's fast
+  ``__enter__``/``__exit__``, and :data:`enter_scope`/:data:`exit_scope`
+  the generic ones, which those hand back to.
 """
 
 from __future__ import annotations
@@ -19,7 +22,17 @@ if TYPE_CHECKING:
 
     from ._scope_state import CancelOrigin
 
-__all__ = ["Backend", "GroupImpl", "Scope", "ScopeFactory", "effectively_cancelled", "new_scope"]
+__all__ = [
+    "Backend",
+    "GroupImpl",
+    "Scope",
+    "ScopeFactory",
+    "effectively_cancelled",
+    "enter_scope",
+    "exit_scope",
+    "new_scope",
+    "scope_class",
+]
 
 
 class Scope(Protocol):
@@ -72,6 +85,7 @@ class Scope(Protocol):
     def _expire(self) -> None: ...
     def _set_enclosing(self, reason: str | None) -> None: ...
     def _cancel_message(self) -> str: ...
+    def _timeout_message(self) -> str: ...
     def _wrong_loop(self) -> bool: ...
 
 
@@ -85,6 +99,24 @@ class ScopeFactory(Protocol):
 #: own (a task group's scope, a shielded wait) with ``new_scope()`` and so
 #: never import the facade.
 new_scope: ScopeFactory
+
+#: The same class, for backend detection (:mod:`unicancel._backends`): its
+#: ``__enter__``/``__exit__`` are those of the backend that answered last. A
+#: backend may have ``scope_enter``/``scope_exit`` attributes: functions used
+#: as the class's ``__enter__``/``__exit__`` while it is that backend (the
+#: whole entry or exit in one frame, the hot path). They must hand what they
+#: do not handle (a scope of another backend, no task of theirs running) to
+#: the generic :data:`enter_scope`/:data:`exit_scope`, which the others use.
+scope_class: type[Any]
+
+#: The generic entry and exit (``unicancel._backends.enter_scope`` and
+#: ``exit_scope``, which set these): backend detection, then the backend's
+#: ``try_enter()``/``exit()``. Here so that a backend reaches them without
+#: importing the detection module, which imports the backends.
+enter_scope: Callable[[Scope], Scope]
+exit_scope: Callable[
+    [Scope, type[BaseException] | None, BaseException | None, TracebackType | None], bool
+]
 
 
 class Backend(Protocol):

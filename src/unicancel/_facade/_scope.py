@@ -9,14 +9,12 @@ validation and error text are identical everywhere.
 from __future__ import annotations
 
 from math import inf
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._backends import current_backend, enter_scope
+from .._backends import current_backend, enter_scope, exit_scope
 from .._core import _contract, _errors
 from .._core._deadline import check_deadline, check_timeout
 from .._core._scope_state import (
-    _ABANDONED,
     _ACTIVE,
     _EXITED,
     _NEW,
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CancelOrigin", "CancelScope"]
 
-_DEADLINE = CancelOrigin.DEADLINE  # one global lookup on the exit path, not two
 
 # Not @final for the type checkers, only so that the typing-only
 # _TimeoutScope below can narrow __exit__; subclassing fails at run time.
@@ -148,42 +145,12 @@ class CancelScope:
         # a value (every store counts on the enter/exit hot path); read them
         # through the properties.
 
-    # Detection and binding happen in one function, used as __enter__ itself
-    # (no facade frame around it: entering is the hot path).
+    # Entry and exit are functions of the backend layer, used as the methods
+    # themselves (no facade frame around them: they are the hot path); while
+    # a backend with fast ones runs, those are installed here instead (see
+    # unicancel._backends).
     __enter__ = enter_scope
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        state = self._state
-        if state != _ACTIVE:
-            if state == _ABANDONED:
-                # The misnesting error was raised when the outer scope closed.
-                self._state = _EXITED
-                return False
-            msg = _errors.never_entered(self) if state == _NEW else _errors.already_exited(self)
-            raise RuntimeError(msg) from exc
-        remaining = self._backend.exit(self, exc)
-        if remaining is None:
-            # getattr last: only fail_at/fail_after set _fail (plain scopes
-            # skip the store), and a missing slot raises inside getattr (about
-            # 0.7 us on 3.13). A scope that swallowed was cancelled: it has _origin.
-            if exc is not None and self._origin is _DEADLINE and getattr(self, "_fail", False):
-                raise TimeoutError(self._timeout_message()) from exc
-            return True
-        if remaining is exc:
-            return False
-        # A new error (misnesting) or a smaller exception group: raise it, but
-        # keep the context Python would give the original exception.
-        context = remaining.__context__
-        try:
-            raise remaining
-        finally:
-            remaining.__context__ = context
-            del remaining, context, exc
+    __exit__ = exit_scope
 
     # -- origination -----------------------------------------------------
 
@@ -417,6 +384,7 @@ class CancelScope:
 # Backends open scopes of their own (a task group's, a shielded wait) through
 # the contract, so that they never import this module.
 _contract.new_scope = CancelScope
+_contract.scope_class = CancelScope
 
 
 def _clock_here() -> float:

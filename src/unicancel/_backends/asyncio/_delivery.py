@@ -9,7 +9,8 @@ cancelled at once, as trio does (:func:`._reach.reach`). It never runs from insi
 the task's own step: a ``cancel()`` of the running task only sets
 ``_must_cancel``, which on 3.11/3.12 survives ``uncancel()`` and would hit an
 unrelated later await (gh-116720). So the running task's delivery goes
-through :func:`_flush`, a ``call_soon`` callback that runs between steps.
+through a ``call_soon`` callback that runs between steps: :func:`_flush`,
+which runs a batch of checks, or a single check queued on its own.
 
 Level-triggered without polling: after each delivery one more check runs
 right after the task's next step (its wake-up callback was queued first). If
@@ -30,6 +31,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..._core import _diag_hooks
 from ..._core._contract import effectively_cancelled as effectively_cancelled
+from ._chain import catcher as catcher
+from ._chain import charge
+from ._chain import innermost as innermost
+from ._chain import set_innermost as set_innermost
 from ._private import NOT_PENDING, failed, fut_waiter, pending_cancel_message
 from ._retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
@@ -47,29 +52,11 @@ __all__ = [
     "set_innermost",
 ]
 
-# Per-task and per-loop state lives on the task and the loop themselves, in
-# the attributes named below, never in a module-level table: a table would
-# keep every task (its coroutine, its frames, its loop) alive while the task
-# is inside a scope, so a task left pending in a closed loop, or waiting
-# forever on a future nobody holds, would never be collected and its
-# `finally` would never run. On the task and the loop they form cycles the
-# garbage collector frees, as asyncio's own task/loop cycles.
-# (asyncio tasks and loops accept attributes: see _private.)
-#
-#   task._unicancel_scope: the task's innermost scope (None or missing: none);
-#   task._unicancel_delivery: its delivery state (_Delivery or light record);
-#   loop._unicancel_batch: the loop's batch of pending checks (see _batch()).
-# The hot paths read them inline; everything else uses the functions below.
-
-
-def innermost(task: Task[Any]) -> CancelScope | None:
-    """The innermost unicancel scope *task* is in, or None."""
-    scope: CancelScope | None = getattr(task, "_unicancel_scope", None)
-    return scope
-
-
-def set_innermost(task: Task[Any], scope: CancelScope | None) -> None:
-    task._unicancel_scope = scope  # type: ignore[attr-defined]
+# The per-task and per-loop state (task._unicancel_delivery: the task's
+# delivery state, a _Delivery or a light record; loop._unicancel_batch: its
+# batch of pending checks, see _batch()) lives on the task and the loop, as
+# the task's innermost scope does (see _chain for why). The hot paths read
+# them inline; everything else uses the functions below and _chain's.
 
 
 def delivery_state(task: Task[Any]) -> _Delivery | _Light | None:
@@ -88,19 +75,6 @@ _Light: TypeAlias = "tuple[Task[Any], CancelScope, Future[Any]]"
 
 # Delivery state of a task cancelled by a scope (task._unicancel_delivery),
 # until it finishes.
-
-
-def catcher(scope: CancelScope | None) -> CancelScope | None:
-    """The scope that will swallow a cancellation raised inside *scope*: the
-    outermost cancelled scope reachable without crossing a shield."""
-    found = None
-    while scope is not None:
-        if scope._cancel_called:
-            found = scope
-        if scope._shield:
-            break
-        scope = scope._parent
-    return found
 
 
 def _delivery(task: Task[Any]) -> _Delivery:
@@ -167,10 +141,16 @@ def _flush(loop: AbstractEventLoop) -> None:
             entry.deliver()
     finally:
         later = loop._unicancel_batch  # type: ignore[attr-defined]
-        if later is not _FLUSHING:
-            loop.call_soon(_flush, loop)
-        else:
+        if later is _FLUSHING:
             loop._unicancel_batch = None  # type: ignore[attr-defined]
+        elif len(later) == 1 and later[0].__class__ is _Delivery:
+            # A batch of one (a task cancelled again and again: the cancel
+            # round trip): the check gets a callback of its own, one frame
+            # cheaper, and its follow-ups stay so (see deliver()).
+            loop._unicancel_batch = None  # type: ignore[attr-defined]
+            loop.call_soon(later[0].deliver, True, True)
+        else:
+            loop.call_soon(_flush, loop)
 
 
 _FLUSHING: list[_Delivery | _Light] = []  # marks a loop whose batch is running
@@ -292,11 +272,14 @@ class _Delivery:
             self._watched = fut
             fut.add_done_callback(self._on_wake)
 
-    def deliver(self, follow: bool = True) -> bool:
+    def deliver(self, follow: bool = True, queued: bool = False) -> bool:
         """Cancel the task if it is inside a cancelled scope and has not
         received that cancellation yet; then make sure a check follows the
         step in which it does (with *follow* False the caller schedules it:
-        True is returned when one is needed)."""
+        True is returned when one is needed). *queued*: this is the check
+        a follow-up queued as a loop callback of its own (below)."""
+        if queued:
+            self._pending = False
         task = self._task
         if task.done():
             task._unicancel_delivery = None  # type: ignore[attr-defined]
@@ -377,23 +360,28 @@ class _Delivery:
         # innermost is not one (a group's child), there is nothing to do.
         if inner._host is task:  # type: ignore[union-attr]
             if target is inner:
-                # The common case of _account(): the task's own innermost scope.
+                # The common case of charge(): the task's own innermost
+                # scope, cancelled, so it has _delivered (see make_busy).
                 target._delivered += 1
                 target._busy = True
             else:
-                _account(task, target)
+                charge(task, target)
         # Runs after the step that receives this cancellation (schedule(),
         # inlined: once per delivery).
         if follow and not self._pending:
             self._pending = True
-            # _batch(), inlined: inside _flush (the usual caller) the batch
-            # is the marker, and this starts the next one.
+            # _batch(), inlined: inside _flush the batch is the marker, and
+            # this starts the next one. Outside a batch (a timer, a wake-up,
+            # or this check queued on its own: a task cancelled again and
+            # again, the cancel round trip), a check of its own is queued,
+            # one frame cheaper than a batch of one (no _flush); it runs
+            # after the wake-up that task.cancel() has just queued.
             loop = self._loop
             queue: list[_Delivery | _Light] | None = getattr(loop, "_unicancel_batch", None)
             if queue is _FLUSHING:
                 queue = loop._unicancel_batch = [self]  # type: ignore[attr-defined]
             elif queue is None:
-                _batch(loop).append(self)
+                loop.call_soon(self.deliver, True, True)
             else:
                 queue.append(self)
         return True
@@ -426,25 +414,3 @@ def _diag_task_done(task: Task[Any], target: CancelScope) -> None:
     hooks = _diag_hooks.hooks
     if hooks is not None and not task.cancelled() and not failed(task):
         hooks.task_done_after_delivery(task, target)
-
-
-def _account(task: Task[Any], target: CancelScope) -> None:
-    """Charge one ``cancel()`` to the outermost scope of *task* below *target*
-    so that exactly one ``uncancel()`` follows it (CPython timeouts.py rule)."""
-    scope = innermost(task)
-    owner = None
-    while scope is not None and scope._host is task:
-        owner = scope
-        if scope is target:
-            break
-        scope = scope._parent
-    if owner is not None:
-        owner._delivered += 1
-        owner._busy = True
-        # Scopes inside *owner* see cancelling() one higher until *owner*
-        # exits, after them: tell them it is ours, not a foreign cancel()
-        # (their exit compares cancelling() with their entry value).
-        scope = innermost(task)
-        while scope is not owner and scope is not None:
-            scope._entry_cancelling += 1
-            scope = scope._parent
