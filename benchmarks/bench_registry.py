@@ -146,7 +146,8 @@ WORKLOAD_NOTES: dict[str, list[str]] = {
 }
 UC_TRIO_NOTE = (
     "* measured again at the end, once trio has been imported into the process "
-    "(unicancel's backend detection costs more then); ratio = unicancel* / asyncio*. "
+    "and has run (the first asyncio scope then puts asyncio's own entry and exit back); "
+    "ratio = unicancel* / asyncio*. "
     "The other asyncio rows ran before trio was imported."
 )
 
