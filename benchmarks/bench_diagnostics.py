@@ -84,9 +84,8 @@ def run_backend(backend: str, n: int, bursts: int) -> dict[str, tuple[float, flo
     if backend == "uvloop":
         import uvloop
 
-        return asyncio.run(
-            measure(workloads(asyncio.sleep), n, bursts), loop_factory=uvloop.new_event_loop
-        )
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # 3.11 too
+            return runner.run(measure(workloads(asyncio.sleep), n, bursts))
     return asyncio.run(measure(workloads(asyncio.sleep), n, bursts))
 
 
