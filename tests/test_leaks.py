@@ -151,6 +151,28 @@ async def _misnesting_error_leaves_a_child() -> None:
             tg.start_soon(child)
 
 
+async def _exited_in_another_task() -> None:
+    # The wrong task's error stays on that task (asyncio); the frames that
+    # raised it must not hold a task (a hostile review: they held both).
+    scope = CancelScope()
+
+    async def wrong_task() -> None:
+        # Not in its first step: under an eager task factory (3.12, 3.13)
+        # the frames that spawned it would be in its traceback's f_back chain.
+        await sleep(0)
+        scope.__exit__(None, None, None)
+
+    scope.__enter__()
+    message = ""
+    try:
+        async with TaskGroup() as tg:
+            tg.start_soon(wrong_task)
+    except ExceptionGroup as group:
+        message = str(group.exceptions[0])
+    assert "exited in task" in message
+    scope.__exit__(None, None, None)
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "cancelled group": _cancelled_group,
     "failed group": _failed_group,
@@ -163,6 +185,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[None]]] = {
     "move_on_when, token stopped": _stopped_token_scope,
     "misnested scopes": _misnested_scopes,
     "misnesting error leaving a child": _misnesting_error_leaves_a_child,
+    "scope exited in another task": _exited_in_another_task,
 }
 
 
@@ -179,7 +202,13 @@ async def test_no_reference_cycles(name: str) -> None:
         pytest.skip("trio's own misnesting error leaves cycles when it leaves a task")
     scenario = SCENARIOS[name]
     await scenario()  # warm up: first-use caches are not garbage
-    with no_cyclic_garbage():
+    only = None
+    if name == "scope exited in another task" and backend() == "trio":
+        # Under pytest only (not under trio.run or anyio.run) trio's side
+        # leaves 25 objects of others' code (an attrs _ClassBuilder, cells):
+        # hold unicancel's own to the rule.
+        only = is_unicancel_object
+    with no_cyclic_garbage(only):
         await scenario()
         await wait_all_tasks_blocked()  # let done-callbacks run
 

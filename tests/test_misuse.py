@@ -405,3 +405,32 @@ async def test_cancel_after_exit_does_not_rewrite_history() -> None:
     clean.cancel("late")
     assert clean.cancel_called
     assert clean.cancel_origin is None
+
+
+@pytest.mark.anyio
+async def test_an_entered_scope_cannot_be_copied_or_pickled() -> None:
+    """A copy of an entered scope looked active but was bound to no task: its
+    cancel() did nothing on asyncio and cancelled the original's body on trio
+    (found by a hostile review). Now copy, deepcopy and pickle refuse it, with
+    the same text on both backends; an unentered scope still copies."""
+    import copy
+    import pickle
+
+    template = CancelScope(deadline=5.0, shield=True)
+    for duplicate in (
+        copy.copy(template),
+        copy.deepcopy(template),
+        pickle.loads(pickle.dumps(template)),
+    ):
+        assert duplicate is not template
+        assert (duplicate.deadline, duplicate.shield) == (5.0, True)
+        with duplicate:
+            pass
+    with CancelScope() as scope:
+        for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(
+                TypeError, match=r"^unicancel: .* cannot be copied or pickled once entered"
+            ):
+                attempt(scope)
+    with pytest.raises(TypeError, match="once entered"):
+        copy.copy(scope)

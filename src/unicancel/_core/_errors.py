@@ -64,6 +64,14 @@ def already_entered(scope: object) -> str:
     )
 
 
+def cannot_copy_entered(scope: object) -> str:
+    return (
+        f"unicancel: {scope!r} cannot be copied or pickled once entered: it is bound to "
+        "the task that entered it, and a copy would look active without being so. Copy "
+        "it before entering it, or create a new CancelScope with the same arguments."
+    )
+
+
 def never_entered(scope: object) -> str:
     return f"unicancel: attempted to exit {scope!r}, which was never entered."
 

@@ -336,6 +336,12 @@ class CancelScope:
             self._origin = CancelOrigin.ENCLOSING
             self._reason = reason
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # copy, deepcopy, pickle: an entered scope's copy would be "active", bound to no task.
+        if self._state:
+            raise TypeError(_errors.cannot_copy_entered(self))
+        return super().__reduce_ex__(protocol)
+
     def __repr__(self) -> str:
         state = ("unbound", "active", "exited", "exited")[self._state]
         extra = ""

@@ -151,7 +151,13 @@ def scope_exit(
             return _contract.exit_scope(scope, exc_type, exc, tb)
         running = task_running_in(scope._loop)
         if running is host and get_ident() != scope._thread:
-            _check_exit(scope, host, running, exc)  # unless the loop moved to this thread
+            error = _exit_error(scope, host, running, exc)  # unless the loop moved here
+            if error is not None:
+                del host, running  # see _exit_error
+                try:
+                    raise error
+                finally:
+                    del error, exc
     else:
         # This thread's running task: the host only in the loop's thread.
         try:
@@ -173,7 +179,13 @@ def scope_exit(
             # async generator closed from another task: misnesting, below.)
             _unwind_closed(scope, host)
             return False
-        _check_exit(scope, host, running, exc)
+        error = _exit_error(scope, host, running, exc)
+        if error is not None:
+            del host, running  # see _exit_error
+            try:
+                raise error
+            finally:
+                del error, exc
     parent = scope._parent
     top = host._unicancel_scope  # type: ignore[attr-defined]
     if top is not scope:
@@ -287,23 +299,29 @@ def _task_name(task: object) -> str:
     return task.get_name() if isinstance(task, Task) else repr(task)
 
 
-def _check_exit(
+def _exit_error(
     scope: CancelScope, host: Task[Any], running: object, exc: BaseException | None
-) -> None:
-    """Raise unless the scope may be exited here after all (its loop now
-    runs in another thread than at entry)."""
+) -> BaseException | None:
+    """The error to raise, or None if the scope may be exited here after all
+    (its loop now runs in another thread than at entry). The caller raises
+    it with no task or error left in its locals: the task that gets the
+    error keeps it, its traceback keeps the raising frame, and a task there
+    would be kept alive by the cycle until the gc runs (a hostile review
+    found it for a scope exited from the wrong task)."""
     here = running_loop() is host.get_loop()
     if running is host and here:
         if THREAD_BY_IDENT:
             scope._thread = get_ident()
-        return
+        return None
     if host.done():
         # Its generator is being closed after the task ended: nothing
         # can exit these scopes any more, so do not keep the task.
         host._unicancel_scope = None  # type: ignore[attr-defined]
     if not here:
-        raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
-    raise _errors.misnesting_error(
+        error: BaseException = RuntimeError(_errors.wrong_thread("exiting CancelScope"))
+        error.__cause__ = exc
+        return error
+    return _errors.misnesting_error(
         _errors.exited_in_other_task(scope, _task_name(host), _task_name(running)), exc
     )
 
