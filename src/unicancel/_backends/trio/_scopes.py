@@ -114,9 +114,7 @@ def scope_exit(
     try:
         if exc is None:
             native.__exit__(None, None, None)  # nothing to swallow: returns True
-            if not scope._cancel_called and (
-                scope._deadline == inf or not cancel_recorded(native)
-            ):
+            if not scope._cancel_called and (scope._deadline == inf or not cancel_recorded(native)):
                 # The hot path ends here: without a deadline only our
                 # facade can cancel the scope, and it has recorded that;
                 # with one, trio's record after exit is what cancel_called
