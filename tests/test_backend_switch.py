@@ -159,3 +159,88 @@ def test_misuse_across_a_switch_is_still_reported() -> None:
     host_error, guest_error = _run_with_trio_guest(host, guest)
     assert "which had already been exited" in host_error
     assert "which was never entered" in guest_error
+
+
+async def _plain(sleep: Callable[[float], Awaitable[Any]]) -> object:
+    with CancelScope() as scope:
+        pass
+    return scope.cancel_called, scope.cancelled_caught
+
+
+async def _cancelled_inside(sleep: Callable[[float], Awaitable[Any]]) -> object:
+    with CancelScope() as scope:
+        scope.cancel("enough")
+        await sleep(3600)
+    return scope.cancelled_caught, scope.cancel_reason
+
+
+async def _deadline_passed(sleep: Callable[[float], Awaitable[Any]]) -> object:
+    with move_on_after(0) as scope:
+        await sleep(3600)
+    return scope.cancelled_caught
+
+
+async def _deadline_fails(sleep: Callable[[float], Awaitable[Any]]) -> object:
+    try:
+        with fail_after(0):
+            await sleep(3600)
+    except TimeoutError:
+        return "timeout"
+    return "no timeout"
+
+
+async def _armed(sleep: Callable[[float], Awaitable[Any]]) -> object:
+    with move_on_after(3600) as scope:
+        await sleep(0)
+    return scope.cancel_called, scope.cancelled_caught
+
+
+async def _error_passes(sleep: Callable[[float], Awaitable[Any]]) -> object:
+    try:
+        with CancelScope(shield=True):
+            raise ValueError("mine")
+    except ValueError as error:
+        return str(error)
+    return "swallowed"
+
+
+_KINDS = [_plain, _cancelled_inside, _deadline_passed, _deadline_fails, _armed, _error_passes]
+_EXPECTED = [(False, False), (True, "enough"), True, "timeout", (False, False), "mine"]
+
+
+def test_each_backends_exit_hands_the_others_scopes_over() -> None:
+    """Every kind of scope entered while the OTHER backend's methods are
+    installed: its ``__exit__`` (looked up before the entry switched the
+    methods) is the other backend's own, which must hand the scope to its
+    backend: asyncio's exit with trio's scopes, trio's with asyncio's."""
+    from unicancel._backends.asyncio._scopes import scope_exit as asyncio_exit
+    from unicancel._backends.trio._scopes import scope_exit as trio_exit
+
+    async def host(turns: _Turns) -> list[object]:
+        seen: list[object] = []
+        for kind in _KINDS:
+            await turns.to_guest()  # the guest enters a trio scope meanwhile
+            assert CancelScope.__exit__ is trio_exit
+            seen.append(await kind(asyncio.sleep))
+        for _ in _KINDS:
+            with CancelScope():  # asyncio's methods again, for the guest's turn
+                pass
+            await turns.to_guest()
+        return seen
+
+    async def guest(turns: _Turns) -> list[object]:
+        await turns.wait_turn()
+        for _ in _KINDS:
+            with CancelScope():  # trio's methods, for the host's turn
+                pass
+            await turns.to_host()
+        seen: list[object] = []
+        for i, kind in enumerate(_KINDS):
+            assert CancelScope.__exit__ is asyncio_exit
+            seen.append(await kind(trio.sleep))
+            if i < len(_KINDS) - 1:
+                await turns.to_host()
+        turns.to_host_last()
+        return seen
+
+    assert _run_with_trio_guest(host, guest) == (_EXPECTED, _EXPECTED)

@@ -739,7 +739,7 @@ async def test_failed_create_task_child_shows_its_error_on_the_task() -> None:
         task.result()
 
 
-# -- trio backend (_backends/trio/_backend.py) ------------------------------------
+# -- trio backend (_backends/trio/_backend.py, _scopes.py) -------------------------
 
 
 def test_trio_enclosing_deadline_reason_at_the_exact_deadline() -> None:

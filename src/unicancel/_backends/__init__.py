@@ -73,9 +73,9 @@ def _load_trio() -> Backend | _Absent:
     global _trio_backend
     if "trio" not in sys.modules:
         return _ABSENT
-    from .trio._backend import TrioBackend
+    from .trio._backend import BACKEND
 
-    backend: Backend = TrioBackend()
+    backend: Backend = BACKEND
     _trio_backend = backend
     return backend
 
