@@ -110,8 +110,11 @@ def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
     if module.startswith("trio"):
         _trio_handled(code, offset, exc, sys._getframe(1))
     elif module.startswith(("asyncio", "concurrent")):
-        here, kind, by_with, _ = _handler(code, offset)
-        if kind in (_TRUSTED, _ASYNCIO):
+        known = _handlers.get((id(code), offset))  # _handler(), inlined
+        if known is None or known[3] is not code:
+            known = _handler(code, offset)
+        here, kind, by_with, _ = known
+        if kind >= _TRUSTED:  # _TRUSTED or _ASYNCIO
             # asyncio's own code and unicancel's handle it and re-raise (the
             # delivery counts tell a swallow exactly): skip the common case
             # (an asyncio.sleep() cancelled is four handlers) cheaply.
@@ -119,6 +122,8 @@ def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
         found = _asyncio_task()
         if found is not None:
             old = getattr(found, "_unicancel_caught", None)
+            if by_with and old is not None and old.exc_id != getattr(exc, "_unicancel_mark", 0):
+                return None  # _stack() would keep *old*: a scope catching its own
             new = _record(here, kind, by_with, exc, 0.0, sys._getframe(1))
             found._unicancel_caught = _stack(old, new)
     return None
@@ -149,11 +154,16 @@ def _stack(old: Caught | None, new: Caught) -> Caught | None:
     many scopes catch their own this way)."""
     if old is not None and old.exc_id == new.exc_id:
         old = old.prior
-    if new.by_with and old is not None:
+    if old is None:
+        return new  # (_record leaves prior None)
+    if new.by_with:
         return old
-    if old is not None and _depth(old) >= 8:
-        old = None  # bounded: an except re-raising into eight more
-    return new._replace(prior=old)
+    if _depth(old) >= 8:
+        return new  # bounded: an except re-raising into eight more
+    # Not new._replace(prior=old): a catch of every cancellation pays this.
+    return Caught(
+        new.site, new.library_site, new.when, new.user, new.reason, new.by_with, new.exc_id, old
+    )
 
 
 def _depth(record: Caught) -> int:
@@ -167,6 +177,8 @@ def _depth(record: Caught) -> int:
 
 def _trio_handled(code: CodeType, offset: int, exc: BaseException, frame: FrameType) -> None:
     here, kind, by_with, _ = _handler(code, offset)
+    if kind == _THROUGH:
+        return
     trio: Any = sys.modules["trio"]
     if kind == _TRUSTED:
         # trio's own handling or unicancel's, right by construction. It ends
@@ -242,7 +254,13 @@ def _record(
     return Caught(here, "", when, True, reason, by_with, _mark(exc))
 
 
-_USER, _LIBRARY, _TRUSTED, _ASYNCIO = 0, 1, 2, 3
+_USER, _LIBRARY, _TRUSTED, _ASYNCIO, _THROUGH = 0, 1, 2, 3, 4
+#: Handlers that always re-raise: an await's CLEANUP_THROW (what is thrown
+#: into the awaited coroutine passes through it) and an except block's
+#: cleanup (COPY, POP_EXCEPT, RERAISE). Never a catch: not recorded (every
+#: cancelled await would pay a record otherwise).
+_CLEANUP_THROW = dis.opmap["CLEANUP_THROW"] if available else -1
+_COPY, _POP_EXCEPT = dis.opmap["COPY"], dis.opmap["POP_EXCEPT"]
 _ASYNCIO_DIR = os.path.join(os.path.dirname(os.__file__), "asyncio", "")
 #: (id(code), offset) -> (site, kind, by_with, code): a handler is
 #: classified once. Keyed by id: hashing a code object hashes its contents.
@@ -264,6 +282,12 @@ def _handler(code: CodeType, offset: int) -> tuple[str, int, bool, CodeType]:
         else:
             kind = _USER
         by_with = code.co_code[offset + 2 : offset + 3] == _WITH_EXCEPT_START
+        ops = code.co_code[offset : offset + 3]
+        through = len(ops) == 3 and (
+            ops[0] == _CLEANUP_THROW or (ops[0] == _COPY and ops[2] == _POP_EXCEPT)
+        )
+        if through and kind in (_USER, _LIBRARY):
+            kind = _THROUGH
         known = (site, kind, by_with, code)
         if len(_handlers) >= 10_000:
             _handlers.clear()  # bounded; code objects only, never a frame
