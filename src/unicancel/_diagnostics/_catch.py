@@ -15,6 +15,7 @@ import itertools
 import os
 import sys
 import weakref
+from asyncio import CancelledError as _AsyncioCancelled
 from contextlib import suppress
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
@@ -103,29 +104,33 @@ def forget_since(task: object, since: float) -> None:
 def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
     # Runs for every exception handled in the process: return early and
     # cheaply for anything but a cancellation.
-    name = type(exc).__name__
-    if name != "CancelledError" and name != "Cancelled":
-        return None
-    module = type(exc).__module__
-    if module.startswith("trio"):
-        _trio_handled(code, offset, exc, sys._getframe(1))
-    elif module.startswith(("asyncio", "concurrent")):
-        known = _handlers.get((id(code), offset))  # _handler(), inlined
-        if known is None or known[3] is not code:
-            known = _handler(code, offset)
-        here, kind, by_with, _ = known
-        if kind >= _TRUSTED:  # _TRUSTED or _ASYNCIO
-            # asyncio's own code and unicancel's handle it and re-raise (the
-            # delivery counts tell a swallow exactly): skip the common case
-            # (an asyncio.sleep() cancelled is four handlers) cheaply.
+    cls = type(exc)
+    if cls is not _AsyncioCancelled:  # (the common case first: one test)
+        name = cls.__name__
+        if name != "CancelledError" and name != "Cancelled":
             return None
-        found = _asyncio_task()
-        if found is not None:
-            old = getattr(found, "_unicancel_caught", None)
-            if by_with and old is not None and old.exc_id != getattr(exc, "_unicancel_mark", 0):
-                return None  # _stack() would keep *old*: a scope catching its own
-            new = _record(here, kind, by_with, exc, 0.0, sys._getframe(1))
-            found._unicancel_caught = _stack(old, new)
+        module = cls.__module__
+        if module.startswith("trio"):
+            _trio_handled(code, offset, exc, sys._getframe(1))
+            return None
+        if not module.startswith(("asyncio", "concurrent")):
+            return None
+    known = _handlers.get((id(code), offset))  # _handler(), inlined
+    if known is None or known[3] is not code:
+        known = _handler(code, offset)
+    here, kind, by_with, _ = known
+    if kind >= _TRUSTED:  # _TRUSTED or _ASYNCIO
+        # asyncio's own code and unicancel's handle it and re-raise (the
+        # delivery counts tell a swallow exactly): skip the common case
+        # (an asyncio.sleep() cancelled is four handlers) cheaply.
+        return None
+    found = _asyncio_task()
+    if found is not None:
+        old = getattr(found, "_unicancel_caught", None)
+        if by_with and old is not None and old.exc_id != getattr(exc, "_unicancel_mark", 0):
+            return None  # _stack() would keep *old*: a scope catching its own
+        new = _record(here, kind, by_with, exc, 0.0, sys._getframe(1))
+        found._unicancel_caught = _stack(old, new)
     return None
 
 
