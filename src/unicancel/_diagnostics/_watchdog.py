@@ -108,11 +108,38 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     return entry
 
 
-def watch_deadline(scope: Any, host: Any, backend: str, deadline: float, now: float) -> None:
-    """*scope* (entered, run by *host*) has *deadline* armed; *now* is the
-    backend's clock (in the loop's thread, so the two clocks are compared
-    here, once)."""
+def deadline_armed(backend: str, scope: Any, host: Any, now: float) -> None:
+    """The hook (``_diag_hooks``' ``deadline_armed``, called directly: every
+    armed scope's entry pays it): *scope* (entered, run by *host*) has its
+    deadline armed; *now* is the backend's clock (in the loop's thread, so
+    the two clocks are compared here, once)."""
     stuck_after = settings.stuck_after
+    if stuck_after == inf:
+        return
+    if backend == "trio":
+        import trio
+
+        clock = trio.lowlevel.current_clock()
+        if type(clock).__name__ != "SystemClock" or not type(clock).__module__.startswith("trio"):
+            # A virtual clock (MockClock): its deadlines are not on the
+            # wall clock the watchdog thread waits on; not watched.
+            return
+        now = trio.current_time()
+    watch_deadline(scope, host, backend, scope._deadline, now, stuck_after)
+
+
+def watch_deadline(
+    scope: Any,
+    host: Any,
+    backend: str,
+    deadline: float,
+    now: float,
+    stuck_after: float | None = None,
+) -> None:
+    """*scope* (entered, run by *host*) has *deadline* armed; *now* is the
+    backend's clock."""
+    if stuck_after is None:
+        stuck_after = settings.stuck_after
     if stuck_after == inf:
         return
     key = id(scope)
