@@ -209,12 +209,25 @@ def _trio_handled(code: CodeType, offset: int, exc: BaseException, frame: FrameT
         return
     try:
         task = trio.lowlevel.current_task()
-        when = trio.current_time()
     except RuntimeError:
         return
     key = id(task)
     entry = _trio_records.get(key)
     old = entry[1] if entry is not None and entry[0]() is task else None
+    if by_with:
+        # A with statement catching (a scope its own cancellation, every
+        # round trip): trio judges its record as no record (see _swallow), so
+        # none is made; what _stack() would do to the one before, done here.
+        if old is not None and old.exc_id == getattr(exc, "_unicancel_mark", 0):
+            if old.prior is None:
+                _drop(key)
+            else:
+                _trio_records[key] = (entry[0], old.prior)  # type: ignore[index]
+        return
+    try:
+        when = trio.current_time()
+    except RuntimeError:
+        return
     record = _stack(old, _record(here, kind, by_with, exc, when, frame))
     if record is None:
         _drop(key)
