@@ -1,7 +1,7 @@
 """The watchdog thread's look at its table (see _watchdog): which watched
 cancellations and deadlines are due, and the stuck reports of those whose
 scopes are still entered. Split from _watchdog for size; its state (the
-tables, the lock, rebound after a fork) is read there at each call."""
+tables, the lock, rebound after a fork) is read there at each call (_w)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from time import monotonic
 from typing import Any
 
 from .._core._scope_state import DEADLINE_EXCEEDED
-from . import _watchdog as _w
 from ._dispatch import dispatch, settings
 from ._entry import Entry
 from ._where import where
 
 __all__ = ["visit"]
+
+#: The _watchdog module, set by it when it is imported (it imports this one:
+#: no import circle).
+_w: Any = None
 
 
 def visit(now: float) -> float:
@@ -115,7 +118,8 @@ def _check(entry: Entry) -> None:
 
 def _stuck_in(host: Any, entry: Entry) -> Entry | None:
     """The entry reported stuck (still open) for task *host*, if any."""
-    for other in list(_w._watched.values()):
+    watched: dict[int, Entry] = _w._watched
+    for other in list(watched.values()):
         task = other.task() if other.task is not None else None
         if other is not entry and other.closed == "stuck" and task is host:
             return other

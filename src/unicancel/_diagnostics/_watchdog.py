@@ -29,6 +29,7 @@ exiting a scope does not look at diagnostics.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import weakref
 from math import inf
@@ -36,9 +37,9 @@ from time import monotonic
 from typing import Any
 
 from .._core._scope_state import _EXITED, CancelOrigin
+from . import _visit
 from ._dispatch import dispatch, settings
 from ._entry import Entry
-from ._visit import visit  # (it imports this module: it reads its state at each call)
 from ._where import ended
 
 __all__ = ["entry_of", "flush", "landed", "stop_watchdog", "watch", "watch_deadline"]
@@ -346,6 +347,7 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+_visit._w = sys.modules[__name__]  # its look reads our state
 
 
 def _run(generation: int) -> None:
@@ -363,7 +365,7 @@ def _run(generation: int) -> None:
                 continue
             _idle = False
             expedited = _expedited
-        wake = visit(monotonic())
+        wake = _visit.visit(monotonic())
         with _cond:
             if generation != _generation:
                 return
