@@ -16,7 +16,7 @@ other way is noticed by the thread, which re-checks reported entries every
 disable()). One stuck report and one end per task and episode: a task's
 entries pending at once (nested scopes) are merged into the first reported.
 
-Deadlines are watched too (:func:`watch_deadline`, told when a scope's
+Deadlines are watched too (:func:`deadline_armed`, told when a scope's
 deadline is armed): a deadline that passes while a task holds the event
 loop (a CPU loop, a blocking call) is never applied, since the loop's timer
 cannot run, so no cancel is ever requested. The thread wakes at the
@@ -42,7 +42,7 @@ from ._dispatch import dispatch, settings
 from ._entry import Entry
 from ._where import ended
 
-__all__ = ["entry_of", "flush", "landed", "stop_watchdog", "watch", "watch_deadline"]
+__all__ = ["deadline_armed", "entry_of", "flush", "landed", "stop_watchdog", "watch"]
 
 
 _cond = threading.Condition()
@@ -54,7 +54,7 @@ _watched: dict[int, Entry] = {}
 #: A watched deadline not due yet: (weak scope, thread, backend, deadline on
 #: the backend's clock, on ours).
 _Armed = tuple[weakref.ref[Any], int, str, float, float]
-#: The armed deadlines not due yet, by id(scope) (see watch_deadline): left
+#: The armed deadlines not due yet, by id(scope) (see deadline_armed): left
 #: lazily (when due, or in a sweep when the table doubles).
 _armed: dict[int, _Armed] = {}
 _thread: threading.Thread | None = None
@@ -127,23 +127,7 @@ def deadline_armed(backend: str, scope: Any, host: Any, now: float) -> None:
             # wall clock the watchdog thread waits on; not watched.
             return
         now = trio.current_time()
-    watch_deadline(scope, host, backend, scope._deadline, now, stuck_after)
-
-
-def watch_deadline(
-    scope: Any,
-    host: Any,
-    backend: str,
-    deadline: float,
-    now: float,
-    stuck_after: float | None = None,
-) -> None:
-    """*scope* (entered, run by *host*) has *deadline* armed; *now* is the
-    backend's clock."""
-    if stuck_after is None:
-        stuck_after = settings.stuck_after
-    if stuck_after == inf:
-        return
+    deadline = scope._deadline
     key = id(scope)
     entry = _watched.get(key)
     requested = deadline - now + monotonic()
