@@ -187,7 +187,7 @@ def _watchdog_idle() -> None:
     """Wait until the watchdog has looked at everything it was given."""
     for _ in range(3000):
         with _watchdog._cond:
-            if _watchdog._idle and not _watchdog._watched:
+            if _watchdog._idle and not _watchdog._watched and not _watchdog._armed:
                 return
         threading.Event().wait(0.01)
     raise AssertionError("the watchdog never became idle")

@@ -15,6 +15,7 @@ import itertools
 import os
 import sys
 import weakref
+from asyncio import CancelledError as _AsyncioCancelled
 from contextlib import suppress
 from types import CodeType, FrameType
 from typing import Any, NamedTuple
@@ -103,24 +104,37 @@ def forget_since(task: object, since: float) -> None:
 def _on_handled(code: CodeType, offset: int, exc: BaseException) -> Any:
     # Runs for every exception handled in the process: return early and
     # cheaply for anything but a cancellation.
-    name = type(exc).__name__
-    if name != "CancelledError" and name != "Cancelled":
-        return None
-    module = type(exc).__module__
-    if module.startswith("trio"):
-        _trio_handled(code, offset, exc, sys._getframe(1))
-    elif module.startswith(("asyncio", "concurrent")):
-        here, kind, by_with, _ = _handler(code, offset)
-        if kind in (_TRUSTED, _ASYNCIO):
-            # asyncio's own code and unicancel's handle it and re-raise (the
-            # delivery counts tell a swallow exactly): skip the common case
-            # (an asyncio.sleep() cancelled is four handlers) cheaply.
+    cls = type(exc)
+    if cls is not _AsyncioCancelled:  # (the common case first: one test)
+        name = cls.__name__
+        if name != "CancelledError" and name != "Cancelled":
             return None
-        found = _asyncio_task()
-        if found is not None:
-            old = getattr(found, "_unicancel_caught", None)
-            new = _record(here, kind, by_with, exc, 0.0, sys._getframe(1))
-            found._unicancel_caught = _stack(old, new)
+        module = cls.__module__
+        if module.startswith("trio"):
+            known = _handlers.get((id(code), offset))
+            trusted = known is not None and known[3] is code and known[1] == _TRUSTED
+            if trusted and not _trio_records:
+                return None  # trio's own, no record to end: what _trio_handled does
+            _trio_handled(code, offset, exc, sys._getframe(1))
+            return None
+        if not module.startswith(("asyncio", "concurrent")):
+            return None
+    known = _handlers.get((id(code), offset))  # _handler(), inlined
+    if known is None or known[3] is not code:
+        known = _handler(code, offset)
+    here, kind, by_with, _ = known
+    if kind >= _TRUSTED:  # _TRUSTED or _ASYNCIO
+        # asyncio's own code and unicancel's handle it and re-raise (the
+        # delivery counts tell a swallow exactly): skip the common case
+        # (an asyncio.sleep() cancelled is four handlers) cheaply.
+        return None
+    found = _asyncio_task()
+    if found is not None:
+        old = getattr(found, "_unicancel_caught", None)
+        if by_with and old is not None and old.exc_id != getattr(exc, "_unicancel_mark", 0):
+            return None  # _stack() would keep *old*: a scope catching its own
+        new = _record(here, kind, by_with, exc, 0.0, sys._getframe(1))
+        found._unicancel_caught = _stack(old, new)
     return None
 
 
@@ -149,11 +163,16 @@ def _stack(old: Caught | None, new: Caught) -> Caught | None:
     many scopes catch their own this way)."""
     if old is not None and old.exc_id == new.exc_id:
         old = old.prior
-    if new.by_with and old is not None:
+    if old is None:
+        return new  # (_record leaves prior None)
+    if new.by_with:
         return old
-    if old is not None and _depth(old) >= 8:
-        old = None  # bounded: an except re-raising into eight more
-    return new._replace(prior=old)
+    if _depth(old) >= 8:
+        return new  # bounded: an except re-raising into eight more
+    # Not new._replace(prior=old): a catch of every cancellation pays this.
+    return Caught(
+        new.site, new.library_site, new.when, new.user, new.reason, new.by_with, new.exc_id, old
+    )
 
 
 def _depth(record: Caught) -> int:
@@ -167,6 +186,8 @@ def _depth(record: Caught) -> int:
 
 def _trio_handled(code: CodeType, offset: int, exc: BaseException, frame: FrameType) -> None:
     here, kind, by_with, _ = _handler(code, offset)
+    if kind == _THROUGH:
+        return
     trio: Any = sys.modules["trio"]
     if kind == _TRUSTED:
         # trio's own handling or unicancel's, right by construction. It ends
@@ -192,12 +213,25 @@ def _trio_handled(code: CodeType, offset: int, exc: BaseException, frame: FrameT
         return
     try:
         task = trio.lowlevel.current_task()
-        when = trio.current_time()
     except RuntimeError:
         return
     key = id(task)
     entry = _trio_records.get(key)
     old = entry[1] if entry is not None and entry[0]() is task else None
+    if by_with:
+        # A with statement catching (a scope its own cancellation, every
+        # round trip): trio judges its record as no record (see _swallow), so
+        # none is made; what _stack() would do to the one before, done here.
+        if old is not None and old.exc_id == getattr(exc, "_unicancel_mark", 0):
+            if old.prior is None:
+                _drop(key)
+            else:
+                _trio_records[key] = (entry[0], old.prior)  # type: ignore[index]
+        return
+    try:
+        when = trio.current_time()
+    except RuntimeError:
+        return
     record = _stack(old, _record(here, kind, by_with, exc, when, frame))
     if record is None:
         _drop(key)
@@ -242,7 +276,13 @@ def _record(
     return Caught(here, "", when, True, reason, by_with, _mark(exc))
 
 
-_USER, _LIBRARY, _TRUSTED, _ASYNCIO = 0, 1, 2, 3
+_USER, _LIBRARY, _TRUSTED, _ASYNCIO, _THROUGH = 0, 1, 2, 3, 4
+#: Handlers that always re-raise: an await's CLEANUP_THROW (what is thrown
+#: into the awaited coroutine passes through it) and an except block's
+#: cleanup (COPY, POP_EXCEPT, RERAISE). Never a catch: not recorded (every
+#: cancelled await would pay a record otherwise).
+_CLEANUP_THROW = dis.opmap["CLEANUP_THROW"] if available else -1
+_COPY, _POP_EXCEPT = dis.opmap["COPY"], dis.opmap["POP_EXCEPT"]
 _ASYNCIO_DIR = os.path.join(os.path.dirname(os.__file__), "asyncio", "")
 #: (id(code), offset) -> (site, kind, by_with, code): a handler is
 #: classified once. Keyed by id: hashing a code object hashes its contents.
@@ -264,6 +304,12 @@ def _handler(code: CodeType, offset: int) -> tuple[str, int, bool, CodeType]:
         else:
             kind = _USER
         by_with = code.co_code[offset + 2 : offset + 3] == _WITH_EXCEPT_START
+        ops = code.co_code[offset : offset + 3]
+        through = len(ops) == 3 and (
+            ops[0] == _CLEANUP_THROW or (ops[0] == _COPY and ops[2] == _POP_EXCEPT)
+        )
+        if through and kind in (_USER, _LIBRARY):
+            kind = _THROUGH
         known = (site, kind, by_with, code)
         if len(_handlers) >= 10_000:
             _handlers.clear()  # bounded; code objects only, never a frame

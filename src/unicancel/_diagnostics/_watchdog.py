@@ -16,7 +16,7 @@ other way is noticed by the thread, which re-checks reported entries every
 disable()). One stuck report and one end per task and episode: a task's
 entries pending at once (nested scopes) are merged into the first reported.
 
-Deadlines are watched too (:func:`watch_deadline`, told when a scope's
+Deadlines are watched too (:func:`deadline_armed`, told when a scope's
 deadline is armed): a deadline that passes while a task holds the event
 loop (a CPU loop, a blocking call) is never applied, since the loop's timer
 cannot run, so no cancel is ever requested. The thread wakes at the
@@ -29,18 +29,20 @@ exiting a scope does not look at diagnostics.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import weakref
 from math import inf
 from time import monotonic
 from typing import Any
 
-from .._core._scope_state import _EXITED, DEADLINE_EXCEEDED, CancelOrigin
+from .._core._scope_state import _EXITED, CancelOrigin
+from . import _visit
 from ._dispatch import dispatch, settings
 from ._entry import Entry
-from ._where import ended, where
+from ._where import ended
 
-__all__ = ["entry_of", "flush", "landed", "stop_watchdog", "watch", "watch_deadline"]
+__all__ = ["deadline_armed", "entry_of", "flush", "landed", "stop_watchdog", "watch"]
 
 
 _cond = threading.Condition()
@@ -49,10 +51,17 @@ _cond = threading.Condition()
 #: only what is pending (a million cancels a second do not pile up). Plain
 #: dict operations, atomic under the GIL; the thread reads a copy.
 _watched: dict[int, Entry] = {}
+#: A watched deadline not due yet: (weak scope, thread, backend, deadline on
+#: the backend's clock, on ours).
+_Armed = tuple[weakref.ref[Any], int, str, float, float]
+#: The armed deadlines not due yet, by id(scope) (see deadline_armed): left
+#: lazily (when due, or in a sweep when the table doubles).
+_armed: dict[int, _Armed] = {}
 _thread: threading.Thread | None = None
 _idle = False
 _generation = 0
-#: When the thread means to look next (a deadline due earlier wakes it).
+#: When the thread means to look next (a deadline due earlier wakes it);
+#: -inf while it is looking (it reads the tables before it waits).
 _next_wake = inf
 #: The size of _watched that triggers a sweep of the deadline entries of
 #: scopes already left (twice what the last sweep kept).
@@ -65,6 +74,10 @@ _visited = 0
 def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     """Watch *scope*, cancelled just now (with stuck_after=inf, only note it)."""
     origin = scope.cancel_origin
+    if _armed:
+        record = _armed.pop(id(scope), None)
+        if record is not None and record[0]() is scope:
+            _promote(id(scope), record)  # its deadline, maybe applied now
     old = _watched.get(id(scope))
     if old is not None and old.deadline is not None and old.scope() is scope:
         # Its watched deadline: the cancel is that deadline applied (late, if
@@ -97,55 +110,95 @@ def watch(scope: Any, host: Any, backend: str, trio_time: float = 0.0) -> Entry:
     return entry
 
 
-def watch_deadline(scope: Any, host: Any, backend: str, deadline: float, now: float) -> None:
-    """*scope* (entered, run by *host*) has *deadline* armed; *now* is the
-    backend's clock (in the loop's thread, so the two clocks are compared
-    here, once)."""
-    global _sweep_at
+def deadline_armed(backend: str, scope: Any, host: Any, now: float) -> None:
+    """The hook (``_diag_hooks``' ``deadline_armed``, called directly: every
+    armed scope's entry pays it): *scope* (entered, run by *host*) has its
+    deadline armed; *now* is the backend's clock (in the loop's thread, so
+    the two clocks are compared here, once)."""
     stuck_after = settings.stuck_after
     if stuck_after == inf:
         return
+    if backend == "trio":
+        import trio
+
+        clock = trio.lowlevel.current_clock()
+        if type(clock).__name__ != "SystemClock" or not type(clock).__module__.startswith("trio"):
+            # A virtual clock (MockClock): its deadlines are not on the
+            # wall clock the watchdog thread waits on; not watched.
+            return
+        now = trio.current_time()
+    deadline = scope._deadline
     key = id(scope)
     entry = _watched.get(key)
+    requested = deadline - now + monotonic()
     if entry is not None and entry.scope() is scope:
         if entry.deadline is None:
             return  # already cancelled, watched as such
-    else:
-        if len(_watched) >= _sweep_at:
-            _sweep()
-        entry = Entry()
-        entry.scope = weakref.ref(scope)
-        entry.task = weakref.ref(host) if host is not None else None
-        entry.thread = threading.get_ident()
-        entry.backend = backend
-        entry.trio_time = 0.0
-        entry.reason = None
-        entry.closed = None
-        entry.lead = entry.followers = entry.names = None
-        _watched[key] = entry
+        # Promoted (due, or reported stuck): moved, it is watched anew.
+        entry.deadline = deadline
+        entry.requested = requested
+        entry.due = requested + stuck_after
+        _wake(entry.due)
+        return
+    if len(_armed) >= _sweep_at:
+        _sweep()
+    # A light record (every armed scope pays it, and most are left long
+    # before they could be stuck): an Entry only when the thread finds it due
+    # with its scope still entered, or when its scope is cancelled. Built
+    # whole before it is published: the thread may read the table any time.
+    _armed[key] = (weakref.ref(scope), threading.get_ident(), backend, deadline, requested)
+    due = requested + stuck_after
+    if _thread is None or _idle or due < _next_wake:
+        _wake(due)
+
+
+def _promote(key: int, record: _Armed) -> Entry | None:
+    """*record*'s full entry in _watched (by whichever thread pops it first:
+    the loop's at a cancel, the watchdog's when it is due), or None if its
+    scope is gone or another entry watches it already."""
+    ref, thread, backend, deadline, requested = record
+    scope = ref()
+    if scope is None or scope._state >= _EXITED:
+        return None
+    host = getattr(scope, "_host", None)  # the record keeps no task alive
+    entry = Entry()
+    entry.scope = ref
+    entry.task = weakref.ref(host) if host is not None else None
+    entry.thread = thread
+    entry.backend = backend
+    entry.trio_time = 0.0
+    entry.reason = None
+    entry.closed = None
+    entry.lead = entry.followers = entry.names = None
     entry.deadline = deadline
-    entry.requested = deadline - now + monotonic()
-    entry.due = entry.requested + stuck_after
-    _wake(entry.due)
+    entry.requested = requested
+    entry.due = requested + settings.stuck_after
+    other = _watched.setdefault(key, entry)
+    if other is not entry and other.scope() is scope:
+        return None
+    _watched[key] = entry
+    return entry
 
 
 def _sweep() -> None:
-    """Drop the deadline entries of scopes left (or gone) meanwhile."""
+    """Drop the deadline records of scopes left (or gone) meanwhile."""
     global _sweep_at
-    for key, entry in list(_watched.items()):
-        if entry.deadline is not None and _exited(entry) and _watched.get(key) is entry:
-            _watched.pop(key, None)
-    _sweep_at = max(64, 2 * len(_watched))
+    for key, record in list(_armed.items()):
+        scope = record[0]()
+        if (scope is None or scope._state >= _EXITED) and _armed.get(key) is record:
+            _armed.pop(key, None)
+    _sweep_at = max(64, 2 * len(_armed))
 
 
 def _wake(due: float) -> None:
     """Make sure the thread looks by *due*."""
-    global _thread
+    global _thread, _next_wake
     if _thread is None or _idle or due < _next_wake:
         # The thread sets _idle before it looks at _watched one last time, and
         # waits holding the lock: it sees this entry, or this notify wakes it.
         with _cond:
             if _thread is None:
+                _next_wake = -inf  # it looks at the tables first
                 _thread = threading.Thread(
                     target=_run, args=(_generation,), name="unicancel-watchdog", daemon=True
                 )
@@ -157,6 +210,15 @@ def entry_of(scope: Any) -> Entry | None:
     """*scope*'s entry, if it is watched."""
     entry = _watched.get(id(scope))
     return entry if entry is not None and entry.scope() is scope else None
+
+
+def watched_deadline(scope: Any) -> float | None:
+    """The deadline of *scope* that is watched (on its backend's clock), if any."""
+    record = _armed.get(id(scope))
+    if record is not None and record[0]() is scope:
+        return record[3]
+    entry = entry_of(scope)
+    return entry.deadline if entry is not None else None
 
 
 _LEFT = "  (the scope was left without the cancellation landing; noticed by the watchdog)"
@@ -230,6 +292,9 @@ def expedite(*, wait: bool = False) -> None:
     once the thread has looked (the caller's thread waits, up to 30 s)."""
     global _expedited
     with _cond:
+        for key, record in list(_armed.items()):
+            if _armed.pop(key, None) is record:
+                _promote(key, record)
         for entry in list(_watched.values()):
             entry.due = -inf
         _expedited += 1
@@ -244,6 +309,7 @@ def stop_watchdog() -> None:
     with _cond:
         _generation += 1
         _watched.clear()
+        _armed.clear()
         _next_wake = inf
         thread, _thread = _thread, None
         _idle = False
@@ -265,6 +331,7 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+_visit._w = sys.modules[__name__]  # its look reads our state
 
 
 def _run(generation: int) -> None:
@@ -274,7 +341,7 @@ def _run(generation: int) -> None:
             if generation != _generation:
                 return
             _idle = True
-            if not _watched:
+            if not _watched and not _armed:
                 _visited = _expedited
                 _cond.notify_all()
                 _cond.wait()  # nothing to watch: sleep until watch() notifies
@@ -282,117 +349,38 @@ def _run(generation: int) -> None:
                 continue
             _idle = False
             expedited = _expedited
-        wake = _visit(monotonic())
+        wake = _visit.visit(monotonic())
         with _cond:
             if generation != _generation:
                 return
             _visited = expedited
             _cond.notify_all()
             # Entries added during the visit count too (a deadline may be due
-            # before anything the visit saw); later ones compare with
-            # _next_wake and notify.
-            wake = min([wake, *(e.due for e in list(_watched.values()))])
+            # before anything the visit saw): read after this store, so one
+            # added meanwhile is seen here, or its adder sees the store and
+            # notifies (taking the lock: once this thread waits) if it is due
+            # earlier.
+            _next_wake = wake
+            stuck_after = settings.stuck_after
+            wake = min(
+                [
+                    wake,
+                    *(e.due for e in list(_watched.values())),
+                    *(r[4] + stuck_after for r in list(_armed.values())),
+                ]
+            )
             now = monotonic()
             # (Nothing left to wait for: the top of the loop waits, idle.)
             if now < wake < inf:
                 _next_wake = wake
                 # A huge stuck_after (1e10 s) overflows the lock's timeout.
                 _cond.wait(min(wake - now, threading.TIMEOUT_MAX))
-                _next_wake = inf
-
-
-def _visit(now: float) -> float:
-    """Look at every watched entry that is due; return when to look next."""
-    wake = inf
-    for key, entry in list(_watched.items()):
-        if entry.due > now:
-            wake = min(wake, entry.due)
-            continue
-        if entry.closed == "merged":
-            entry.due = inf  # its lead speaks for it, and frees it
-            continue
-        if entry.closed == "done" or _exited(entry):
-            if _watched.get(key) is entry:
-                _watched.pop(key, None)
-            with _cond:
-                was, entry.closed = entry.closed, "done"
-            if was == "stuck":
-                _end(entry, in_loop=False, how=_LEFT)
-            continue
-        if entry.closed is None and entry.deadline is not None and not _passed(entry, now):
-            wake = min(wake, entry.due)
-            continue
-        entry.due = monotonic() + settings.stuck_after  # look again then (landed?)
-        wake = min(wake, entry.due)
-        if entry.closed is None:
-            _check(entry)
-    return wake
-
-
-def _passed(entry: Entry, now: float) -> bool:
-    """A watched deadline: whether it passed; if not (moved later, or an
-    expedited look before it passed), set when to look next."""
-    scope = entry.scope()
-    deadline = scope._deadline if scope is not None else inf
-    if deadline == inf:  # its deadline was removed: forget it
-        entry.due = inf
-        entry.closed = "done"
-        if scope is not None and _watched.get(id(scope)) is entry:
-            _watched.pop(id(scope), None)
-        return False
-    if deadline != entry.deadline:
-        # Moved later (an earlier move re-arms, and tells us): same offset.
-        entry.requested += deadline - entry.deadline  # type: ignore[operator]
-        entry.deadline = deadline
-        expedited = entry.due == -inf
-        entry.due = entry.requested + (0.0 if expedited else settings.stuck_after)
-        return False
-    if entry.requested > now:
-        # An expedited look before the deadline: look again when it passes.
-        entry.due = entry.requested
-        return False
-    return True
+            # Looking (until the store above): the tables are read after
+            # anything added meanwhile, which needs no notify (each would
+            # cost the loop's thread a lock and a GIL hand-off).
+            _next_wake = -inf
 
 
 def _exited(entry: Entry) -> bool:
     scope = entry.scope()
     return scope is None or scope._state >= _EXITED
-
-
-def _check(entry: Entry) -> None:
-    scope = entry.scope()
-    if scope is None:
-        return
-    entry.reason = scope.cancel_reason
-    if entry.reason is None and entry.deadline is not None:
-        # A deadline the loop has not applied yet (it is held by a task).
-        entry.reason = DEADLINE_EXCEEDED
-    reports = where(entry, scope)
-    host = entry.task() if entry.task is not None else None
-    with _cond:
-        if entry.closed is not None:
-            return  # landed meanwhile
-        lead = _stuck_in(host, entry) if host is not None else None
-        if lead is not None:
-            # Another cancellation of this task is already reported stuck
-            # (nested scopes, cancelled at once): one episode, one report.
-            entry.closed = "merged"
-            entry.lead = lead
-            entry.due = inf
-            if lead.followers is None:
-                lead.followers = []
-            lead.followers.append(entry)
-            return
-        entry.closed = "stuck"
-        entry.names = [report.task for report in reports]
-    for report in reports:
-        dispatch(report, in_loop=False)
-
-
-def _stuck_in(host: Any, entry: Entry) -> Entry | None:
-    """The entry reported stuck (still open) for task *host*, if any."""
-    for other in list(_watched.values()):
-        task = other.task() if other.task is not None else None
-        if other is not entry and other.closed == "stuck" and task is host:
-            return other
-    return None
