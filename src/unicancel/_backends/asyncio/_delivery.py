@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..._core import _diag_hooks
 from ..._core._contract import effectively_cancelled as effectively_cancelled
+from . import _diag_bridge
 from ._chain import catcher as catcher
 from ._chain import charge
 from ._chain import innermost as innermost
 from ._chain import set_innermost as set_innermost
-from ._private import NOT_PENDING, failed, fut_waiter, pending_cancel_message
+from ._private import NOT_PENDING, fut_waiter, pending_cancel_message
 from ._retry import SAME_SITE_LIMIT, await_site, retried_by_edge_triggered_code
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def _forget(task: Task[Any]) -> None:
     state = task._unicancel_delivery  # type: ignore[attr-defined]
     task._unicancel_delivery = None  # type: ignore[attr-defined]
     if _diag_hooks.hooks is not None and state is not None:
-        _diag_task_end(task, state)
+        _diag_bridge.diag_task_end(task, state)
 
 
 # Checks waiting to run, per loop (loop._unicancel_batch); one call_soon
@@ -134,7 +135,7 @@ def _flush(loop: AbstractEventLoop) -> None:
                     # cancellation (all that deliver() would do).
                     task._unicancel_delivery = None  # type: ignore[attr-defined]
                     if _diag_hooks.hooks is not None:
-                        _diag_task_done(task, entry[1])
+                        _diag_bridge.diag_task_done(task, entry[1])
                     continue
                 entry = _delivery(task)
             entry._pending = False
@@ -284,7 +285,7 @@ class _Delivery:
         if task.done():
             task._unicancel_delivery = None  # type: ignore[attr-defined]
             if _diag_hooks.hooks is not None:
-                _diag_task_end(task, self)
+                _diag_bridge.diag_task_end(task, self)
             return False
         inner: CancelScope | None = getattr(task, "_unicancel_scope", None)
         target = None  # catcher(inner), inlined: this runs once per delivery
@@ -398,19 +399,3 @@ class _Delivery:
         self._site = site
         self._chain = [weakref.ref(obj) for obj in chain]
         self._repeats = SAME_SITE_LIMIT
-
-
-def _diag_task_end(task: Task[Any], state: _Delivery) -> None:
-    """Diagnostics (on): *task* is done; judge, once, the cancellation it got
-    last, or the one a shield hid from it since (it caught that one)."""
-    target = state._target or getattr(state, "_diag_target", None)
-    state._target = state._diag_target = None
-    if target is not None:
-        _diag_task_done(task, target)
-
-
-def _diag_task_done(task: Task[Any], target: CancelScope) -> None:
-    """Diagnostics (on): *task* finished after *target*'s cancellation reached it."""
-    hooks = _diag_hooks.hooks
-    if hooks is not None and not task.cancelled() and not failed(task):
-        hooks.task_done_after_delivery(task, target)
