@@ -6,7 +6,8 @@ diagnostics off and on, and the watchdog's CPU use while idle (issue 13).
 Off and on are measured in one process, burst by burst in turn (``enable()``
 and ``disable()`` between bursts, outside the timed part), so that drift on a
 shared machine hits both alike; each figure is the fastest burst's ns per
-operation, which is what the code costs when nothing else runs. Workloads,
+operation, which is what the code costs when nothing else runs. Workloads
+(run.py's 1-3, the functions of bench_scopes.py),
 on asyncio, asyncio on uvloop and trio: an unarmed scope (``with
 CancelScope(): pass``), an armed one (``with move_on_after(10): pass``) and
 the round trip (``with move_on_after(0): await sleep(1)``). With diagnostics
@@ -26,31 +27,25 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+
+from bench_scopes import (
+    a_roundtrip_unicancel,
+    armed_unicancel,
+    t_roundtrip_unicancel,
+    unarmed_unicancel,
+)
 
 import unicancel
-from unicancel import CancelScope, diagnostics, move_on_after
+from unicancel import diagnostics, move_on_after
 
-Workload = Callable[[int], Awaitable[None]]
+#: An op loop of bench_scopes.py: runs n ops, returns the ns they took.
+Workload = Callable[[int], Awaitable[int]]
 
 
-def workloads(sleep: Callable[[float], Awaitable[Any]]) -> dict[str, Workload]:
-    async def unarmed(n: int) -> None:
-        for _ in range(n):
-            with CancelScope():
-                pass
-
-    async def armed(n: int) -> None:
-        for _ in range(n):
-            with move_on_after(10):
-                pass
-
-    async def roundtrip(n: int) -> None:
-        for _ in range(n):
-            with move_on_after(0):
-                await sleep(1)
-
-    return {"unarmed": unarmed, "armed": armed, "roundtrip": roundtrip}
+def workloads(backend: str) -> dict[str, Workload]:
+    """Workloads 1-3 of run.py, unicancel's own functions (bench_scopes.py)."""
+    roundtrip = t_roundtrip_unicancel if backend == "trio" else a_roundtrip_unicancel
+    return {"unarmed": unarmed_unicancel, "armed": armed_unicancel, "roundtrip": roundtrip}
 
 
 async def measure(work: dict[str, Workload], n: int, bursts: int) -> dict[str, tuple[float, float]]:
@@ -66,9 +61,7 @@ async def measure(work: dict[str, Workload], n: int, bursts: int) -> dict[str, t
                 if on:
                     diagnostics.enable(stuck_after=60, warn=False, log=False)
                 gc.disable()
-                t0 = time.perf_counter_ns()
-                await run(n)
-                elapsed = time.perf_counter_ns() - t0
+                elapsed = await run(n)
                 gc.enable()
                 if on:
                     diagnostics.disable()
@@ -80,13 +73,13 @@ def run_backend(backend: str, n: int, bursts: int) -> dict[str, tuple[float, flo
     if backend == "trio":
         import trio
 
-        return trio.run(measure, workloads(trio.sleep), n, bursts)
+        return trio.run(measure, workloads(backend), n, bursts)
     if backend == "uvloop":
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # 3.11 too
-            return runner.run(measure(workloads(asyncio.sleep), n, bursts))
-    return asyncio.run(measure(workloads(asyncio.sleep), n, bursts))
+            return runner.run(measure(workloads(backend), n, bursts))
+    return asyncio.run(measure(workloads(backend), n, bursts))
 
 
 def idle_cpu(seconds: float) -> tuple[float, bool]:

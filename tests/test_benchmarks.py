@@ -4,6 +4,7 @@ promises (a system that does not is reported as ERROR), in a quick run."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 import subprocess
@@ -41,6 +42,30 @@ def test_quick_benchmark_run_has_no_errors(tmp_path: Path) -> None:
     text = page.read_text()
     assert "--only unarmed,armed,roundtrip,nesting,group,stop,onstop" in text
     assert "### 5." not in text  # not selected
+
+
+def test_diagnostics_cost_benchmark_runs() -> None:
+    """bench_diagnostics.py (issue 13's cost figures) measures every workload
+    with diagnostics off and on, and finds the watchdog thread it idles."""
+    backends = "asyncio,trio" if importlib.util.find_spec("trio") else "asyncio"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_diagnostics.py"),
+            *("--n", "20", "--bursts", "1", "--idle", "0.1", "--backends", backends),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(
+        r"^  (\w+) +(unarmed|armed|roundtrip) +[\d,]+ +[\d,]+ +[\d.]+x$", result.stdout, re.M
+    )
+    assert len(rows) == 3 * len(backends.split(",")), result.stdout
+    assert "idle watchdog (running)" in result.stdout, result.stdout
 
 
 def test_quick_scale_run_has_no_errors_and_renders(tmp_path: Path) -> None:
