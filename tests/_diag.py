@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from math import inf
 
 import pytest
 
 from unicancel import diagnostics
+from unicancel._diagnostics import _watchdog
 from unicancel.diagnostics import Report
 
 #: sys.monitoring (3.12+) tells which handler caught a cancellation.
@@ -36,3 +38,43 @@ def reports() -> Iterator[list[Report]]:
 
 def at(site: str | None, filename: str, lineno: int) -> bool:
     return site is not None and site.endswith(f"{filename}:{lineno}")
+
+
+class Watch:
+    """Reports, and a threading.Event per kind set when one arrives."""
+
+    def __init__(self) -> None:
+        self.reports: list[Report] = []
+        self.seen = {kind: threading.Event() for kind in ("stuck", "landed", "swallowed")}
+
+    def __call__(self, report: Report) -> None:
+        self.reports.append(report)
+        self.seen[report.kind].set()
+
+    def kinds(self) -> list[str]:
+        return [r.kind for r in self.reports]
+
+    def wait(self, kind: str) -> None:
+        assert self.seen[kind].wait(30), f"no {kind} report: {self.kinds()}"
+
+    def expedite_when(self, entered: threading.Event) -> None:
+        """From a helper thread: once *entered* is set (the loop thread is
+        about to block), make the watchdog look now."""
+
+        def helper() -> None:
+            entered.wait(30)
+            _watchdog.expedite()
+
+        threading.Thread(target=helper, daemon=True).start()
+
+
+@pytest.fixture
+def watch() -> Iterator[Watch]:
+    diagnostics.enable(stuck_after=60, warn=False, log=False)
+    found = Watch()
+    unsubscribe = diagnostics.subscribe(found)
+    try:
+        yield found
+    finally:
+        unsubscribe()
+        diagnostics.disable()

@@ -14,49 +14,20 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from time import monotonic
 
 import pytest
 
 import unicancel
-from unicancel import CancelScope, TaskGroup, diagnostics, fail_after, move_on_after
+from unicancel import CancelScope, TaskGroup, fail_after, move_on_after
 from unicancel._diagnostics import _watchdog
-from unicancel.diagnostics import Report
 
-from ._diag import line
+from ._diag import Watch, line
+from ._diag import watch as watch  # the fixture
 from ._helpers import wait_all_tasks_blocked
 
 FILE = os.path.basename(__file__)
-
-
-class Watch:
-    def __init__(self) -> None:
-        self.reports: list[Report] = []
-        self.stuck = threading.Event()
-        self.landed = threading.Event()
-
-    def __call__(self, report: Report) -> None:
-        self.reports.append(report)
-        if report.kind == "stuck":
-            self.stuck.set()
-        elif report.kind == "landed":
-            self.landed.set()
-
-    def kinds(self) -> list[str]:
-        return [r.kind for r in self.reports]
-
-
-@pytest.fixture
-def watch() -> Iterator[Watch]:
-    diagnostics.enable(stuck_after=60, warn=False, log=False)
-    found = Watch()
-    unsubscribe = diagnostics.subscribe(found)
-    try:
-        yield found
-    finally:
-        unsubscribe()
-        diagnostics.disable()
 
 
 def spin_past(scope: CancelScope, until: threading.Event) -> None:
@@ -81,7 +52,7 @@ async def test_cpu_loop_past_a_deadline_reported_with_the_loop_line(
     try:
         with opener(0.05) as scope:
             call_line = line() + 1
-            spin_past(scope, watch.stuck)
+            spin_past(scope, watch.seen["stuck"])
             await unicancel.checkpoint()
     except TimeoutError:
         assert opener is fail_after
@@ -131,7 +102,7 @@ async def test_no_report_for_a_deadline_moved_later_before_it_passed(watch: Watc
 async def test_a_deadline_moved_earlier_is_watched_at_the_new_time(watch: Watch) -> None:
     with move_on_after(3600) as scope:
         scope.deadline = unicancel.current_time() + 0.05
-        spin_past(scope, watch.stuck)
+        spin_past(scope, watch.seen["stuck"])
         await unicancel.checkpoint()
     assert scope.cancelled_caught
     assert watch.kinds() == ["stuck", "landed"], [r.format() for r in watch.reports]
@@ -191,7 +162,7 @@ async def test_stuck_group_cancel_reported_landed_when_the_group_is_left(watch: 
         entered.set()
         _watchdog.expedite()
         guard = monotonic() + 20
-        while not watch.stuck.is_set() and monotonic() < guard:
+        while not watch.seen["stuck"].is_set() and monotonic() < guard:
             pass  # a CPU loop without a checkpoint
         await unicancel.checkpoint()
 
@@ -215,10 +186,10 @@ async def test_a_deadline_passed_in_a_blocking_call_then_left_never_landed(watch
         while unicancel.current_time() < scope.deadline:
             threading.Event().wait(0.005)  # a blocking call, past the deadline
         _watchdog.expedite()
-        watch.stuck.wait(30)  # still blocking: the watchdog reports it stuck
+        watch.seen["stuck"].wait(30)  # still blocking: the watchdog reports it stuck
     assert not scope.cancelled_caught
     _watchdog.expedite()  # the watchdog notices the scope was left
-    await unicancel.to_thread(watch.landed.wait, 30)
+    await unicancel.to_thread(watch.seen["landed"].wait, 30)
     assert watch.kinds() == ["stuck", "landed"], [r.format() for r in watch.reports]
     ended = watch.reports[1]
     assert ended.latency is None, ended.format()

@@ -8,28 +8,16 @@ scopes) make one episode: one stuck report, one end.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import unicancel
 from unicancel import CancelScope, TaskGroup, diagnostics, to_thread
 from unicancel._diagnostics import _watchdog
 
+from ._diag import Watch
+from ._diag import watch as watch  # the fixture
 from ._helpers import Event, wait_all_tasks_blocked
-from .test_diagnostics_stuck import Watch, block
-
-
-@pytest.fixture
-def watch() -> Iterator[Watch]:
-    diagnostics.enable(stuck_after=60, warn=False, log=False)
-    found = Watch()
-    unsubscribe = diagnostics.subscribe(found)
-    try:
-        yield found
-    finally:
-        unsubscribe()
-        diagnostics.disable()
+from .test_diagnostics_stuck import block
 
 
 def _ends(watch: Watch) -> list[tuple[str, str, bool]]:

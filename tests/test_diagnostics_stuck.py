@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,52 +19,12 @@ import pytest
 import unicancel
 from unicancel import CancelScope, TaskGroup, diagnostics, to_thread
 from unicancel._diagnostics import _watchdog
-from unicancel.diagnostics import Report
 
-from ._diag import line
+from ._diag import Watch, line
+from ._diag import watch as watch  # the fixture
 from ._helpers import Event, wait_all_tasks_blocked
 
 FILE = os.path.basename(__file__)
-
-
-class Watch:
-    """Reports, and a threading.Event per kind set when one arrives."""
-
-    def __init__(self) -> None:
-        self.reports: list[Report] = []
-        self.seen = {kind: threading.Event() for kind in ("stuck", "landed", "swallowed")}
-
-    def __call__(self, report: Report) -> None:
-        self.reports.append(report)
-        self.seen[report.kind].set()
-
-    def kinds(self) -> list[str]:
-        return [r.kind for r in self.reports]
-
-    def wait(self, kind: str) -> None:
-        assert self.seen[kind].wait(30), f"no {kind} report: {self.kinds()}"
-
-    def expedite_when(self, entered: threading.Event) -> None:
-        """From a helper thread: once *entered* is set (the loop thread is
-        about to block), make the watchdog look now."""
-
-        def helper() -> None:
-            entered.wait(30)
-            _watchdog.expedite()
-
-        threading.Thread(target=helper, daemon=True).start()
-
-
-@pytest.fixture
-def watch() -> Iterator[Watch]:
-    diagnostics.enable(stuck_after=60, warn=False, log=False)
-    found = Watch()
-    unsubscribe = diagnostics.subscribe(found)
-    try:
-        yield found
-    finally:
-        unsubscribe()
-        diagnostics.disable()
 
 
 def block(entered: threading.Event, until: threading.Event) -> None:
