@@ -64,7 +64,10 @@ class FloorScope:
         if host is None:
             raise RuntimeError("not in a task")
         self._host = host
-        self._parent = getattr(host, "_floor_scope", None)
+        try:  # a direct read: getattr(host, name, None) costs a fifth of a scope
+            self._parent = host._floor_scope  # type: ignore[attr-defined]
+        except AttributeError:  # the task's first scope
+            self._parent = None
         host._floor_scope = self  # type: ignore[attr-defined]
         self._entry = host.cancelling()
         if self._shield or self._cancel_called or self._relative != self._deadline:

@@ -177,3 +177,36 @@ async def test_the_thread_safe_ways_named_in_the_error_work_on_an_idle_loop() ->
                 threading.Thread(target=loop.call_soon_threadsafe, args=(scope.cancel,)).start()
             await sleep_forever()
     assert scope.cancelled_caught
+
+
+@pytest.mark.parametrize("loop_factory", ["asyncio", "uvloop"])
+def test_cancel_while_the_loop_is_stopped_raises_and_loses_nothing(loop_factory: str) -> None:
+    """Between two run_until_complete() calls no loop runs, even in the
+    thread that entered the scope: cancel() must refuse (as on 3.12+; 3.11
+    once let it through to Task.cancel() on the idle loop, whose task then
+    died with InvalidStateError, destroyed while pending)."""
+    if loop_factory == "uvloop":
+        uvloop = pytest.importorskip("uvloop")
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    scopes: list[CancelScope] = []
+
+    async def hold(gate: asyncio.Future[None]) -> str:
+        with CancelScope() as scope:
+            scopes.append(scope)
+            await gate
+        return "finished" if not scope.cancelled_caught else "cancelled"
+
+    try:
+        gate: asyncio.Future[None] = loop.create_future()
+        task = loop.create_task(hold(gate))
+        loop.run_until_complete(asyncio.sleep(0))  # the task is now waiting on gate
+        with pytest.raises(RuntimeError, match=WRONG_THREAD) as caught:
+            scopes[0].cancel("while the loop is stopped")
+        assert "CancelScope.cancel()" in str(caught.value)
+        assert not scopes[0].cancel_called
+        gate.set_result(None)
+        assert loop.run_until_complete(task) == "finished"
+    finally:
+        loop.close()

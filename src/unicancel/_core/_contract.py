@@ -18,8 +18,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from asyncio import AbstractEventLoop
-
     from ._scope_state import CancelOrigin
 
 __all__ = [
@@ -52,8 +50,6 @@ class Scope(Protocol):
     _host: object
     _parent: Scope | None
     _native: object
-    _loop: AbstractEventLoop
-    _thread: int
     _timer: object
     _entry_cancelling: int
     _delivered: int

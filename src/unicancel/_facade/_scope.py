@@ -25,8 +25,6 @@ from .._core._scope_state import (
 )
 
 if TYPE_CHECKING:
-    from asyncio import AbstractEventLoop
-
     from .._core._contract import Backend, Scope
 
 __all__ = ["CancelOrigin", "CancelScope"]
@@ -70,7 +68,6 @@ class CancelScope:
         "_entry_cancelling",
         "_fail",
         "_host",
-        "_loop",
         "_message",
         "_native",
         "_origin",
@@ -80,14 +77,12 @@ class CancelScope:
         "_shield",
         "_shield_log",
         "_state",
-        "_thread",
         "_timeout",
         "_timer",
     )
 
     # Backend slots: asyncio uses _host/_parent/_timer/_entry_cancelling/
-    # _delivered/_busy/_cancel_seq/_shield_log/_below, and on 3.11 _loop/_thread
-    # (the entering thread's ident, for the cheap wrong-thread test); trio uses
+    # _delivered/_busy/_cancel_seq/_shield_log/_below; trio uses
     # _native/_host/_timer (a weak reference marking its native scope). They are
     # declared here (not on per-backend subclasses) so entering a scope allocates
     # nothing extra.
@@ -95,8 +90,6 @@ class CancelScope:
     _host: object
     _parent: Scope | None
     _native: object
-    _loop: AbstractEventLoop
-    _thread: int
     _timer: object
     _entry_cancelling: int
     _delivered: int

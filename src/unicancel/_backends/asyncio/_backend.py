@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from asyncio import AbstractEventLoop, CancelledError, sleep
 from math import inf
-from threading import get_ident
 
 from ..._core import _contract, _diag_hooks, _errors
 from ..._core._contract import Scope as CancelScope  # the facade's scope, as backends see it
@@ -23,7 +22,7 @@ from ._delivery import catcher, force, innermost, schedule
 from ._private import current_task, running_loop, task_or_none, task_running_in
 from ._reach import reach
 from ._reasons import note_shield_change, order
-from ._scopes import THREAD_BY_IDENT, scope_enter, scope_exit
+from ._scopes import scope_enter, scope_exit
 from ._taskgroup import AsyncioTaskGroup
 
 __all__ = ["BACKEND", "AsyncioBackend"]
@@ -74,14 +73,8 @@ class AsyncioBackend:
         return None if swallowed else exc
 
     def outside_loop(self, scope: CancelScope) -> bool:
-        if THREAD_BY_IDENT and get_ident() == scope._thread:
-            return False
         # The running loop is per thread: another thread has none, or its own.
-        if running_loop() is not scope._host.get_loop():  # type: ignore[attr-defined]
-            return True
-        if THREAD_BY_IDENT:
-            scope._thread = get_ident()  # the loop moved to this thread
-        return False
+        return running_loop() is not scope._host.get_loop()  # type: ignore[attr-defined]
 
     def cancel(self, scope: CancelScope) -> None:
         make_busy(scope)

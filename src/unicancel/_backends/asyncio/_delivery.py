@@ -287,7 +287,11 @@ class _Delivery:
             if _diag_hooks.hooks is not None:
                 _diag_bridge.diag_task_end(task, self)
             return False
-        inner: CancelScope | None = getattr(task, "_unicancel_scope", None)
+        inner: CancelScope | None
+        try:  # a direct read, not getattr(): see _scopes.scope_enter
+            inner = task._unicancel_scope  # type: ignore[attr-defined]
+        except AttributeError:
+            inner = None
         target = None  # catcher(inner), inlined: this runs once per delivery
         scope = inner
         while scope is not None:
@@ -378,7 +382,11 @@ class _Delivery:
             # one frame cheaper than a batch of one (no _flush); it runs
             # after the wake-up that task.cancel() has just queued.
             loop = self._loop
-            queue: list[_Delivery | _Light] | None = getattr(loop, "_unicancel_batch", None)
+            queue: list[_Delivery | _Light] | None
+            try:  # a direct read, not getattr(): see _scopes.scope_enter
+                queue = loop._unicancel_batch  # type: ignore[attr-defined]
+            except AttributeError:  # the loop's first
+                queue = None
             if queue is _FLUSHING:
                 queue = loop._unicancel_batch = [self]  # type: ignore[attr-defined]
             elif queue is None:

@@ -49,7 +49,7 @@ else:
     from _asyncio import _current_tasks  # type: ignore[attr-defined]
     from _asyncio import _get_running_loop  # isort: skip
 
-    task_running_in = _current_tasks.get
+    task_running_in: Callable[[AbstractEventLoop], Task[Any] | None] = _current_tasks.get
 
     # 3.11's _get_running_loop() calls getpid() on every call (a fork check;
     # 3.12 keeps the loop in the thread state instead): ~300 ns on the
@@ -72,13 +72,23 @@ else:
     os.register_at_fork(after_in_child=_after_fork)
 
     def task_here() -> Task[Any] | None:
-        """This thread's running task (3.12+: C; it raises RuntimeError where
-        no loop runs). Not used on the hot paths on 3.11."""
-        loop = running_loop()
+        """This thread's running task, or None; RuntimeError where no loop
+        runs (what the C current_task() of 3.12+ does). Scope entry and exit
+        call it: running_loop()'s cache, inline (one frame)."""
+        found = _found.get(None)
+        if found is not None and not _forked:
+            task: Task[Any] | None = found[0]()
+            if task is not None and found[1] == get_ident():
+                cached = found[2]()
+                if cached is not None and task_running_in(cached) is task:
+                    return task
+        loop: AbstractEventLoop | None = _get_running_loop()
         if loop is None:
             raise RuntimeError(no_running_backend())
-        task: Task[Any] | None = task_running_in(loop)
-        return task
+        running = task_running_in(loop)
+        if running is not None and not _forked:
+            _found.set((ref(running), get_ident(), ref(loop)))
+        return running
 
     def running_loop() -> AbstractEventLoop | None:
         found = _found.get(None)
@@ -86,11 +96,11 @@ else:
             task = found[0]()
             if task is not None and found[1] == get_ident():
                 cached = found[2]()
-                if cached is not None and _current_tasks.get(cached) is task:
+                if cached is not None and task_running_in(cached) is task:
                     return cached
         loop: AbstractEventLoop | None = _get_running_loop()
         if loop is not None and not _forked:
-            running = _current_tasks.get(loop)
+            running = task_running_in(loop)
             if running is not None:
                 _found.set((ref(running), get_ident(), ref(loop)))
         return loop

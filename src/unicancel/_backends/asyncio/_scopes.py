@@ -21,7 +21,6 @@ from __future__ import annotations
 import sys
 from asyncio import CancelledError, Task
 from math import inf
-from threading import get_ident
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,7 @@ from ..._core._scope_state import (
 from . import _deadlines as deadlines
 from ._anyio import enter_companion, exit_companion, lowered
 from ._delivery import effectively_cancelled, schedule
-from ._private import running_loop, task_here, task_running_in
+from ._private import running_loop, task_here
 from ._reasons import carried_reason
 
 if TYPE_CHECKING:
@@ -51,39 +50,27 @@ BACKEND: Backend = None  # type: ignore[assignment]
 
 _DEADLINE = CancelOrigin.DEADLINE
 
-#: How entry and exit tell the loop's thread from another one. From 3.12 on
-#: the running loop is kept in the thread state (a C call): a scope whose
-#: loop is not this thread's running loop is in another thread, and entering
-#: stores nothing for it. On 3.11 finding the running loop costs a getpid()
-#: call (see _private), so entering records the thread's ident.
-THREAD_BY_IDENT = sys.version_info < (3, 12)
-
 
 def scope_enter(scope: CancelScope) -> CancelScope:
     """``CancelScope.__enter__`` on asyncio: bind *scope* to the running task."""
     if scope._state:
         raise RuntimeError(_errors.already_entered(scope))
-    found: Task[Any] | None
-    if THREAD_BY_IDENT:  # 3.11 (see THREAD_BY_IDENT)
-        loop = running_loop()
-        if loop is None:
-            return _contract.enter_scope(scope)
-        found = task_running_in(loop)
-        if found is None:
-            return _contract.enter_scope(scope)
-        scope._loop = loop  # for exit's test; later readers ask the host
-        scope._thread = get_ident()
-    else:
-        try:
-            found = task_here()  # one C call finds loop and task
-        except RuntimeError:  # no loop runs in this thread
-            return _contract.enter_scope(scope)
-        if found is None:
-            return _contract.enter_scope(scope)
-    host: Task[Any] = found
+    try:
+        host = task_here()  # one C call finds loop and task (3.11: see _private)
+    except RuntimeError:  # no loop runs in this thread
+        # Not a return: one in an except block makes 3.14's compiler give up
+        # borrowed loads (LOAD_FAST_BORROW) in the whole function.
+        host = None
+    if host is None:
+        return _contract.enter_scope(scope)
     scope._host = host
-    # The task's innermost scope is kept on the task (see _delivery).
-    scope._parent = getattr(host, "_unicancel_scope", None)
+    # The task's innermost scope is kept on the task (see _delivery). Read
+    # directly, not by getattr(host, name, None), a call that costs a fifth
+    # of the whole entry; only a task's first scope pays for the exception.
+    try:
+        scope._parent = host._unicancel_scope  # type: ignore[attr-defined]
+    except AttributeError:
+        scope._parent = None
     host._unicancel_scope = scope  # type: ignore[attr-defined]
     scope._entry_cancelling = host.cancelling()
     # _busy: exit has work beyond unlinking (a timer, cancels to balance,
@@ -127,7 +114,10 @@ def scope_enter(scope: CancelScope) -> CancelScope:
     # A task cancelled again and again (a loop of timeouts) usually has
     # its check queued already (the last delivery's follow-up): then
     # there is nothing to schedule, and no call to make.
-    delivery = getattr(host, "_unicancel_delivery", None)
+    try:  # a direct read (see above)
+        delivery = host._unicancel_delivery  # type: ignore[attr-defined]
+    except AttributeError:  # the task's first cancellation
+        delivery = None
     if delivery is None or delivery.__class__ is tuple or not delivery._pending:
         schedule(host)
     return scope
@@ -145,25 +135,12 @@ def scope_exit(
         return _contract.exit_scope(scope, exc_type, exc, tb)
     host: Task[Any] = scope._host  # type: ignore[assignment]
     # The thread test: from another thread the host may be running right
-    # now (its own thread busy), and unlinking would race with it.
-    if THREAD_BY_IDENT:
-        if scope._backend is not BACKEND:  # entered on trio: no _loop
-            return _contract.exit_scope(scope, exc_type, exc, tb)
-        running = task_running_in(scope._loop)
-        if running is host and get_ident() != scope._thread:
-            error = _exit_error(scope, host, running, exc)  # unless the loop moved here
-            if error is not None:
-                del host, running  # see _exit_error
-                try:
-                    raise error
-                finally:
-                    del error, exc
-    else:
-        # This thread's running task: the host only in the loop's thread.
-        try:
-            running = task_here()
-        except RuntimeError:  # no loop runs in this thread
-            running = None
+    # now (its own thread busy), and unlinking would race with it. This
+    # thread's running task is the host only in the loop's thread.
+    try:
+        running = task_here()
+    except RuntimeError:  # no loop runs in this thread
+        running = None
     if running is not host:
         # A scope entered on trio (through the generic __enter__, asyncio's
         # __exit__ having been looked up first) lands here: its host is a
@@ -186,22 +163,20 @@ def scope_exit(
                 raise error
             finally:
                 del error, exc
-    parent = scope._parent
-    top = host._unicancel_scope  # type: ignore[attr-defined]
-    if top is not scope:
+    if host._unicancel_scope is not scope:  # type: ignore[attr-defined]
         # Scopes it encloses are still open: close them, exit this one as
         # the innermost (a RuntimeError is never swallowed), then raise.
-        error = _abandon_inner(scope, host, top, exc)
+        error = _abandon_inner(scope, host, host._unicancel_scope, exc)  # type: ignore[attr-defined]
         host._unicancel_scope = scope  # type: ignore[attr-defined]
         scope_exit(scope, RuntimeError, error, None)
-        del host, running, top  # as below: no local may refer to the error or the task
+        del host, running  # as below: no local may refer to the error or the task
         context = error.__context__
         try:
             raise error
         finally:
             error.__context__ = context
             del error, context, exc
-    host._unicancel_scope = parent  # type: ignore[attr-defined]
+    parent = host._unicancel_scope = scope._parent  # type: ignore[attr-defined]
     scope._state = 2  # _EXITED
     # An exited scope lets go of its task: an exception raised from a
     # frame that holds the scope (__exit__ raising TimeoutError, the body
@@ -310,8 +285,6 @@ def _exit_error(
     found it for a scope exited from the wrong task)."""
     here = running_loop() is host.get_loop()
     if running is host and here:
-        if THREAD_BY_IDENT:
-            scope._thread = get_ident()
         return None
     if host.done():
         # Its generator is being closed after the task ended: nothing

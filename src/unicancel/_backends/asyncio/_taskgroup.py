@@ -86,8 +86,9 @@ class AsyncioTaskGroup:
             task = self._loop.create_task(self._child(coro, status), name=label)
             started = False
         if not started:
-            if root is not None:
-                set_innermost(task, root)
+            # Even None: a task's first scope reads the attribute directly,
+            # and an attribute never set costs it an AttributeError (_scopes).
+            set_innermost(task, root)
             members.add(task)
             self._fresh[task] = coro
             if self._waiter is not None:  # the host already waits in aexit
@@ -112,8 +113,7 @@ class AsyncioTaskGroup:
         if members is not None:
             # A task factory that starts tasks eagerly runs this inside
             # create_task(): attach before the child's first line runs.
-            if root is not None:
-                set_innermost(task, root)
+            set_innermost(task, root)  # even None: see _spawn
             members.add(task)
         try:
             result = await coro

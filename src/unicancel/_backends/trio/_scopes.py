@@ -48,6 +48,10 @@ def scope_enter(scope: CancelScope) -> CancelScope:
     try:
         host = run_context.task  # also the probe: unset outside a trio task
     except AttributeError:
+        # Not a return: one in an except block makes 3.14's compiler give up
+        # borrowed loads (LOAD_FAST_BORROW) in the whole function.
+        host = None
+    if host is None:
         return _contract.enter_scope(scope)
     # Only pass what differs from trio's defaults: its constructor
     # validates every argument it is given. (At most one deadline is
@@ -100,14 +104,14 @@ def scope_exit(
     try:
         task = run_context.task
     except AttributeError:  # not in a trio task: an asyncio scope, or another thread
-        if scope._backend is not BACKEND:
-            return _contract.exit_scope(scope, exc_type, exc, tb)
-        raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
+        task = None  # (not a return: see scope_enter)
     if task is not scope._host:
         # A scope entered on asyncio (its host an asyncio task, never trio's
         # running one) lands here too: the generic exit hands it over.
         if scope._backend is not BACKEND:
             return _contract.exit_scope(scope, exc_type, exc, tb)
+        if task is None:
+            raise RuntimeError(_errors.wrong_thread("exiting CancelScope")) from exc
         _wrong_task(scope, task, exc)
     native: trio.CancelScope = scope._native  # type: ignore[assignment]
     left: BaseException | None
