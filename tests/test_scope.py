@@ -285,6 +285,29 @@ async def test_deadline_can_be_moved_while_entered() -> None:
     assert scope.cancel_origin is CancelOrigin.DEADLINE
 
 
+@pytest.mark.parametrize(
+    "how", ["deadline before entry", "relative before entry", "deadline inside", "relative inside"]
+)
+@pytest.mark.parametrize("passed", [True, False], ids=["passed", "due later"])
+async def test_a_plain_scope_given_a_deadline_is_cancelled_by_it(how: str, passed: bool) -> None:
+    # CancelScope() with no arguments gets its deadline only from a setter;
+    # its exit must still tell a deadline's cancellation from fail_after's.
+    seconds = -1.0 if passed else 0.01
+    scope = CancelScope()
+    if how == "deadline before entry":
+        scope.deadline = current_time() + seconds
+    elif how == "relative before entry":
+        scope.relative_deadline = max(seconds, 0)
+    with scope:
+        if how == "deadline inside":
+            scope.deadline = current_time() + seconds
+        elif how == "relative inside":
+            scope.relative_deadline = max(seconds, 0)
+        await sleep_forever()
+    assert scope.cancelled_caught
+    assert scope.cancel_origin is CancelOrigin.DEADLINE
+
+
 async def test_deadline_can_be_removed_while_entered() -> None:
     with CancelScope(relative_deadline=0.01) as scope:
         scope.deadline = math.inf

@@ -146,10 +146,9 @@ def exit_scope(
         raise RuntimeError(msg) from exc
     remaining = scope._backend.exit(scope, exc)
     if remaining is None:
-        # getattr last: only fail_at/fail_after set _fail (plain scopes
-        # skip the store), and a missing slot raises inside getattr (about
-        # 0.7 us on 3.13). A scope that swallowed was cancelled: it has _origin.
-        if exc is not None and scope._origin is _DEADLINE and getattr(scope, "_fail", False):
+        # A scope that swallowed was cancelled: it has _origin; one that a
+        # deadline cancelled has _fail (see the facade's _may_expire).
+        if exc is not None and scope._origin is _DEADLINE and scope._fail:
             raise TimeoutError(scope._timeout_message()) from exc
         return True
     if remaining is exc:

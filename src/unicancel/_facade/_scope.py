@@ -128,7 +128,7 @@ class CancelScope:
                     )
             if shield is not False and shield is not True:
                 raise TypeError(f"unicancel: shield must be a bool, got {shield!r}")
-            self._fail = False  # read at exit when a deadline cancelled the scope
+            self._fail = False  # read at exit when a deadline cancelled the scope (_may_expire)
         self._deadline = deadline
         self._relative = relative_deadline
         self._shield = shield
@@ -218,6 +218,7 @@ class CancelScope:
                 "entry set relative_deadline instead, or create the scope with deadline="
             )
         self._deadline = value
+        self._may_expire()
         if self._state == _ACTIVE:
             self._backend.deadline_changed(self)
 
@@ -251,8 +252,19 @@ class CancelScope:
                     "deadline instead, or create the scope with relative_deadline="
                 )
             self._relative = value
+            self._may_expire()
             return
         self.deadline = self._backend.current_time() + value
+
+    def _may_expire(self) -> None:
+        """A deadline was set: give a scope made without one (``CancelScope()``
+        skips the store) its ``_fail``, which the exits read directly once
+        a deadline cancelled the scope (a getattr() call costs more)."""
+        try:
+            fail = self._fail
+        except AttributeError:
+            fail = self._fail = False
+        del fail
 
     @property
     def shield(self) -> bool:

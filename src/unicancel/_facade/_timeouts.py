@@ -36,7 +36,7 @@ def _new_scope(deadline: float, seconds: float, shield: bool, fail: bool) -> Can
     scope._shield = shield
     scope._cancel_called = False
     scope._state = _NEW
-    scope._fail = fail  # stored either way: reading a missing slot raises inside getattr
+    scope._fail = fail  # stored either way: the exits read it directly (see _may_expire)
     return scope
 
 

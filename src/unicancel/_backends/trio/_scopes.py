@@ -153,9 +153,9 @@ def scope_exit(
     # refer to the task (a cycle through the error it may keep).
     del task, native
     if left is None:
-        # getattr last: only fail_at/fail_after set _fail (plain scopes
-        # skip the store). A scope that swallowed was cancelled: it has _origin.
-        if exc is not None and scope._origin is _DEADLINE and getattr(scope, "_fail", False):
+        # A scope that swallowed was cancelled: it has _origin; one that a
+        # deadline cancelled has _fail (see the facade's _may_expire).
+        if exc is not None and scope._origin is _DEADLINE and scope._fail:
             raise TimeoutError(scope._timeout_message()) from exc
         return True
     if left is exc:
