@@ -61,6 +61,7 @@ class Scope(Protocol):
     _reason: str | None
     _cancelled_caught: bool
     _message: str | None
+    _fail: bool  # set by every constructor with a deadline, and by the deadline setters
 
     def __enter__(self) -> Scope: ...
     def __exit__(
