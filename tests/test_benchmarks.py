@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -66,6 +68,30 @@ def test_diagnostics_cost_benchmark_runs() -> None:
     )
     assert len(rows) == 3 * len(backends.split(",")), result.stdout
     assert "idle watchdog (running)" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "trio"])
+def test_steady_benchmark_gives_every_ratio(loop: str) -> None:
+    """bench_steady.py (the overview's load-independent figures) times every
+    row of its loop, unicancel and the reference, and gives their ratio."""
+    if importlib.util.find_spec(loop) is None:  # pragma: no cover
+        pytest.skip(f"{loop} is not installed")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_steady.py"),
+            *("--loop", loop, "--n", "40", "--bursts", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = re.findall(r"^  (\w[\w ]*?) {2,}\S.*? +[\d,]+ +[\d,]+ +([\d.]+)x$", result.stdout, re.M)
+    assert len(rows) == (5 if loop == "asyncio" else 4), result.stdout
+    assert all(float(ratio) > 0 for _, ratio in rows), result.stdout
 
 
 def test_quick_scale_run_has_no_errors_and_renders(tmp_path: Path) -> None:
