@@ -9,8 +9,9 @@ Two measures, each a ratio unicancel / reference:
 
 - ``min``: the fastest of ``--bursts`` short bursts of ``--n`` operations
   (an eighth of that for the round trip), every system in turn in one
-  process, so that drift on a shared machine hits all alike. The fastest
-  burst is what the code costs when nothing else runs.
+  process, so that drift on a shared machine hits all alike; the cyclic
+  garbage collector is paused while a burst is timed, as in run.py. The
+  fastest burst is what the code costs when nothing else runs.
 - ``instr`` (``--instr``, needs valgrind): the CPU instructions per
   operation, counted by callgrind in a process of its own that runs the
   workload once with N and once with 2N operations (the difference, over
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import re
 import shutil
@@ -92,7 +94,13 @@ def fastest(loop: str, names: list[str], n: int, bursts: int) -> dict[str, float
         for _ in range(bursts):
             for name in names:
                 count = ops(name, n)
-                best[name] = min(best[name], await function(name)(count) / count)
+                gc.collect()  # as run.py: the cyclic collector paused while timed
+                gc.disable()
+                try:
+                    elapsed = await function(name)(count)
+                finally:
+                    gc.enable()
+                best[name] = min(best[name], elapsed / count)
         return best
 
     result: dict[str, float] = run(loop, main)  # type: ignore[assignment]
