@@ -10,7 +10,7 @@
 # (`.[test,docs]` for the newest Python, which also builds the docs site)
 # only when the install-relevant parts of pyproject.toml (or the interpreter)
 # changed since the last install. Then `python -m pytest -q` runs with the given
-# args. With the newest Python, `ruff check src tests benchmarks` and `lint-imports`
+# args. With the newest Python, `ruff format --check` and `ruff check` and `lint-imports`
 # (the layering contracts) run once and `python -m mypy --python-version 3.N` once
 # for every Python found (config for all three in pyproject.toml).
 # A summary is printed at the end; the exit status is 1 if anything failed
@@ -60,7 +60,7 @@ bad = n["errors"] + n["failures"]
 print(f"{n['tests'] - bad - n['skipped']} passed, {bad} failed")
 PY
 }
-LINT_LAST='^(Found [0-9]+ error|All checks passed|Success:|Contracts: )'  # ruff, mypy, lint-imports
+LINT_LAST='^(Found [0-9]+ error|All checks passed|Success:|Contracts: |[0-9]+ files? would be reformatted)'  # ruff, mypy, lint-imports
 # pytest's closing line ("2 failed, 10 passed in 1.2s") or its error message.
 PYTEST_LAST=' in [0-9.]+s( \([0-9:]+\))?( =+)?$|: error: |^(INTERNAL)?ERROR:'
 
@@ -271,7 +271,9 @@ if [[ ${SKIP_LINT:-0} != 1 ]]; then
         fi
         rc=0
         if [[ $tool == ruff ]]; then
-            "$venv/bin/python" -m ruff check --output-format=concise src tests benchmarks \
+            # The formatter first: a file it would change fails the step too.
+            { "$venv/bin/python" -m ruff format --check src tests benchmarks scripts &&
+                "$venv/bin/python" -m ruff check --output-format=concise src tests benchmarks; } \
                 </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}
         elif [[ $tool == lint-imports ]]; then
             "$venv/bin/lint-imports" --no-cache </dev/null 2>&1 | tee "$log" || rc=${PIPESTATUS[0]}

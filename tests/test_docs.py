@@ -361,8 +361,6 @@ def test_user_facing_text_cites_no_internal_notes() -> None:
         )
     assert len(texts) > 40, sorted(texts)
     cited = {
-        where: match.group(0)
-        for where, text in texts.items()
-        if (match := _INTERNAL.search(text))
+        where: match.group(0) for where, text in texts.items() if (match := _INTERNAL.search(text))
     }
     assert not cited, cited
