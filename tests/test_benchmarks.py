@@ -46,16 +46,10 @@ def test_quick_benchmark_run_has_no_errors(tmp_path: Path) -> None:
     assert "### 5." not in text  # not selected
 
 
-def test_diagnostics_cost_benchmark_runs() -> None:
-    """bench_diagnostics.py (issue 13's cost figures) measures every workload
-    with diagnostics off and on, and finds the watchdog thread it idles."""
-    backends = "asyncio,trio" if importlib.util.find_spec("trio") else "asyncio"
+def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run benchmarks/*script* with *args*; it must exit 0."""
     result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_diagnostics.py"),
-            *("--n", "20", "--bursts", "1", "--idle", "0.1", "--backends", backends),
-        ],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -63,6 +57,17 @@ def test_diagnostics_cost_benchmark_runs() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_diagnostics_cost_benchmark_runs() -> None:
+    """bench_diagnostics.py (issue 13's cost figures) measures every workload
+    with diagnostics off and on, and finds the watchdog thread it idles."""
+    backends = "asyncio,trio" if importlib.util.find_spec("trio") else "asyncio"
+    result = _run(
+        "bench_diagnostics.py",
+        *("--n", "20", "--bursts", "1", "--idle", "0.1", "--backends", backends),
+    )
     rows = re.findall(
         r"^  (\w+) +(unarmed|armed|roundtrip) +[\d,]+ +[\d,]+ +[\d.]+x$", result.stdout, re.M
     )
@@ -76,19 +81,7 @@ def test_steady_benchmark_gives_every_ratio(loop: str) -> None:
     row of its loop, unicancel and the reference, and gives their ratio."""
     if importlib.util.find_spec(loop) is None:  # pragma: no cover
         pytest.skip(f"{loop} is not installed")
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_steady.py"),
-            *("--loop", loop, "--n", "40", "--bursts", "1"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run("bench_steady.py", "--loop", loop, "--n", "40", "--bursts", "1")
     rows = re.findall(r"^  (\w[\w ]*?) {2,}\S.*? +[\d,]+ +[\d,]+ +([\d.]+)x$", result.stdout, re.M)
     assert len(rows) == (5 if loop == "asyncio" else 4), result.stdout
     assert all(float(ratio) > 0 for _, ratio in rows), result.stdout
