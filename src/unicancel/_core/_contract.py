@@ -57,7 +57,7 @@ class Scope(Protocol):
     _shield_log: tuple[int, tuple[float, Scope] | None]
     _below: set[Any] | None
     _busy: bool
-    _origin: CancelOrigin
+    _origin: CancelOrigin | None
     _reason: str | None
     _cancelled_caught: bool
     _message: str | None

@@ -37,6 +37,9 @@ def _new_scope(deadline: float, seconds: float, shield: bool, fail: bool) -> Can
     scope._cancel_called = False
     scope._state = _NEW
     scope._fail = fail  # stored either way: the exits read it directly (see _may_expire)
+    # What the block's end is then asked (see CancelScope.cancelled_caught).
+    scope._cancelled_caught = False
+    scope._origin = None
     return scope
 
 
