@@ -13,10 +13,13 @@ from ._delivery import innermost
 __all__ = ["keep_pending"]
 
 
-def keep_pending(host: Task[Any], cancelled: CancelledError) -> None:
-    """The errors leaving the group replace *cancelled*, a cancellation asked
-    for from outside (Task.cancel(), asyncio.timeout): make it land at the
-    host's next await, as on trio (level-triggered) and 3.13's TaskGroup.
+def keep_pending(host: Task[Any], cancelled: CancelledError | None) -> None:
+    """The errors leaving the group replace a cancellation asked for from
+    outside (Task.cancel(), asyncio.timeout; *cancelled*, or None where the
+    one that reached the group looked like ours): make it land at the host's
+    next await, as on trio (level-triggered) and 3.13's TaskGroup. What is
+    pending is counted, not taken from *cancelled*: cancelling() less what
+    the host's own scopes were charged for.
 
     Not by cancel() from inside this step, as 3.13's TaskGroup does: that
     sets _must_cancel, which uncancel() leaves behind on 3.11/3.12
@@ -25,7 +28,7 @@ def keep_pending(host: Task[Any], cancelled: CancelledError) -> None:
     instead, and only if whoever asked has not taken it back meanwhile."""
     pending = _foreign_cancels(host)
     if pending > 0:
-        message = cancelled.args[0] if cancelled.args else None
+        message = cancelled.args[0] if cancelled is not None and cancelled.args else None
         host.get_loop().call_soon(_redeliver, host, pending, message)
 
 

@@ -327,7 +327,10 @@ class AsyncioTaskGroup:
         foreign = foreign or external
         errors, self._errors = self._errors, []
         try:
-            if foreign is not None and errors:
+            if errors:
+                # Also when the body's CancelledError looked like ours (the
+                # group was cancelled too) but was a Task.cancel() raised by
+                # start(): keep_pending counts the cancels nobody took back.
                 keep_pending(host, foreign)
             if errors:
                 raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
