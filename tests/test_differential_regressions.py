@@ -472,6 +472,20 @@ def test_a_deadline_passed_during_cpu_work_cancels_a_native_sleep_zero() -> None
     )
 
 
+def _start_with_grandchild(after_start: tuple[Stmt, ...], grandchild: tuple[Stmt, ...]) -> Program:
+    """main starts child 3 in group 1 (then runs *after_start*); the child
+    opens group 4, spawns grandchild 6 (*grandchild*) and calls started()."""
+    child = Child(
+        n=3,
+        body=(Group(n=4, body=(Spawn(n=5, group=4, child=6), Started(n=8))),),
+        started=True,
+    )
+    return Program(
+        main=(Group(n=1, body=(Start(n=2, group=1, child=3), *after_start)),),
+        children=(child, Child(n=6, body=grandchild)),
+    )
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="asyncio: a grandchild spawned before started() runs its first checkpoint before "
@@ -479,33 +493,7 @@ def test_a_deadline_passed_during_cpu_work_cancels_a_native_sleep_zero() -> None
 )
 def test_a_grandchild_spawned_before_started_runs_after_the_callers_step() -> None:
     assert_agrees(
-        Program(
-            main=(
-                Group(
-                    n=1,
-                    body=(
-                        Start(n=2, group=1, child=3),
-                        Work(n=9, seconds=1.0),
-                    ),
-                ),
-            ),
-            children=(
-                Child(
-                    n=3,
-                    body=(
-                        Group(
-                            n=4,
-                            body=(
-                                Spawn(n=5, group=4, child=6),
-                                Started(n=8),
-                            ),
-                        ),
-                    ),
-                    started=True,
-                ),
-                Child(n=6, body=(Await(n=7, kind="checkpoint"),)),
-            ),
-        )
+        _start_with_grandchild((Work(n=9, seconds=1.0),), (Await(n=7, kind="checkpoint"),))
     )
 
 
@@ -553,31 +541,7 @@ def test_an_outside_cancel_during_start_survives_the_groups_errors() -> None:
 )
 def test_start_returns_before_a_grandchild_spawned_before_started_runs() -> None:
     assert_agrees(
-        Program(
-            main=(Group(n=1, body=(Start(n=2, group=1, child=3),)),),
-            children=(
-                Child(
-                    n=3,
-                    body=(
-                        Group(
-                            n=4,
-                            body=(
-                                Spawn(n=5, group=4, child=6),
-                                Started(n=9),
-                            ),
-                        ),
-                    ),
-                    started=True,
-                ),
-                Child(
-                    n=6,
-                    body=(
-                        Await(n=7, kind="checkpoint"),
-                        Work(n=8, seconds=1.0),
-                    ),
-                ),
-            ),
-        )
+        _start_with_grandchild((), (Await(n=7, kind="checkpoint"), Work(n=9, seconds=1.0)))
     )
 
 
