@@ -34,17 +34,12 @@ else:  # 3.11: asyncio.current_task() is Python; the C parts it uses
         return task
 
 
-class FloorScope:
-    __slots__ = (
-        "_cancel_called",
-        "_deadline",
-        "_entry",
-        "_host",
-        "_parent",
-        "_relative",
-        "_shield",
-        "_state",
-    )
+class _Constructed:
+    """The public constructor, as both floors have it: keyword-only, the
+    defaults told by identity (as unicancel tells them), the state a scope
+    starts with."""
+
+    __slots__ = ("_cancel_called", "_deadline", "_relative", "_shield", "_state")
 
     def __init__(
         self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
@@ -56,6 +51,10 @@ class FloorScope:
         self._shield = shield
         self._cancel_called = False
         self._state = 0
+
+
+class FloorScope(_Constructed):
+    __slots__ = ("_entry", "_host", "_parent")
 
     def __enter__(self) -> FloorScope:
         if self._state:
@@ -108,7 +107,7 @@ async def a_unarmed_floor(n: int) -> int:
 # trio: the least a wrapper of trio.CancelScope does.
 
 
-class TrioFloorScope:
+class TrioFloorScope(_Constructed):
     """The unarmed scope's floor on trio, inline in one ``__enter__`` and one
     ``__exit__``: the public constructor (as :class:`FloorScope`), single use,
     the running task (read as unicancel reads it: the probe that this is a
@@ -120,26 +119,7 @@ class TrioFloorScope:
     the dispatch to the backend (one call each way) and the state its
     deadline, shield and cancel need."""
 
-    __slots__ = (
-        "_cancel_called",
-        "_deadline",
-        "_host",
-        "_native",
-        "_relative",
-        "_shield",
-        "_state",
-    )
-
-    def __init__(
-        self, *, deadline: float = inf, relative_deadline: float = inf, shield: bool = False
-    ) -> None:
-        if deadline is not inf or relative_deadline is not inf or shield is not False:
-            raise NotImplementedError("the floor measures the unarmed scope only")
-        self._deadline = deadline
-        self._relative = relative_deadline
-        self._shield = shield
-        self._cancel_called = False
-        self._state = 0
+    __slots__ = ("_host", "_native")
 
     def __enter__(self) -> TrioFloorScope:
         if self._state:
