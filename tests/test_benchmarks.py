@@ -17,47 +17,34 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_quick_benchmark_run_has_no_errors(tmp_path: Path) -> None:
-    page = tmp_path / "benchmarks.md"
+def _run(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run benchmarks/*script* with *args*; it must exit 0."""
     result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run.py"),
-            "--quick",
-            "--repeats",
-            "1",
-            "--only",
-            "unarmed,armed,roundtrip,nesting,group,stop,onstop",
-            "--markdown",
-            str(page),
-        ],
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_quick_benchmark_run_has_no_errors(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    result = _run(
+        "run.py",
+        *("--quick", "--repeats", "1"),
+        *("--only", "unarmed,armed,roundtrip,nesting,group,stop,onstop"),
+        *("--markdown", str(page)),
+    )
     tally = re.search(r"Targets: (\d+) of (\d+) PASS, (\d+) FAIL, (\d+) ERROR", result.stdout)
     assert tally is not None, result.stdout
     assert int(tally[2]) > 0 and tally[4] == "0", result.stdout
     text = page.read_text()
     assert "--only unarmed,armed,roundtrip,nesting,group,stop,onstop" in text
     assert "### 5." not in text  # not selected
-
-
-def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run benchmarks/*script* with *args*; it must exit 0."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
 
 
 def test_diagnostics_cost_benchmark_runs() -> None:
@@ -93,15 +80,7 @@ def test_quick_scale_run_has_no_errors_and_renders(tmp_path: Path) -> None:
     after the moves holds no more than the live scopes), and the saved
     results render as a page with its chart."""
     results = tmp_path / "scale.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "scale.py"), "--quick", "--json", str(results)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run("scale.py", "--quick", "--json", str(results), timeout=240)
     run = json.loads(results.read_text())
     errors = [row for row in run["rows"] if "error" in row or "value" not in row]
     assert not errors, errors
@@ -116,16 +95,7 @@ def test_quick_scale_run_has_no_errors_and_renders(tmp_path: Path) -> None:
     assert re.search(r"FAIL\s+\w+\s+heap after the moves", result.stdout) is None, result.stdout
 
     page = tmp_path / "scale.md"
-    scale = str(ROOT / "benchmarks" / "scale.py")
-    rendered = subprocess.run(
-        [sys.executable, scale, "--render", str(page), str(results)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-    )
-    assert rendered.returncode == 0, rendered.stderr
+    _run("scale.py", "--render", str(page), str(results), timeout=60)
     text = page.read_text()
     assert f"## Python {run['python']}" in text
     assert "](assets/benchmark-scale.svg)" in text
