@@ -9,9 +9,11 @@ from math import inf
 
 import pytest
 
-from unicancel import diagnostics
+from unicancel import CancelScope, diagnostics, to_thread
 from unicancel._diagnostics import _watchdog
 from unicancel.diagnostics import Report
+
+from ._helpers import Event, wait_all_tasks_blocked
 
 #: sys.monitoring (3.12+) tells which handler caught a cancellation.
 CATCH_SITES = sys.version_info >= (3, 12)
@@ -78,3 +80,14 @@ def watch() -> Iterator[Watch]:
     finally:
         unsubscribe()
         diagnostics.disable()
+
+
+async def cancel_then_release(watch: Watch, outer: CancelScope, release: Event) -> None:
+    """Once the host waits in its shield: cancel *outer* around it, make the
+    watchdog look, and when it has reported the cancellation stuck, set
+    *release* (what the host waits for)."""
+    await wait_all_tasks_blocked()
+    outer.cancel("shutdown")
+    _watchdog.expedite()
+    await to_thread(watch.wait, "stuck")
+    release.set()

@@ -14,7 +14,7 @@ import unicancel
 from unicancel import CancelScope, TaskGroup, diagnostics, to_thread
 from unicancel._diagnostics import _watchdog
 
-from ._diag import Watch
+from ._diag import Watch, cancel_then_release
 from ._diag import watch as watch  # the fixture
 from ._helpers import Event, wait_all_tasks_blocked
 from .test_diagnostics_stuck import block
@@ -103,16 +103,9 @@ async def test_group_cancel_one_end_report_per_stuck_task(watch: Watch) -> None:
 async def test_shielded_wait_stuck_then_left_by_an_error_never_landed(watch: Watch) -> None:
     release = Event()
 
-    async def releaser(outer: CancelScope) -> None:
-        await wait_all_tasks_blocked()  # the host waits in its shield
-        outer.cancel("shutdown")
-        _watchdog.expedite()
-        await to_thread(watch.wait, "stuck")
-        release.set()
-
     async with TaskGroup() as tg:
         outer = CancelScope()
-        tg.start_soon(releaser, outer)
+        tg.start_soon(cancel_then_release, watch, outer, release)
         with pytest.raises(KeyError):
             with outer:
                 with CancelScope(shield=True):

@@ -20,7 +20,7 @@ import unicancel
 from unicancel import CancelScope, TaskGroup, diagnostics, to_thread
 from unicancel._diagnostics import _watchdog
 
-from ._diag import Watch, line
+from ._diag import Watch, cancel_then_release, line
 from ._diag import watch as watch  # the fixture
 from ._helpers import Event, wait_all_tasks_blocked
 
@@ -77,16 +77,9 @@ def _test_name(frames: list[str]) -> str:
 async def test_shielded_await_stuck_reported_with_its_await_chain(watch: Watch) -> None:
     release = Event()
 
-    async def releaser(outer: CancelScope) -> None:
-        await wait_all_tasks_blocked()  # the host waits in its shield
-        outer.cancel("shutdown")
-        _watchdog.expedite()
-        await to_thread(watch.wait, "stuck")
-        release.set()
-
     async with TaskGroup() as tg:
         with CancelScope() as outer:
-            tg.start_soon(releaser, outer)
+            tg.start_soon(cancel_then_release, watch, outer, release)
             with CancelScope(shield=True):
                 wait_line = line() + 1
                 await release.wait()
