@@ -19,25 +19,13 @@ from unicancel import CancelScope, diagnostics
 from unicancel._diagnostics import _watchdog
 from unicancel.diagnostics import CancelDiagnosticWarning, Report
 
-
-class Seen:
-    def __init__(self) -> None:
-        self.reports: list[Report] = []
-        self.stuck = threading.Event()
-
-    def __call__(self, report: Report) -> None:
-        self.reports.append(report)
-        if report.kind == "stuck":
-            self.stuck.set()
-
-    def kinds(self) -> list[str]:
-        return [r.kind for r in self.reports]
+from ._diag import Watch
 
 
 @pytest.fixture
-def seen() -> Iterator[Seen]:
+def seen() -> Iterator[Watch]:
     diagnostics.enable(stuck_after=60, warn=True, log=False)
-    found = Seen()
+    found = Watch()  # warnings on, as errors (the watch fixture turns them off)
     unsubscribe = diagnostics.subscribe(found)
     try:
         with warnings.catch_warnings():
@@ -48,13 +36,13 @@ def seen() -> Iterator[Seen]:
         diagnostics.disable()
 
 
-def _stuck(seen: Seen) -> None:
+def _stuck(seen: Watch) -> None:
     """Block (no checkpoint) until the watchdog reported the task stuck."""
     threading.Thread(target=_watchdog.expedite, daemon=True).start()
-    assert seen.stuck.wait(30)
+    assert seen.seen["stuck"].wait(30)
 
 
-async def test_werror_landed_report_does_not_replace_the_users_exception(seen: Seen) -> None:
+async def test_werror_landed_report_does_not_replace_the_users_exception(seen: Watch) -> None:
     # The scope is left by the user's own exception after a stuck cancel:
     # the diagnostic (an error under -W error) is logged, the ValueError stays.
     with pytest.raises(ValueError, match="user error"):
@@ -65,7 +53,7 @@ async def test_werror_landed_report_does_not_replace_the_users_exception(seen: S
     assert seen.kinds()[0] == "stuck"
 
 
-async def test_werror_landed_report_in_a_finally_that_raises(seen: Seen) -> None:
+async def test_werror_landed_report_in_a_finally_that_raises(seen: Watch) -> None:
     # The cancellation landed, then a `finally` raised: the user's error wins.
     with pytest.raises(ValueError, match="error in finally"):
         with CancelScope() as scope:
@@ -80,7 +68,7 @@ async def test_werror_landed_report_in_a_finally_that_raises(seen: Seen) -> None
 
 
 async def test_a_subscriber_raising_systemexit_does_not_kill_the_watchdog(
-    seen: Seen, caplog: pytest.LogCaptureFixture
+    seen: Watch, caplog: pytest.LogCaptureFixture
 ) -> None:
     raised: list[str] = []
 
@@ -92,11 +80,11 @@ async def test_a_subscriber_raising_systemexit_does_not_kill_the_watchdog(
     unsubscribe = diagnostics.subscribe(exits)
     try:
         for _ in range(2):  # the second stuck cancel is reported too
-            seen.stuck.clear()
+            seen.seen["stuck"].clear()
             with CancelScope() as scope:
                 scope.cancel()
                 threading.Thread(target=_watchdog.expedite, daemon=True).start()
-                assert seen.stuck.wait(10), seen.kinds()
+                assert seen.seen["stuck"].wait(10), seen.kinds()
                 await unicancel.checkpoint()  # it lands (and the scope catches it)
     finally:
         unsubscribe()
@@ -106,7 +94,7 @@ async def test_a_subscriber_raising_systemexit_does_not_kill_the_watchdog(
 
 
 async def test_keyboardinterrupt_from_a_subscriber_in_the_loop_after_the_others(
-    seen: Seen, backend_name: str
+    seen: Watch, backend_name: str
 ) -> None:
     if backend_name == "trio" and sys.version_info < (3, 12):
         pytest.skip("trio tells a swallow by its catch site: Python 3.12+")
@@ -133,7 +121,7 @@ async def test_keyboardinterrupt_from_a_subscriber_in_the_loop_after_the_others(
     assert seen.kinds() == ["swallowed"]  # the later subscriber ran first
 
 
-def seen_after(first: Callable[[Report], object], seen: Seen) -> Callable[[], None]:
+def seen_after(first: Callable[[Report], object], seen: Watch) -> Callable[[], None]:
     """Subscribe *first*, then *seen* again (after it); one function undoes both."""
     from unicancel._diagnostics import _dispatch
 
