@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -9,6 +11,7 @@ from math import inf
 
 import pytest
 
+import unicancel
 from unicancel import CancelScope, diagnostics, to_thread
 from unicancel._diagnostics import _watchdog
 from unicancel.diagnostics import Report
@@ -91,3 +94,12 @@ async def cancel_then_release(watch: Watch, outer: CancelScope, release: Event) 
     _watchdog.expedite()
     await to_thread(watch.wait, "stuck")
     release.set()
+
+
+def python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run *code* in a fresh interpreter with this unicancel and *env* added."""
+    src = os.path.dirname(os.path.dirname(unicancel.__file__))
+    environ = {**os.environ, "PYTHONPATH": src, **env}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60
+    )

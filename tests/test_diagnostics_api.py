@@ -5,9 +5,6 @@ tests/test_diagnostics_*.py files."""
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 
@@ -24,6 +21,8 @@ from unicancel.diagnostics import (
     StuckCancelWarning,
     SwallowedCancelWarning,
 )
+
+from ._diag import python
 
 
 @pytest.fixture(autouse=True)
@@ -184,23 +183,15 @@ def test_stuck_reports_from_the_watchdog_thread_never_raise_there(
     assert "a diagnostic warning is an error here" in caplog.records[0].getMessage()
 
 
-def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    src = os.path.dirname(os.path.dirname(unicancel.__file__))
-    environ = {**os.environ, "PYTHONPATH": src, **env}
-    return subprocess.run(
-        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_unicancel_debug_enables_at_import() -> None:
     code = (
         "import unicancel.diagnostics as d, unicancel._diagnostics._dispatch as s;"
         "print(d.is_enabled(), s.settings.stuck_after)"
     )
-    assert _python(code, UNICANCEL_DEBUG="1").stdout.split() == ["True", "1.0"]
-    on = _python(code, UNICANCEL_DEBUG="1", UNICANCEL_DEBUG_STUCK_AFTER="0.25")
+    assert python(code, UNICANCEL_DEBUG="1").stdout.split() == ["True", "1.0"]
+    on = python(code, UNICANCEL_DEBUG="1", UNICANCEL_DEBUG_STUCK_AFTER="0.25")
     assert on.stdout.split() == ["True", "0.25"]
-    assert _python(code, UNICANCEL_DEBUG="0").stdout.split() == ["False", "1.0"]
+    assert python(code, UNICANCEL_DEBUG="0").stdout.split() == ["False", "1.0"]
 
 
 @pytest.mark.parametrize(
@@ -218,7 +209,7 @@ def test_unicancel_debug_enables_at_import() -> None:
     ],
 )
 def test_unicancel_debug_bad_values_fail_clearly(env: dict[str, str], message: str) -> None:
-    result = _python("import unicancel", **env)
+    result = python("import unicancel", **env)
     assert result.returncode != 0
     assert f"ValueError: unicancel: {message}" in result.stderr
 

@@ -6,8 +6,6 @@ reports, and the threshold reads the same from every place it is given.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import warnings
 
@@ -18,13 +16,7 @@ from unicancel import CancelScope, diagnostics
 from unicancel._diagnostics import _watchdog
 from unicancel.diagnostics import Report
 
-
-def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    src = os.path.dirname(os.path.dirname(unicancel.__file__))
-    environ = {**os.environ, "PYTHONPATH": src, **env}
-    return subprocess.run(
-        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60
-    )
+from ._diag import python
 
 
 def test_unicancel_diagnostics_after_a_bare_import_without_loading_it_eagerly() -> None:
@@ -36,7 +28,7 @@ def test_unicancel_diagnostics_after_a_bare_import_without_loading_it_eagerly() 
         "unicancel.diagnostics.enable(stuck_after=2); print(unicancel.diagnostics.is_enabled())\n"
         "try:\n    unicancel.no_such_name\nexcept AttributeError as e:\n    print(e)\n"
     )
-    result = _python(code)
+    result = python(code)
     assert result.stdout.splitlines() == [
         "False False",
         "False",
@@ -104,7 +96,7 @@ def test_a_forked_child_still_reports_stuck_cancellations(backend: str) -> None:
     ],
 )
 def test_the_environment_threshold_is_shown_as_written(raw: str, message: str) -> None:
-    result = _python("import unicancel", UNICANCEL_DEBUG="1", UNICANCEL_DEBUG_STUCK_AFTER=raw)
+    result = python("import unicancel", UNICANCEL_DEBUG="1", UNICANCEL_DEBUG_STUCK_AFTER=raw)
     assert f"ValueError: unicancel: UNICANCEL_DEBUG_STUCK_AFTER {message}\n" in result.stderr
 
 
@@ -113,5 +105,5 @@ def test_inf_is_accepted_from_the_environment_as_by_enable() -> None:
         "import unicancel._diagnostics._dispatch as s;"
         "print(s.settings.enabled, s.settings.stuck_after)"
     )
-    result = _python(code, UNICANCEL_DEBUG="1", UNICANCEL_DEBUG_STUCK_AFTER="inf")
+    result = python(code, UNICANCEL_DEBUG="1", UNICANCEL_DEBUG_STUCK_AFTER="inf")
     assert result.stdout.split() == ["True", "inf"], result.stderr
