@@ -265,10 +265,9 @@ class CancelScope:
         skips the store) its ``_fail``, which the exits read directly once
         a deadline cancelled the scope (a getattr() call costs more)."""
         try:
-            fail = self._fail
+            self._fail  # noqa: B018 - only whether the slot is set
         except AttributeError:
-            fail = self._fail = False
-        del fail
+            self._fail = False
 
     @property
     def shield(self) -> bool:
