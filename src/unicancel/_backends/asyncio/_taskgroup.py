@@ -256,9 +256,7 @@ class AsyncioTaskGroup:
         for task in self._fresh:
             task.add_done_callback(self._fresh_done)
         external: CancelledError | None = None
-        foreign: CancelledError | None = None  # a cancellation from outside, absorbed here
         if isinstance(exc, CancelledError) and catcher(innermost(host)) is None:
-            foreign = exc
             # A cancellation unicancel did not make (asyncio.timeout,
             # Task.cancel(), anyio): the children are not inside it, so cancel
             # them as asyncio.TaskGroup does; the error propagates at the end.
@@ -324,15 +322,13 @@ class AsyncioTaskGroup:
         # and this frame must not keep the exceptions, or they would form a
         # cycle with it (freed only by the garbage collector, with the
         # children's locals).
-        foreign = foreign or external
         errors, self._errors = self._errors, []
         try:
             if errors:
                 # Also when the body's CancelledError looked like ours (the
                 # group was cancelled too) but was a Task.cancel() raised by
                 # start(): keep_pending counts the cancels nobody took back.
-                keep_pending(host, foreign)
-            if errors:
+                keep_pending(host, external)
                 raise BaseExceptionGroup(_errors.GROUP_ERRORS, errors) from None
             if external is not None:
                 if external is exc:
@@ -344,7 +340,7 @@ class AsyncioTaskGroup:
                 raise scope_exc
             return exc is not None  # the body's CancelledError was swallowed
         finally:
-            del errors, external, foreign, scope_exc, exc, host
+            del errors, external, scope_exc, exc, host
 
     def _closing(self, exc: GeneratorExit) -> bool:
         """The body's coroutine is being closed: by the garbage collector
