@@ -19,10 +19,9 @@ from .._core._scope_state import (
     _EXITED,
     _NEW,
     DEADLINE_EXCEEDED,
-    DEADLINE_TAIL,
-    MESSAGE_HEAD,
     CancelOrigin,
 )
+from ._scope_text import cancel_message, scope_repr, timeout_message
 
 if TYPE_CHECKING:
     from .._core._contract import Backend, Scope
@@ -360,49 +359,11 @@ class CancelScope:
             raise TypeError(_errors.cannot_copy_entered(self))
         return super().__reduce_ex__(protocol)
 
-    def __repr__(self) -> str:
-        state = ("unbound", "active", "exited", "exited")[self._state]
-        extra = ""
-        if self._cancel_called:
-            # cancel() after exit records only cancel_called: no origin then.
-            origin = self.cancel_origin
-            extra = f", cancelled ({origin.value if origin else 'after exit'})"
-        elif self._deadline != inf:
-            extra = f", deadline={self._deadline:.3f}"
-        elif self._relative != inf:
-            extra = f", relative_deadline={self._relative:.3f}"
-        if self._shield:
-            extra += ", shielded"
-        return f"<unicancel.CancelScope at {id(self):#x}, {state}{extra}>"
-
-    def _timeout_message(self) -> str:
-        """The TimeoutError text of fail_after/fail_at: the call and its time."""
-        seconds = getattr(self, "_timeout", None)  # fail_after's, kept past entry
-        if seconds is not None:
-            return (
-                f"unicancel: fail_after({seconds:g}) timed out: the block did not finish "
-                f"within {seconds:g} s"
-            )
-        return (
-            f"unicancel: fail_at({self._deadline:g}) timed out: the block did not finish by "
-            f"its deadline, {self._deadline:.3f} on the backend clock (current_time())"
-        )
-
-    def _cancel_message(self) -> str:
-        """Text for the native cancelled exception (asyncio message); built
-        once per scope, even when it cancels 10,000 children."""
-        # Every cancelled scope has _message (set to None when cancelled);
-        # only cancelled scopes deliver.
-        message = self._message
-        if message is None:
-            if self._origin is CancelOrigin.DEADLINE:
-                message = MESSAGE_HEAD + hex(id(self)) + DEADLINE_TAIL
-            else:
-                reason = self._reason
-                tail = ": " + reason if reason else ""
-                message = MESSAGE_HEAD + hex(id(self)) + " cancelled" + tail
-            self._message = message
-        return message
+    # What a scope says (its repr, its TimeoutError, its asyncio cancel
+    # message): _scope_text, as methods.
+    __repr__ = scope_repr
+    _timeout_message = timeout_message
+    _cancel_message = cancel_message
 
 
 # Backends open scopes of their own (a task group's, a shielded wait) through
