@@ -209,6 +209,14 @@ async def test_asyncio_cancellation_message_names_the_scope_and_reason(
             seen.append(str(exc))
             raise
     assert seen[-1] == f"unicancel: CancelScope at {id(timed):#x}: deadline exceeded"
+    with CancelScope() as moved:  # a deadline set inside, already past: the delivery builds it
+        moved.deadline = current_time() - 1
+        try:
+            await checkpoint()
+        except get_cancelled_exc_class() as exc:
+            seen.append(str(exc))
+            raise
+    assert seen[-1] == f"unicancel: CancelScope at {id(moved):#x}: deadline exceeded"
 
 
 def test_int_timeouts_and_deadlines_become_floats() -> None:
